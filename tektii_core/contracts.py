@@ -1,0 +1,90 @@
+"""Value types and protocols that plugins exchange with the core.
+
+Kept free of heavy imports: plugins and the core import this at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+LogFn = Callable[[str], None]
+"""Receives one line of progress or build output, without a trailing newline."""
+
+
+class TektiiError(Exception):
+    """An error the user can cause or fix; the CLI prints it as one `Error: ...` line."""
+
+    def __init__(self, message: str, *, hint: str | None = None, exit_code: int = 1):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.exit_code = exit_code
+
+
+@attrs.frozen
+class Availability:
+    """Whether a builder or runtime can be used on this machine, and why not."""
+
+    ok: bool
+    reason: str = ""
+
+
+@attrs.frozen
+class BuiltImage:
+    """An image a builder produced in its own local store."""
+
+    reference: str  # the tag it was built as, e.g. 127.0.0.1:5000/strat_x:ver_y
+    os: str  # as the image config says, e.g. "linux"
+    architecture: str  # e.g. "amd64"
+    size: int | None = None  # bytes, when the builder knows it
+    image_id: str | None = None
+
+
+@attrs.frozen
+class PushCredentials:
+    """Short-lived credentials the platform issued for one repository."""
+
+    registry: str  # host:port, e.g. 127.0.0.1:5000
+    repository: str  # e.g. strat_abc/ver_xyz
+    username: str
+    password: str
+
+
+@runtime_checkable
+class Builder(Protocol):
+    """Builds an image from a Dockerfile and pushes it (see hookspecs.register_builders)."""
+
+    name: str
+    description: str
+
+    def availability(self) -> Availability:
+        """Cheap check whether this builder can run here (executable present, daemon up)."""
+
+    def build(
+        self, *, dockerfile: Path, context: Path, tag: str, platform: str, log: LogFn
+    ) -> BuiltImage:
+        """Build `tag` for `platform` (e.g. "linux/amd64"), streaming output lines to `log`."""
+
+    def push(self, *, image: BuiltImage, credentials: PushCredentials, log: LogFn) -> str:
+        """Push the image and return its manifest digest ("sha256:...")."""
+
+
+@attrs.frozen
+class AuthResult:
+    """What an auth provider found: the requests auth object and a human name of its source."""
+
+    auth: Any  # requests.auth.AuthBase
+    source: str  # e.g. "--api-key flag", "environment variable TEKTII_API_KEY"
+
+
+class AuthProvider(Protocol):
+    name: str
+    priority: int  # lower is tried first: flag/env 10, config file 20, keyring 30, helper 40
+
+    def get_auth(self, settings: Mapping[str, Any]) -> AuthResult | None:
+        """Return credentials, None when this provider has none, or raise TektiiError when
+        it recognises its credential but cannot use it."""
