@@ -11,18 +11,10 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from tektii_core.errors import TektiiError  # noqa: F401  (re-exported for plugins)
+
 LogFn = Callable[[str], None]
 """Receives one line of progress or build output, without a trailing newline."""
-
-
-class TektiiError(Exception):
-    """An error the user can cause or fix; the CLI prints it as one `Error: ...` line."""
-
-    def __init__(self, message: str, *, hint: str | None = None, exit_code: int = 1):
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-        self.exit_code = exit_code
 
 
 @attrs.frozen
