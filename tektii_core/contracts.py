@@ -80,3 +80,64 @@ class AuthProvider(Protocol):
     def get_auth(self, settings: Mapping[str, Any]) -> AuthResult | None:
         """Return credentials, None when this provider has none, or raise TektiiError when
         it recognises its credential but cannot use it."""
+
+
+# --- Strategy runtimes (see hookspecs.register_runtimes and docs/engine.md) -------------------
+
+
+@attrs.frozen
+class RuntimeLimits:
+    """Resource limits a runtime applies to a strategy (None = the runtime's default)."""
+
+    memory_mb: int | None = 1024
+    cpus: float | None = 1.0
+    pids: int | None = 256
+    wall_clock_s: float | None = None
+
+
+@attrs.frozen
+class StrategyLaunch:
+    """Everything a runtime needs to start one strategy for one backtest run.
+
+    The engine serves the gateway API both on ``gateway_url`` (TCP on 127.0.0.1, for local
+    processes) and on the Unix socket ``gateway_socket`` (for runtimes that relay it into an
+    isolated network namespace, which then expose it to the strategy as http://127.0.0.1:8080).
+    """
+
+    run_id: str
+    gateway_url: str
+    api_key: str
+    log: LogFn
+    gateway_socket: Path | None = None
+    env: Mapping[str, str] = attrs.field(factory=dict)
+    image: str | None = None  # an image reference, for container runtimes
+    path: Path | None = None  # a strategy file or directory, for the process runtime
+    limits: RuntimeLimits = attrs.field(factory=RuntimeLimits)
+
+
+@runtime_checkable
+class RunningStrategy(Protocol):
+    """A started strategy; every method is safe to call repeatedly and after it ended."""
+
+    def poll(self) -> int | None:
+        """The exit code once the strategy has ended, else None."""
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the strategy (politely, then forcibly after `timeout`) and release resources."""
+
+    def log_tail(self, lines: int = 50) -> str:
+        """The last `lines` lines the strategy wrote to stdout/stderr."""
+
+
+@runtime_checkable
+class Runtime(Protocol):
+    """Starts strategy code for a backtest (see hookspecs.register_runtimes)."""
+
+    name: str
+    description: str
+
+    def availability(self) -> Availability:
+        """Cheap check whether this runtime can run here."""
+
+    def start(self, launch: StrategyLaunch) -> RunningStrategy:
+        """Start the strategy; raise TektiiError when it cannot be started at all."""
