@@ -1,0 +1,156 @@
+"""Users and their API keys.
+
+A key is ``tk_`` followed by 52 characters of base32 (256 random bits). Only its SHA-256 is
+stored: a slow password hash (bcrypt, scrypt) protects low-entropy secrets against
+guessing, but a 256-bit random key cannot be guessed, so one fast hash is as safe and keeps
+every authenticated request cheap. The first characters (``prefix``) are stored in clear
+so that a key can be found and recognised in listings without being revealed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+
+import attrs
+
+from tektii_core.contracts import TektiiError
+
+from .db import Database
+from .ids import new_id, now_db, rfc3339
+
+KEY_PREFIX = "tk_"
+_PREFIX_LEN = len(KEY_PREFIX) + 8
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9._ -]{1,100}$")
+LOCAL_USER_META = "local_user_id"
+
+
+@attrs.frozen
+class User:
+    id: str
+    name: str
+    created_at: str  # RFC 3339
+
+    def to_json(self) -> dict[str, str]:
+        return {"id": self.id, "name": self.name, "createdAt": self.created_at}
+
+
+def _user(row) -> User:
+    return User(id=row["id"], name=row["name"], created_at=rfc3339(row["created_at"]))
+
+
+def _hash(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode("utf-8")).hexdigest()
+
+
+def _new_key() -> str:
+    return (
+        KEY_PREFIX
+        + base64.b32encode(secrets.token_bytes(32)).decode("ascii").rstrip("=").lower()
+    )
+
+
+def create_user(db: Database, name: str) -> tuple[User, str]:
+    """Create a user and a first API key; the key is returned once and never stored."""
+    if not NAME_PATTERN.match(name) or name != name.strip():
+        raise TektiiError(
+            f"Invalid user name {name!r}: use 1-100 letters, digits, spaces, '.', '_' or '-', "
+            "not starting or ending with a space."
+        )
+    with db.transaction() as conn:
+        user_id, created = new_id("user"), now_db()
+        conn.execute(
+            "INSERT INTO users (id, name, created_at) VALUES (?, ?, ?)",
+            (user_id, name, created),
+        )
+        api_key = create_api_key(db, user_id)
+    return User(user_id, name, rfc3339(created)), api_key
+
+
+def get_user(db: Database, user_id: str) -> User | None:
+    row = db.query_one(
+        "SELECT id, name, created_at FROM users WHERE id = ?", (user_id,)
+    )
+    return _user(row) if row else None
+
+
+def list_users(db: Database) -> list[User]:
+    return [
+        _user(r)
+        for r in db.query("SELECT id, name, created_at FROM users ORDER BY created_at")
+    ]
+
+
+def create_api_key(db: Database, user_id: str) -> str:
+    """Issue a new key for an existing user (earlier keys stay valid until revoked)."""
+    api_key = _new_key()
+    with db.transaction() as conn:
+        if (
+            conn.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone()
+            is None
+        ):
+            raise TektiiError(f"No user {user_id}")
+        conn.execute(
+            "INSERT INTO api_keys (id, user_id, prefix, key_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+            (new_id("key"), user_id, api_key[:_PREFIX_LEN], _hash(api_key), now_db()),
+        )
+    return api_key
+
+
+def revoke_api_key(db: Database, key: str) -> bool:
+    """Revoke a key given in full or by its id (``key_...``); False if there is no such
+    usable key."""
+    with db.transaction() as conn:
+        if key.startswith("key_"):
+            cur = conn.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                (now_db(), key),
+            )
+        else:
+            cur = conn.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE key_hash = ? AND revoked_at IS NULL",
+                (now_db(), _hash(key)),
+            )
+        return cur.rowcount > 0
+
+
+def authenticate(db: Database, api_key: str) -> User | None:
+    """The user owning a valid, unrevoked key, else None."""
+    if not api_key.startswith(KEY_PREFIX) or len(api_key) > 200:
+        return None
+    digest = _hash(api_key)
+    rows = db.query(
+        "SELECT k.key_hash, k.revoked_at, u.id, u.name, u.created_at"
+        " FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.prefix = ?",
+        (api_key[:_PREFIX_LEN],),
+    )
+    for row in rows:
+        # Constant-time, so response timing reveals nothing about how much of a hash matched.
+        if hmac.compare_digest(row["key_hash"], digest) and row["revoked_at"] is None:
+            return _user(row)
+    return None
+
+
+def ensure_local_user(db: Database) -> User:
+    """The single user of a local platform, created on first call."""
+    with db.transaction() as conn:
+        row = conn.execute(
+            "SELECT value FROM meta WHERE key = ?", (LOCAL_USER_META,)
+        ).fetchone()
+        if row is not None:
+            user = get_user(db, row["value"])
+            if user is not None:
+                return user
+        user_id, created = new_id("user"), now_db()
+        conn.execute(
+            "INSERT INTO users (id, name, created_at) VALUES (?, ?, ?)",
+            (user_id, "local", created),
+        )
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+            (LOCAL_USER_META, user_id),
+        )
+        return User(user_id, "local", rfc3339(created))

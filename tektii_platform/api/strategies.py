@@ -1,0 +1,160 @@
+"""Strategies: ``POST /v1/strategies``, ``GET /v1/strategies``, ``GET /v1/strategies/{strategyId}``."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from .. import pagination
+from ..http import ApiError, Request, Response, Router, not_found, ok
+from ..ids import new_id, now_db, rfc3339
+from ..validation import FieldError
+
+NAME_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 100,
+    # Letters, digits, space, '.', '_', '-'; no leading/trailing space.
+    "pattern": r"^[A-Za-z0-9._-]([A-Za-z0-9._ -]*[A-Za-z0-9._-])?$",
+    "x-message": "may contain only letters, digits, spaces, '.', '_' and '-', "
+    "and must not start or end with a space",
+    "description": "Unique per owner, ignoring case.",
+}
+CREATE_SCHEMA = {
+    "type": "object",
+    "required": ["name"],
+    "additionalProperties": False,
+    "properties": {"name": NAME_SCHEMA},
+}
+_TIMESTAMP = {"type": "string", "format": "date-time"}
+STRATEGY_SCHEMA = {
+    "type": "object",
+    "required": ["id", "name", "ownerId", "createdBy", "createdAt", "updatedAt"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^strat_[a-z2-7]+$"},
+        "name": {"type": "string"},
+        "ownerId": {"type": "string", "pattern": "^user_[a-z2-7]+$"},
+        "createdBy": {"type": "string", "pattern": "^user_[a-z2-7]+$"},
+        "createdAt": _TIMESTAMP,
+        "updatedAt": _TIMESTAMP,
+    },
+}
+_COLUMNS = "id, name, owner_id, created_by, created_at, updated_at"
+
+
+def to_json(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "ownerId": row["owner_id"],
+        "createdBy": row["created_by"],
+        "createdAt": rfc3339(row["created_at"]),
+        "updatedAt": rfc3339(row["updated_at"]),
+    }
+
+
+def get_owned(req: Request, strategy_id: str) -> sqlite3.Row:
+    """The caller's strategy ``strategy_id``, else 404 (also when another user owns it).
+    Resources nested under a strategy (versions, scenarios) check ownership through this."""
+    assert req.user is not None
+    row = req.db.query_one(
+        f"SELECT {_COLUMNS} FROM strategies WHERE id = ? AND owner_id = ?",
+        (strategy_id, req.user.id),
+    )
+    if row is None:
+        raise not_found("Strategy", strategy_id)
+    return row
+
+
+def create_strategy(req: Request) -> Response:
+    """Create a strategy"""
+    body = req.validated_json()
+    assert req.user is not None
+    strategy_id, now = new_id("strat"), now_db()
+    try:
+        with req.db.transaction() as conn:
+            conn.execute(
+                f"INSERT INTO strategies ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                (strategy_id, body["name"], req.user.id, req.user.id, now, now),
+            )
+    except sqlite3.IntegrityError:
+        existing = req.db.query_one(
+            "SELECT id FROM strategies WHERE owner_id = ? AND name = ? COLLATE NOCASE",
+            (req.user.id, body["name"]),
+        )
+        taken_by = f" ({existing['id']})" if existing else ""
+        raise ApiError(
+            409,
+            f"A strategy named {body['name']!r} already exists{taken_by}",
+            code="strategy_name_taken",
+            details=[
+                FieldError("name", "is already used by another of your strategies")
+            ],
+        ) from None
+    row = req.db.query_one(
+        f"SELECT {_COLUMNS} FROM strategies WHERE id = ?", (strategy_id,)
+    )
+    return ok(
+        to_json(row), status=201, headers={"Location": f"/v1/strategies/{strategy_id}"}
+    )
+
+
+def list_strategies(req: Request) -> Response:
+    """List your strategies, newest first"""
+    page = pagination.parse_page(req)
+    assert req.user is not None
+    clause, params = pagination.keyset_sql(page)
+    rows = req.db.query(
+        f"SELECT {_COLUMNS} FROM strategies WHERE owner_id = ?{clause}",
+        [req.user.id, *params],
+    )
+    rows, next_cursor = pagination.finish(rows, page)
+    return ok({"strategies": [to_json(r) for r in rows], "nextCursor": next_cursor})
+
+
+def get_strategy(req: Request) -> Response:
+    """Get one strategy"""
+    return ok(to_json(get_owned(req, req.path_params["strategyId"])))
+
+
+def register(router: Router) -> None:
+    strategy = router.schema("Strategy", STRATEGY_SCHEMA)
+    create = router.schema("StrategyCreate", CREATE_SCHEMA)
+    router.add(
+        "POST",
+        "/v1/strategies",
+        create_strategy,
+        operation_id="createStrategy",
+        tag="strategies",
+        status=201,
+        request_schema=create,
+        response_schema=strategy,
+        errors=(409,),
+    )
+    router.add(
+        "GET",
+        "/v1/strategies",
+        list_strategies,
+        operation_id="listStrategies",
+        tag="strategies",
+        query=pagination.PARAMS,
+        response_schema={
+            "type": "object",
+            "required": ["strategies", "nextCursor"],
+            "properties": {
+                "strategies": {"type": "array", "items": strategy},
+                "nextCursor": {
+                    "type": ["string", "null"],
+                    "description": "null on the last page",
+                },
+            },
+        },
+    )
+    router.add(
+        "GET",
+        "/v1/strategies/{strategyId}",
+        get_strategy,
+        operation_id="getStrategy",
+        tag="strategies",
+        response_schema=strategy,
+    )

@@ -1,0 +1,23 @@
+"""Resource ids and timestamps in the platform's wire format."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from datetime import UTC, datetime
+
+
+def new_id(prefix: str, nbytes: int = 16) -> str:
+    """`<prefix>_<26 chars of lowercase base32>`: random (not guessable, unlike counters) and URL-safe."""
+    raw = base64.b32encode(secrets.token_bytes(nbytes)).decode("ascii")
+    return f"{prefix}_{raw.rstrip('=').lower()}"
+
+
+def now_db() -> str:
+    """The current UTC time as stored: fixed-width with microseconds, so text order is time order."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def rfc3339(db_timestamp: str) -> str:
+    """A stored timestamp as the API shows it: RFC 3339 UTC to the second, e.g. 2024-01-15T10:30:00Z."""
+    return db_timestamp[:19] + "Z"
