@@ -1,0 +1,53 @@
+"""`tektii strategy create | list | get`."""
+
+from __future__ import annotations
+
+from tektii_core import hookimpl
+from tektii_core.output import Output
+
+
+@hookimpl
+def register_commands(register):
+    register("strategy", help="Create and inspect strategies (named containers for your trading logic)",
+             examples=['tektii strategy create --name "my-strategy"', "tektii strategy list", "tektii strategy get strat_abc123"])
+    register("create", parent="strategy", help="Create a strategy", run=create,
+             arguments=lambda p: p.add_argument("--name", required=True, help="strategy name (unique among yours)"),
+             examples=['tektii strategy create --name "momentum-v1"'])
+    register("list", parent="strategy", help="List your strategies", run=list_, arguments=add_page_arguments,
+             examples=["tektii strategy list --limit 50", "tektii --output json strategy list | jq '.data.strategies[0].id'"])
+    register("get", parent="strategy", help="Show one strategy", run=get,
+             arguments=lambda p: p.add_argument("strategy_id", metavar="STRATEGY_ID"),
+             examples=["tektii strategy get strat_abc123"])
+
+
+def add_page_arguments(parser):
+    from tektii_core.cli.args import positive_int
+
+    parser.add_argument("--limit", type=positive_int(100), help="items per page (1-100, default 20)")
+    parser.add_argument("--cursor", help="continue after the page that returned this nextCursor")
+
+
+def strategy_record(data: dict) -> list[tuple[str, object]]:
+    from tektii_core.models import Strategy, structure
+
+    s = structure(data, Strategy)
+    return [("Strategy ID", s.id), ("Name", s.name), ("Owner ID", s.owner_id), ("Created By", s.created_by),
+            ("Created At", s.created_at), ("Updated At", s.updated_at)]
+
+
+def create(ctx, args):
+    body = ctx.client.post("/v1/strategies", json={"name": args.name})
+    return Output(payload=body, headline="✓ Strategy created successfully!", record=strategy_record(body["data"]))
+
+
+def get(ctx, args):
+    body = ctx.client.get(f"/v1/strategies/{args.strategy_id}")
+    return Output(payload=body, record=strategy_record(body["data"]))
+
+
+def list_(ctx, args):
+    body = ctx.client.get("/v1/strategies", params={"limit": args.limit, "cursor": args.cursor})
+    page = body["data"]
+    rows = [[s["id"], s["name"], s["createdAt"], s["updatedAt"]] for s in page["strategies"]]
+    footer = [f"More: tektii strategy list --cursor {page['nextCursor']}"] if page.get("nextCursor") else []
+    return Output(payload=body, columns=["Strategy ID", "Name", "Created At", "Updated At"], rows=rows, footer=footer)

@@ -1,0 +1,1 @@
+"""The `tektii` command line: argparse, built from the commands plugins register."""

@@ -1,0 +1,61 @@
+"""API resources as attrs classes; one cattrs converter maps snake_case <-> camelCase.
+
+Unknown fields from the server are ignored (a newer platform may add fields), missing
+optional ones default to None.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+T = TypeVar("T")
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+converter = cattrs.Converter(forbid_extra_keys=False)
+
+
+def _with_camel_case(cls: type) -> None:
+    overrides = {a.name: override(rename=_camel(a.name)) for a in attrs.fields(cls)}
+    converter.register_structure_hook(cls, make_dict_structure_fn(cls, converter, **overrides))
+    converter.register_unstructure_hook(cls, make_dict_unstructure_fn(cls, converter, **overrides))
+
+
+def api_model(cls: type[T]) -> type[T]:
+    """Class decorator: a frozen attrs class whose JSON form is camelCase."""
+    cls = attrs.frozen(kw_only=True)(cls)
+    _with_camel_case(cls)
+    return cls
+
+
+def structure(data: dict[str, Any], cls: type[T]) -> T:
+    return converter.structure(data, cls)
+
+
+def unstructure(obj: Any) -> dict[str, Any]:
+    return converter.unstructure(obj)
+
+
+@api_model
+class Strategy:
+    id: str
+    name: str
+    owner_id: str
+    created_by: str
+    created_at: str
+    updated_at: str
+
+
+@api_model
+class User:
+    id: str
+    name: str
+    created_at: str | None = None
