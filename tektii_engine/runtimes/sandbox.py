@@ -1,0 +1,487 @@
+"""Run a strategy image so that it reaches the engine's API and nothing else.
+
+Topology (see docs/runtimes.md)::
+
+    relay container  (--network none, cap_drop ALL, read-only, runs as our uid)
+      listens on 127.0.0.1:8080 of its own network namespace, forwards each
+      connection to the engine's Unix socket (its directory bind-mounted read-only)
+    strategy container  (network_mode container:<relay>, cap_drop ALL,
+      no-new-privileges, read-only root with a tmpfs /tmp, memory/CPU/pids limits)
+      TEKTII_TRADING_GATEWAY_URL=http://127.0.0.1:8080
+
+The namespace has only a loopback interface and no route, so the platform API, the
+registry, the host's loopback services and the internet are unreachable. Both
+containers are removed when the strategy exits, crashes, is stopped, exceeds its
+wall-clock limit, or when the Python process exits.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+import weakref
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+
+from tektii_core.contracts import LogFn, TektiiError
+from tektii_engine.runtimes import relay
+from tektii_engine.runtimes.relay_image import docker_client, ensure_relay_image
+
+GATEWAY_PORT = 8080
+GATEWAY_URL_IN_SANDBOX = f"http://127.0.0.1:{GATEWAY_PORT}"
+RUN_LABEL = "org.tektii.run-id"
+ROLE_LABEL = "org.tektii.role"
+_SOCKET_DIR_IN_RELAY = "/run/tektii"
+_RELAY_READY_TIMEOUT_S = 20.0
+_TAIL_LINES = 2000
+_MAX_LINE = 16 * 1024
+
+
+@attrs.frozen
+class SandboxLimits:
+    """Resource limits of one strategy container; None means no limit."""
+
+    memory_mb: int | None = 512
+    cpus: float | None = 1.0
+    pids: int | None = 256
+    wall_clock_s: float | None = None
+    tmp_mb: int = 64  # the writable /tmp (a tmpfs, counted against memory)
+
+
+def gateway_env(api_key: str) -> dict[str, str]:
+    """The variables the `tektii` SDK reads, pointing at the relay inside the sandbox."""
+    return {
+        "TEKTII_TRADING_GATEWAY_URL": GATEWAY_URL_IN_SANDBOX,
+        "TRADING_GATEWAY_URL": GATEWAY_URL_IN_SANDBOX,
+        "TEKTII_TRADING_GATEWAY_API_KEY": api_key,
+        "TRADING_GATEWAY_API_KEY": api_key,
+    }
+
+
+def _name(run_id: str, role: str) -> str:
+    safe = re.sub(r"[^a-zA-Z0-9_.-]", "-", run_id)[:64] or "run"
+    return f"tektii-{safe}-{role}-{uuid.uuid4().hex[:6]}"
+
+
+def _hardening() -> dict[str, Any]:
+    return {
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "read_only": True,
+        "ipc_mode": "private",
+    }
+
+
+def _ensure_image(client: Any, image: str, log: LogFn) -> None:
+    import docker.errors
+
+    try:
+        client.images.get(image)
+        return
+    except docker.errors.ImageNotFound:
+        pass
+    first = image.split("/", 1)[0]
+    # Only pull from an explicit registry host (the platform's); never from Docker Hub.
+    if "/" not in image or not ("." in first or ":" in first or first == "localhost"):
+        raise TektiiError(f"Strategy image {image} is not available locally")
+    log(f"tektii: pulling {image}")
+    try:
+        client.images.pull(image)
+    except docker.errors.APIError as err:
+        raise TektiiError(
+            f"Could not pull strategy image {image}: {err.explanation or err}"
+        ) from err
+
+
+class HostBridge:
+    """A Unix socket in a private directory that forwards to the engine's TCP address.
+
+    Used when the engine listens only on TCP: the relay container cannot reach the
+    host's loopback, but it can reach a bind-mounted Unix socket.
+    """
+
+    def __init__(self, gateway_url: str):
+        import asyncio
+
+        parts = urlsplit(gateway_url)
+        if not parts.hostname or not parts.port:
+            raise TektiiError(f"Gateway URL {gateway_url!r} has no host and port")
+        host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+        self._dir = Path(tempfile.mkdtemp(prefix="tektii-gw-"))
+        self.socket = self._dir / "gateway.sock"
+        self._loop = asyncio.new_event_loop()
+        self._server: Any = None
+        started = threading.Event()
+
+        async def start() -> None:
+            self._server = await relay.start_server(
+                f"unix:{self.socket}", f"tcp:{host.strip('[]')}:{parts.port}"
+            )
+
+        def run() -> None:
+            asyncio.set_event_loop(self._loop)
+            self._loop.run_until_complete(start())
+            started.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(
+            target=run, name="tektii-host-bridge", daemon=True
+        )
+        self._thread.start()
+        if not started.wait(10):
+            raise TektiiError("Could not start the host bridge to the gateway")
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+
+            def shutdown() -> None:
+                self._server.close()
+                self._loop.stop()
+
+            self._loop.call_soon_threadsafe(shutdown)
+            self._thread.join(5)
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+class SandboxedStrategy:
+    """A running strategy container and its relay; satisfies the RunningStrategy protocol."""
+
+    def __init__(
+        self, client: Any, relay_container: Any, log: LogFn, limits: SandboxLimits
+    ):
+        self._client = client
+        self._relay = relay_container
+        self._container: Any = None
+        self._log = log
+        self._limits = limits
+        self._tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
+        self._lock = threading.RLock()
+        self._done = threading.Event()
+        self._cleaned = False
+        self._exit_code: int | None = None
+        self._on_cleanup: list[Any] = []
+        self._timer: threading.Timer | None = None
+        self._log_thread: threading.Thread | None = None
+        self._watch_thread: threading.Thread | None = None
+        self.exit_reason: str | None = None
+        """Why the strategy ended, when it ended abnormally (limit, crash, stop)."""
+
+    # -- RunningStrategy ----------------------------------------------------------------
+
+    @property
+    def container_id(self) -> str | None:
+        return self._container.id if self._container is not None else None
+
+    @property
+    def relay_id(self) -> str:
+        return self._relay.id
+
+    def poll(self) -> int | None:
+        """The exit code once the strategy has ended and both containers are removed."""
+        return self._exit_code if self._done.is_set() else None
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        self._done.wait(timeout)
+        return self.poll()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the strategy (SIGTERM, then SIGKILL after `timeout`) and remove everything."""
+        import docker.errors
+
+        with self._lock:
+            if self._done.is_set() or self._cleaned:
+                return
+            if self.exit_reason is None:
+                self.exit_reason = "stopped by the engine"
+        if self._container is not None:
+            try:
+                self._container.stop(timeout=max(0, round(timeout)))
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as err:
+                self._emit(f"tektii: could not stop the strategy container: {err}")
+        if self._watch_thread is not None:
+            self._watch_thread.join(timeout + 30)
+        self._cleanup()
+        self._done.set()
+
+    def log_tail(self, lines: int = 50) -> str:
+        tail = list(self._tail)
+        return "\n".join(tail[-lines:] if lines > 0 else [])
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _emit(self, line: str) -> None:
+        self._tail.append(line)
+        # A failing log sink must not stop the run.
+        with contextlib.suppress(Exception):
+            self._log(line)
+
+    def _start(self, container: Any) -> None:
+        self._container = container
+        container.start()
+        self._log_thread = threading.Thread(target=self._stream_logs, daemon=True)
+        self._log_thread.start()
+        self._watch_thread = threading.Thread(target=self._watch, daemon=True)
+        self._watch_thread.start()
+        if self._limits.wall_clock_s:
+            self._timer = threading.Timer(
+                self._limits.wall_clock_s, self._wall_clock_expired
+            )
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _stream_logs(self) -> None:
+        import docker.errors
+        import requests
+
+        pending = b""
+        try:
+            for chunk in self._container.logs(stream=True, follow=True):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for raw in lines:
+                    self._emit(raw[:_MAX_LINE].decode("utf-8", "replace").rstrip("\r"))
+                if len(pending) > _MAX_LINE:
+                    self._emit(pending[:_MAX_LINE].decode("utf-8", "replace"))
+                    pending = b""
+        except (docker.errors.APIError, requests.RequestException, OSError):
+            pass
+        if pending:
+            self._emit(pending.decode("utf-8", "replace").rstrip("\r"))
+
+    def _watch(self) -> None:
+        import docker.errors
+        import requests
+
+        try:
+            code = int(self._container.wait()["StatusCode"])
+        except (docker.errors.APIError, requests.RequestException, OSError) as err:
+            code = -1
+            self.exit_reason = (
+                self.exit_reason or f"lost track of the strategy container: {err}"
+            )
+        if self._log_thread is not None:
+            self._log_thread.join(10)
+        try:
+            self._container.reload()
+            if self._container.attrs.get("State", {}).get("OOMKilled"):
+                self.exit_reason = (
+                    f"strategy exceeded its memory limit of {self._limits.memory_mb} MB "
+                    "and was killed"
+                )
+        except (docker.errors.APIError, requests.RequestException):
+            pass
+        with self._lock:
+            self._exit_code = code
+            if self.exit_reason is None and code != 0:
+                self.exit_reason = f"strategy exited with code {code}"
+        if self.exit_reason:
+            self._emit(f"tektii: {self.exit_reason}")
+        self._cleanup()
+        self._done.set()
+
+    def _wall_clock_expired(self) -> None:
+        import docker.errors
+
+        with self._lock:
+            if self._done.is_set():
+                return
+            self.exit_reason = (
+                f"strategy exceeded its wall-clock limit of {self._limits.wall_clock_s:g} s "
+                "and was stopped"
+            )
+        try:
+            self._container.kill()
+        except docker.errors.APIError:
+            pass
+
+    def _relay_errors(self) -> None:
+        try:
+            out = self._relay.logs(stdout=False, stderr=True).decode("utf-8", "replace")
+        except Exception:  # noqa: BLE001 - diagnostics only
+            return
+        for line in out.splitlines()[-20:]:
+            self._emit(f"relay: {line}")
+
+    def _cleanup(self) -> None:
+        import docker.errors
+
+        with self._lock:
+            if self._cleaned:
+                return
+            self._cleaned = True
+        if self._timer is not None:
+            self._timer.cancel()
+        if self.exit_reason:
+            self._relay_errors()
+        for container in (self._container, self._relay):
+            if container is None:
+                continue
+            try:
+                container.remove(force=True, v=True)
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as err:
+                self._emit(
+                    f"tektii: could not remove container {container.short_id}: {err}"
+                )
+        for callback in self._on_cleanup:
+            callback()
+        _live.discard(self)
+
+
+_live: weakref.WeakSet[SandboxedStrategy] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all_on_exit() -> None:
+    for strategy in list(_live):
+        strategy.stop(timeout=1.0)
+
+
+def start_sandboxed(
+    *,
+    run_id: str,
+    image: str,
+    api_key: str,
+    gateway_socket: Path | None = None,
+    gateway_url: str | None = None,
+    env: dict[str, str] | None = None,
+    limits: SandboxLimits | None = None,
+    log: LogFn = lambda line: None,
+    client: Any | None = None,
+) -> SandboxedStrategy:
+    """Start `image` isolated behind a relay to the engine's API; see the module docstring.
+
+    The engine is reached through `gateway_socket` (a Unix socket; its directory is
+    mounted into the relay, so keep it in a directory of its own) or, when that is None,
+    through a host-side bridge to the TCP `gateway_url`.
+    """
+    import docker.errors
+
+    limits = limits or SandboxLimits()
+    client = client or docker_client()
+    relay_image = ensure_relay_image(client, log)
+    _ensure_image(client, image, log)
+
+    bridge: HostBridge | None = None
+    if gateway_socket is None:
+        if not gateway_url:
+            raise TektiiError(
+                "The docker runtime needs the gateway's Unix socket or URL"
+            )
+        bridge = HostBridge(gateway_url)
+        gateway_socket = bridge.socket
+    gateway_socket = Path(gateway_socket).resolve()
+
+    labels = {RUN_LABEL: run_id}
+    relay_container = None
+    sandbox: SandboxedStrategy | None = None
+    try:
+        relay_container = client.containers.run(
+            relay_image,
+            detach=True,
+            name=_name(run_id, "relay"),
+            labels={**labels, ROLE_LABEL: "relay"},
+            network_mode="none",
+            # The engine's socket is only writable by its owner: run the relay as us.
+            user=f"{os.getuid()}:{os.getgid()}",
+            environment={
+                "RELAY_LISTEN": f"tcp:127.0.0.1:{GATEWAY_PORT}",
+                "RELAY_TARGET": f"unix:{_SOCKET_DIR_IN_RELAY}/{gateway_socket.name}",
+            },
+            volumes={
+                str(gateway_socket.parent): {"bind": _SOCKET_DIR_IN_RELAY, "mode": "ro"}
+            },
+            mem_limit="64m",
+            memswap_limit="64m",
+            pids_limit=32,
+            nano_cpus=500_000_000,
+            **_hardening(),
+        )
+        sandbox = SandboxedStrategy(client, relay_container, log, limits)
+        _live.add(sandbox)
+        if bridge is not None:
+            sandbox._on_cleanup.append(bridge.close)
+            bridge = None
+        _wait_relay_ready(relay_container)
+
+        resources: dict[str, Any] = {}
+        if limits.memory_mb:
+            # Equal memory and memory+swap limits: no swapping past the limit.
+            resources["mem_limit"] = f"{limits.memory_mb}m"
+            resources["memswap_limit"] = f"{limits.memory_mb}m"
+        if limits.cpus:
+            resources["nano_cpus"] = int(limits.cpus * 1e9)
+        if limits.pids:
+            resources["pids_limit"] = int(limits.pids)
+        container = client.containers.create(
+            image,
+            name=_name(run_id, "strategy"),
+            labels={**labels, ROLE_LABEL: "strategy"},
+            network_mode=f"container:{relay_container.id}",
+            environment={"HOME": "/tmp", **(env or {}), **gateway_env(api_key)},
+            tmpfs={"/tmp": f"rw,nosuid,nodev,size={limits.tmp_mb}m"},
+            # A tiny init as PID 1 so SIGTERM reaches the strategy and stop() is prompt.
+            init=True,
+            **resources,
+            **_hardening(),
+        )
+        sandbox._start(container)
+    except BaseException as err:
+        if sandbox is not None:
+            sandbox.exit_reason = sandbox.exit_reason or "failed to start"
+            sandbox._cleanup()
+        elif relay_container is not None:
+            relay_container.remove(force=True)
+        if bridge is not None:
+            bridge.close()
+        if isinstance(err, docker.errors.APIError):
+            raise TektiiError(
+                f"Could not start the strategy container: {err.explanation or err}"
+            ) from err
+        raise
+    return sandbox
+
+
+def _wait_relay_ready(container: Any) -> None:
+    deadline = time.monotonic() + _RELAY_READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+        if relay.READY_LINE in output:
+            return
+        container.reload()
+        if container.status in ("exited", "dead"):
+            raise TektiiError(
+                f"The gateway relay exited at start: {output.strip()[-500:]}"
+            )
+        time.sleep(0.05)
+    raise TektiiError(
+        f"The gateway relay did not start within {_RELAY_READY_TIMEOUT_S:g} s"
+    )
+
+
+def remove_run_containers(run_id: str | None = None, client: Any | None = None) -> int:
+    """Remove containers this runtime left behind (all runs when `run_id` is None).
+
+    For the platform at start-up, after a crash; returns how many were removed.
+    """
+    client = client or docker_client()
+    label = f"{RUN_LABEL}={run_id}" if run_id is not None else RUN_LABEL
+    removed = 0
+    for container in client.containers.list(all=True, filters={"label": label}):
+        container.remove(force=True, v=True)
+        removed += 1
+    return removed
