@@ -1,0 +1,815 @@
+"""The simulated broker: order validation, bar-by-bar matching, positions and the account.
+
+The fill model (docs/fill-model.md) in one paragraph: an order may only match bars that open
+at or after the simulated time it was placed (never a bar the strategy has already seen).
+Market orders fill at that bar's open; stops trigger on the bar's high/low and fill at the stop
+price, or at the open when the bar gaps through it; limits fill at the limit price, or at the
+open when it is better. Market and triggered stop fills pay `slippage_bps` against the trader;
+every fill pays `commission_bps` of its notional. Margin accounting: the balance changes only
+by fees and realised P&L; equity = balance + unrealised P&L; margin used = notional / leverage.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from tektii_engine.broker.models import (
+    ORDER_TYPES,
+    TIME_IN_FORCE,
+    BrokerError,
+    ClosedTrade,
+    Fill,
+    Order,
+    Position,
+)
+
+EPS = 1e-9
+DAY = 86_400
+# Within one bar, orders are matched market first, then stops, then limits: when a bracket's
+# stop-loss and take-profit both lie inside one bar, the stop-loss wins (the pessimistic path).
+_PRIORITY = {"MARKET": 0, "STOP": 1, "TRAILING_STOP": 1, "STOP_LIMIT": 1, "LIMIT": 2}
+
+Sink = Callable[[str, str, Any, str | None], None]
+"""sink(kind, event, obj, parent_order_id): kind is order / trade / position / account."""
+
+
+def _noop_sink(kind: str, event: str, obj: Any, parent: str | None) -> None:
+    pass
+
+
+def parse_decimal(
+    value: Any, field: str, reason: str, *, positive: bool = True
+) -> float:
+    """A wire decimal (string or number) as float; a 422 rejection with `reason` if invalid."""
+    try:
+        if isinstance(value, bool):
+            raise InvalidOperation
+        number = Decimal(str(value).strip())
+        if not number.is_finite():
+            raise InvalidOperation
+    except (InvalidOperation, ValueError):
+        raise BrokerError.rejected(
+            reason, f"{field} {value!r} is not a decimal number"
+        ) from None
+    if positive and number <= 0:
+        raise BrokerError.rejected(reason, f"{field} must be positive, got {value}")
+    return float(number)
+
+
+def _invalid(field: str, message: str, provided: Any = None) -> BrokerError:
+    details = {"field": field, "provided": None if provided is None else str(provided)}
+    return BrokerError(
+        400, "INVALID_VALUE", f"Invalid value for {field}: {message}", details
+    )
+
+
+class Broker:
+    """One account trading the subscribed symbols; not thread-safe (one event loop owns it)."""
+
+    def __init__(
+        self,
+        leverage: Mapping[str, float],
+        *,
+        initial_capital: float = 100_000.0,
+        position_mode: str = "netting",
+        commission_bps: float = 0.0,
+        slippage_bps: float = 0.0,
+        sink: Sink | None = None,
+    ):
+        self.leverage = dict(leverage)
+        self.hedging = position_mode == "hedging"
+        self.initial_capital = float(initial_capital)
+        self.balance = float(initial_capital)
+        self.commission_rate = commission_bps / 10_000.0
+        self.slippage_rate = slippage_bps / 10_000.0
+        self.sink: Sink = sink or _noop_sink
+        self.now = 0
+        self.orders: dict[str, Order] = {}
+        self.pending: dict[str, dict[str, Order]] = {s: {} for s in self.leverage}
+        self.positions: dict[str, Position] = {}
+        self.net: dict[str, str] = {}  # symbol -> position id (netting mode)
+        self.marks: dict[str, float] = {}
+        self.fills: list[Fill] = []
+        self.closed_trades: list[ClosedTrade] = []
+        self.total_fees = 0.0
+        self._aliases = self._build_aliases(self.leverage)
+        self._seq = {"ord": 0, "pos": 0, "trd": 0}
+
+    # -- identifiers and symbols ------------------------------------------------------------
+    def _next(self, kind: str) -> str:
+        self._seq[kind] += 1
+        return f"{kind}_{self._seq[kind]}"
+
+    @staticmethod
+    def _build_aliases(symbols: Iterable[str]) -> dict[str, str]:
+        """Accept the platform form (C:BTCUSD) and, when unambiguous, BTCUSD or BTC/USD."""
+        aliases: dict[str, str] = {}
+        ambiguous: set[str] = set()
+        for symbol in symbols:
+            aliases[symbol.upper()] = symbol
+            bare = symbol.split(":", 1)[1].upper()
+            for alias in {bare, bare.replace("/", "")}:
+                if alias in aliases and aliases[alias] != symbol:
+                    ambiguous.add(alias)
+                aliases.setdefault(alias, symbol)
+        for alias in ambiguous:
+            del aliases[alias]
+        return aliases
+
+    def resolve_symbol(self, symbol: Any) -> str | None:
+        if not isinstance(symbol, str):
+            return None
+        key = symbol.strip().upper()
+        return self._aliases.get(key) or self._aliases.get(key.replace("/", ""))
+
+    def _symbol_or_reject(self, symbol: Any) -> str:
+        resolved = self.resolve_symbol(symbol)
+        if resolved is None:
+            known = ", ".join(self.leverage) or "none"
+            raise BrokerError.rejected(
+                "SYMBOL_NOT_TRADEABLE",
+                f"unknown symbol {symbol!r} (this backtest trades: {known})",
+                reject_code="UNKNOWN_SYMBOL",
+            )
+        return resolved
+
+    # -- account ------------------------------------------------------------------------------
+    def unrealized(self) -> float:
+        return sum(p.unrealized_pnl for p in self.positions.values())
+
+    def equity(self) -> float:
+        if not self.positions:
+            return self.balance
+        return self.balance + self.unrealized()
+
+    def margin_used(self) -> float:
+        return sum(p.margin for p in self.positions.values())
+
+    def account(self) -> dict[str, float]:
+        unrealized = self.unrealized()
+        equity = self.balance + unrealized
+        used = self.margin_used()
+        return {
+            "balance": self.balance,
+            "equity": equity,
+            "unrealized_pnl": unrealized,
+            "margin_used": used,
+            "margin_available": equity - used,
+        }
+
+    def positions_for(self, symbol: str, side: int | None = None) -> list[Position]:
+        return [
+            p
+            for p in self.positions.values()
+            if p.symbol == symbol and (side is None or p.side == side)
+        ]
+
+    # -- order entry ---------------------------------------------------------------------------
+    def submit_request(self, body: Mapping[str, Any]) -> Order:
+        """Validate an SDK `OrderRequest` body and place the order (BrokerError if refused)."""
+        if not isinstance(body, Mapping):
+            raise BrokerError(
+                400, "INVALID_REQUEST", "Invalid request: expected a JSON object"
+            )
+        for field in ("symbol", "side", "quantity", "order_type"):
+            if body.get(field) is None:
+                raise BrokerError(
+                    400,
+                    "INVALID_REQUEST",
+                    f"Invalid request: {field} is required",
+                    {"field": field},
+                )
+        symbol = self._symbol_or_reject(body["symbol"])
+        side_text = str(body["side"]).upper()
+        if side_text not in ("BUY", "SELL"):
+            raise _invalid("side", "expected buy or sell", body["side"])
+        order_type = str(body["order_type"]).upper()
+        if order_type not in ORDER_TYPES:
+            raise _invalid(
+                "order_type", f"expected one of {', '.join(ORDER_TYPES)}", order_type
+            )
+        tif = str(body.get("time_in_force") or "GTC").upper()
+        if tif not in TIME_IN_FORCE:
+            raise _invalid(
+                "time_in_force", f"expected one of {', '.join(TIME_IN_FORCE)}", tif
+            )
+        quantity = parse_decimal(body["quantity"], "quantity", "INVALID_QUANTITY")
+        prices: dict[str, float | None] = {}
+        for field in (
+            "limit_price",
+            "stop_price",
+            "stop_loss",
+            "take_profit",
+            "trailing_distance",
+        ):
+            value = body.get(field)
+            prices[field] = (
+                None if value is None else parse_decimal(value, field, "INVALID_PRICE")
+            )
+        trailing_type = str(body.get("trailing_type") or "ABSOLUTE").upper()
+        if trailing_type not in ("ABSOLUTE", "PERCENT"):
+            raise _invalid(
+                "trailing_type", "expected ABSOLUTE or PERCENT", trailing_type
+            )
+        return self.submit(
+            symbol,
+            1 if side_text == "BUY" else -1,
+            quantity,
+            order_type,
+            time_in_force=tif,
+            reduce_only=bool(body.get("reduce_only") or False),
+            post_only=bool(body.get("post_only") or False),
+            client_order_id=body.get("client_order_id"),
+            oco_group_id=body.get("oco_group_id"),
+            position_id=body.get("position_id"),
+            trailing_type=trailing_type if order_type == "TRAILING_STOP" else None,
+            **prices,
+        )
+
+    def submit(
+        self,
+        symbol: str,
+        side: int,
+        quantity: float,
+        order_type: str = "MARKET",
+        *,
+        time_in_force: str = "GTC",
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+        stop_loss: float | None = None,
+        take_profit: float | None = None,
+        trailing_distance: float | None = None,
+        trailing_type: str | None = None,
+        reduce_only: bool = False,
+        post_only: bool = False,
+        client_order_id: str | None = None,
+        oco_group_id: str | None = None,
+        position_id: str | None = None,
+        parent_id: str | None = None,
+        active_from: int | None = None,
+    ) -> Order:
+        symbol = self._symbol_or_reject(symbol)
+        if not (quantity > 0 and math.isfinite(quantity)):
+            raise BrokerError.rejected(
+                "INVALID_QUANTITY", f"quantity must be positive, got {quantity}"
+            )
+        needs = {
+            "LIMIT": ("limit_price",),
+            "STOP": ("stop_price",),
+            "STOP_LIMIT": ("stop_price", "limit_price"),
+            "TRAILING_STOP": ("trailing_distance",),
+        }.get(order_type, ())
+        given = {
+            "limit_price": limit_price,
+            "stop_price": stop_price,
+            "trailing_distance": trailing_distance,
+        }
+        for field in needs:
+            if given[field] is None:
+                raise BrokerError.rejected(
+                    "INVALID_PRICE", f"{order_type} orders need {field}"
+                )
+        target: Position | None = None
+        if position_id is not None:
+            target = self.positions.get(position_id)
+            if target is None or target.symbol != symbol:
+                raise BrokerError(
+                    404,
+                    "POSITION_NOT_FOUND",
+                    f"Position not found: {position_id}",
+                    {"resource": "position", "id": position_id},
+                )
+            if target.side == side:
+                raise BrokerError.rejected(
+                    "REDUCE_ONLY_VIOLATED",
+                    f"a {'buy' if side > 0 else 'sell'} order cannot reduce {position_id},"
+                    f" which is {'long' if target.side > 0 else 'short'}",
+                )
+        closing = reduce_only or target is not None
+        opposite = self.positions_for(symbol, -side)
+        if reduce_only and not opposite:
+            raise BrokerError.rejected(
+                "REDUCE_ONLY_VIOLATED",
+                f"reduce-only order but no opposite position in {symbol}",
+            )
+        if closing and (stop_loss is not None or take_profit is not None):
+            raise BrokerError.rejected(
+                "INVALID_PRICE",
+                "stop_loss/take_profit attach only to orders that open a position",
+            )
+        mark = self.marks.get(symbol)
+        reference = {
+            "LIMIT": limit_price,
+            "STOP": stop_price,
+            "STOP_LIMIT": stop_price,
+        }.get(order_type) or mark
+        if reference is not None:
+            self._check_bracket(side, reference, stop_loss, take_profit)
+        if post_only:
+            if order_type != "LIMIT":
+                raise BrokerError.rejected(
+                    "POST_ONLY_VIOLATED", "post-only applies to LIMIT orders"
+                )
+            if mark is not None and (limit_price - mark) * side >= 0:
+                raise BrokerError.rejected(
+                    "POST_ONLY_VIOLATED",
+                    f"limit {limit_price} would fill at once (last {mark})",
+                )
+        if mark is not None and not closing:
+            opening = quantity
+            if not self.hedging:
+                opening = max(quantity - sum(p.quantity for p in opposite), 0.0)
+            price = reference or mark
+            needed = opening * price / self.leverage[symbol] + self._fee(
+                quantity, price
+            )
+            available = self.account()["margin_available"]
+            if needed > available + EPS:
+                raise BrokerError.rejected(
+                    "INSUFFICIENT_MARGIN",
+                    f"needs {needed:.2f} of margin, {max(available, 0.0):.2f} available",
+                )
+        order = Order(
+            id=self._next("ord"),
+            symbol=symbol,
+            side=side,
+            order_type=order_type,
+            quantity=quantity,
+            time_in_force=time_in_force,
+            created_at=self.now,
+            updated_at=self.now,
+            active_from=self.now if active_from is None else active_from,
+            limit_price=limit_price,
+            stop_price=stop_price,
+            stop_loss=stop_loss,
+            take_profit=take_profit,
+            trailing_distance=trailing_distance,
+            trailing_type=trailing_type,
+            reduce_only=reduce_only,
+            post_only=post_only,
+            client_order_id=client_order_id,
+            oco_group_id=oco_group_id,
+            position_id=position_id,
+            parent_id=parent_id,
+        )
+        self.orders[order.id] = order
+        self.pending[symbol][order.id] = order
+        event = "BRACKET_ORDER_CREATED" if parent_id else "ORDER_CREATED"
+        self.sink("order", event, order, parent_id)
+        return order
+
+    @staticmethod
+    def _check_bracket(
+        side: int, ref: float, sl: float | None, tp: float | None
+    ) -> None:
+        if sl is not None and (ref - sl) * side <= 0:
+            where = "below" if side > 0 else "above"
+            raise BrokerError.rejected(
+                "INVALID_PRICE", f"stop_loss {sl} must be {where} the entry price {ref}"
+            )
+        if tp is not None and (tp - ref) * side <= 0:
+            where = "above" if side > 0 else "below"
+            raise BrokerError.rejected(
+                "INVALID_PRICE",
+                f"take_profit {tp} must be {where} the entry price {ref}",
+            )
+
+    def get_order(self, order_id: str) -> Order:
+        order = self.orders.get(order_id)
+        if order is None:
+            raise BrokerError(
+                404,
+                "ORDER_NOT_FOUND",
+                f"Order not found: {order_id}",
+                {"resource": "order", "id": order_id},
+            )
+        return order
+
+    def _not_modifiable(self, order: Order, action: str) -> BrokerError:
+        return BrokerError(
+            409,
+            "ORDER_NOT_MODIFIABLE",
+            f"Order cannot be {action}: {order.id} is {order.status}",
+            {"order_id": order.id},
+        )
+
+    def cancel(self, order_id: str) -> Order:
+        order = self.get_order(order_id)
+        if not order.is_open:
+            raise self._not_modifiable(order, "cancelled")
+        self._finish(order, "CANCELLED", "ORDER_CANCELLED")
+        return order
+
+    def cancel_all(self, symbol: str | None = None) -> int:
+        if symbol is not None:
+            symbol = self._symbol_or_reject(symbol)
+        targets = [
+            o
+            for o in self.orders.values()
+            if o.is_open and (symbol is None or o.symbol == symbol)
+        ]
+        for order in targets:
+            self._finish(order, "CANCELLED", "ORDER_CANCELLED")
+        return len(targets)
+
+    def modify(self, order_id: str, changes: Mapping[str, Any]) -> Order:
+        order = self.get_order(order_id)
+        fields = {k: v for k, v in changes.items() if v is not None}
+        unknown = set(fields) - {
+            "quantity",
+            "limit_price",
+            "stop_price",
+            "stop_loss",
+            "take_profit",
+            "trailing_distance",
+        }
+        if unknown:
+            raise _invalid(min(unknown), "not a modifiable field")
+        values = {
+            k: parse_decimal(
+                v, k, "INVALID_QUANTITY" if k == "quantity" else "INVALID_PRICE"
+            )
+            for k, v in fields.items()
+        }
+        if not order.is_open:
+            # A filled entry's stop_loss/take_profit live on in its bracket children.
+            children = [
+                self.orders[c] for c in order.children if self.orders[c].is_open
+            ]
+            if children and set(values) <= {"stop_loss", "take_profit"}:
+                for child in children:
+                    new = values.get(
+                        "stop_loss" if child.order_type == "STOP" else "take_profit"
+                    )
+                    if new is None:
+                        continue
+                    if child.order_type == "STOP":
+                        child.stop_price = new
+                    else:
+                        child.limit_price = new
+                    child.updated_at = self.now
+                    self.sink("order", "BRACKET_ORDER_MODIFIED", child, order.id)
+                order.stop_loss = values.get("stop_loss", order.stop_loss)
+                order.take_profit = values.get("take_profit", order.take_profit)
+                return order
+            raise self._not_modifiable(order, "modified")
+        allowed = {
+            "MARKET": {"quantity"},
+            "LIMIT": {"quantity", "limit_price"},
+            "STOP": {"quantity", "stop_price"},
+            "STOP_LIMIT": {"quantity", "stop_price", "limit_price"},
+            "TRAILING_STOP": {"quantity", "trailing_distance"},
+        }[order.order_type]
+        if not order.reduce_only:
+            allowed = allowed | {"stop_loss", "take_profit"}
+        for field in values:
+            if field not in allowed:
+                raise _invalid(
+                    field, f"cannot be changed on a {order.order_type} order"
+                )
+        if values.get("quantity", order.quantity) < order.filled_quantity - EPS:
+            raise BrokerError.rejected(
+                "INVALID_QUANTITY", "quantity below the filled quantity"
+            )
+        for field, value in values.items():
+            setattr(order, field, value)
+        order.updated_at = self.now
+        self.sink(
+            "order",
+            "BRACKET_ORDER_MODIFIED" if order.parent_id else "ORDER_MODIFIED",
+            order,
+            order.parent_id,
+        )
+        return order
+
+    def close_position(
+        self,
+        position_id: str,
+        *,
+        quantity: float | None = None,
+        order_type: str = "MARKET",
+        limit_price: float | None = None,
+        cancel_associated_orders: bool = True,
+    ) -> Order:
+        position = self.positions.get(position_id)
+        if position is None:
+            raise BrokerError(
+                404,
+                "POSITION_NOT_FOUND",
+                f"Position not found: {position_id}",
+                {"resource": "position", "id": position_id},
+            )
+        qty = position.quantity if quantity is None else quantity
+        if qty > position.quantity + EPS:
+            raise BrokerError.rejected(
+                "INVALID_QUANTITY",
+                f"quantity {qty} exceeds the position's {position.quantity}",
+            )
+        if cancel_associated_orders and qty >= position.quantity - EPS:
+            self._cancel_linked(position.id)
+        return self.submit(
+            position.symbol,
+            -position.side,
+            qty,
+            order_type.upper(),
+            limit_price=limit_price,
+            reduce_only=True,
+            position_id=position.id,
+        )
+
+    def close_all(self, symbol: str | None = None) -> list[Order]:
+        if symbol is not None:
+            symbol = self._symbol_or_reject(symbol)
+        targets = [
+            p for p in self.positions.values() if symbol is None or p.symbol == symbol
+        ]
+        return [self.close_position(p.id) for p in targets]
+
+    # -- matching -------------------------------------------------------------------------------
+    def update_mark(self, symbol: str, price: float) -> None:
+        self.marks[symbol] = price
+        if self.positions:
+            for p in self.positions.values():
+                if p.symbol == symbol:
+                    p.current_price = price
+
+    def on_bar(
+        self,
+        symbol: str,
+        t_open: int,
+        seconds: int,
+        o: float,
+        h: float,
+        l: float,
+        c: float,
+    ) -> None:
+        """Match the symbol's working orders against one bar, then mark positions at its close."""
+        book = self.pending[symbol]
+        if book:
+            candidates = sorted(
+                (x for x in book.values() if x.active_from <= t_open),
+                key=lambda x: _PRIORITY[x.order_type if not x.triggered else "LIMIT"],
+            )
+            for order in candidates:
+                if not order.is_open:
+                    continue  # cancelled by an OCO sibling earlier in this bar
+                if (
+                    order.time_in_force == "DAY"
+                    and t_open >= (order.created_at // DAY + 1) * DAY
+                ):
+                    self._finish(order, "EXPIRED", "ORDER_EXPIRED")
+                    continue
+                price, maker = self._trigger(order, o, h, l)
+                if price is not None:
+                    self._execute(order, price, maker, t_open, t_open + seconds)
+                elif order.time_in_force in ("IOC", "FOK"):
+                    self._finish(order, "CANCELLED", "ORDER_CANCELLED")
+        self.update_mark(symbol, c)
+
+    def _trigger(
+        self, order: Order, o: float, h: float, l: float
+    ) -> tuple[float | None, bool]:
+        """The fill price on this bar (None: no fill) and whether it was a resting limit."""
+        side, kind = order.side, order.order_type
+        slip = 1.0 + self.slippage_rate * side
+        if kind == "MARKET":
+            return o * slip, False
+        if kind == "STOP" or (kind == "STOP_LIMIT" and not order.triggered):
+            stop = order.stop_price
+            if side > 0:
+                hit = o if o >= stop else (stop if h >= stop else None)
+            else:
+                hit = o if o <= stop else (stop if l <= stop else None)
+            if hit is None or kind == "STOP":
+                return (None if hit is None else hit * slip), False
+            # STOP_LIMIT: from the trigger on it works as a limit; on the trigger bar it fills
+            # only if the trigger price itself satisfies the limit (the rest of the path is unknown).
+            order.triggered = True
+            if (order.limit_price - hit) * side >= 0:
+                return hit, False
+            return None, False
+        if kind == "TRAILING_STOP":
+            return self._trailing(order, o, h, l, slip)
+        limit = order.limit_price  # LIMIT, or a triggered STOP_LIMIT
+        if side > 0:
+            return (o if o <= limit else (limit if l <= limit else None)), True
+        return (o if o >= limit else (limit if h >= limit else None)), True
+
+    @staticmethod
+    def _trailing(order: Order, o: float, h: float, l: float, slip: float):
+        side, dist = order.side, order.trailing_distance
+        if order.watermark is None:
+            order.watermark = o
+        mark = order.watermark
+        offset = mark * dist / 100.0 if order.trailing_type == "PERCENT" else dist
+        stop = mark + offset if side > 0 else mark - offset
+        if side > 0:
+            hit = o if o >= stop else (stop if h >= stop else None)
+        else:
+            hit = o if o <= stop else (stop if l <= stop else None)
+        # The watermark follows the bar only after the check: the bar's path is unknown.
+        order.watermark = min(mark, l) if side > 0 else max(mark, h)
+        order.stop_price = stop
+        return (None if hit is None else hit * slip), False
+
+    def _fee(self, quantity: float, price: float) -> float:
+        return abs(quantity * price) * self.commission_rate
+
+    def _execute(
+        self, order: Order, price: float, maker: bool, t_open: int, t_next: int
+    ) -> None:
+        symbol, side = order.symbol, order.side
+        qty = order.remaining
+        reductions: list[tuple[Position, float]] = []
+        closing = order.reduce_only or order.position_id is not None
+        if order.position_id is not None:
+            target = self.positions.get(order.position_id)
+            if target is None or target.side == side:
+                self._finish(
+                    order, "CANCELLED", "ORDER_CANCELLED"
+                )  # its position is gone
+                return
+            reductions.append((target, min(qty, target.quantity)))
+        elif order.reduce_only or not self.hedging:
+            # Netting has one position per symbol; hedging reduce-only closes oldest first.
+            left = qty
+            for pos in self.positions_for(symbol, -side):
+                if left <= EPS:
+                    break
+                take = min(left, pos.quantity)
+                reductions.append((pos, take))
+                left -= take
+        reduced = sum(r for _, r in reductions)
+        opening = 0.0 if closing else max(qty - reduced, 0.0)
+        if closing:
+            qty = reduced  # never more than what is left to reduce
+        if qty <= EPS:
+            self._reject(order, "REDUCE_ONLY_VIOLATED")
+            return
+        fee = self._fee(qty, price)
+        if opening > EPS:
+            needed = opening * price / self.leverage[symbol] + fee
+            if needed > self.account()["margin_available"] + EPS:
+                self._reject(order, "INSUFFICIENT_MARGIN")
+                return
+        self.balance -= fee
+        self.total_fees += fee
+        position_events: list[tuple[str, Position]] = []
+        touched: Position | None = None
+        for pos, take in reductions:
+            gross = (price - pos.average_price) * take * pos.side
+            entry_fee = pos.entry_fees * take / pos.quantity
+            exit_fee = fee * take / qty
+            self.closed_trades.append(
+                ClosedTrade(
+                    symbol=symbol,
+                    side="LONG" if pos.side > 0 else "SHORT",
+                    quantity=take,
+                    entry_time=pos.opened_at,
+                    entry_price=pos.average_price,
+                    exit_time=t_open,
+                    exit_price=price,
+                    gross_pnl=gross,
+                    fees=entry_fee + exit_fee,
+                    pnl=gross - entry_fee - exit_fee,
+                    position_id=pos.id,
+                    exit_order_id=order.id,
+                )
+            )
+            self.balance += gross
+            pos.realized_pnl += gross
+            pos.entry_fees -= entry_fee
+            pos.quantity -= take
+            pos.updated_at = t_open
+            pos.current_price = self.marks.get(symbol, price)
+            touched = pos
+            if pos.quantity <= EPS:
+                pos.quantity = 0.0
+                del self.positions[pos.id]
+                if self.net.get(symbol) == pos.id:
+                    del self.net[symbol]
+                position_events.append(("POSITION_CLOSED", pos))
+            else:
+                position_events.append(("POSITION_MODIFIED", pos))
+        if opening > EPS:
+            pos = (
+                self.positions.get(self.net.get(symbol, ""))
+                if not self.hedging
+                else None
+            )
+            opening_fee = fee * opening / qty
+            if pos is not None and pos.side == side:
+                total = pos.quantity + opening
+                pos.average_price = (
+                    pos.average_price * pos.quantity + price * opening
+                ) / total
+                pos.quantity = total
+                pos.entry_fees += opening_fee
+                pos.updated_at = t_open
+                position_events.append(("POSITION_MODIFIED", pos))
+            else:
+                pos = Position(
+                    id=self._next("pos"),
+                    symbol=symbol,
+                    side=side,
+                    quantity=opening,
+                    average_price=price,
+                    opened_at=t_open,
+                    updated_at=t_open,
+                    leverage=self.leverage[symbol],
+                    current_price=self.marks.get(symbol, price),
+                    entry_fees=opening_fee,
+                )
+                self.positions[pos.id] = pos
+                if not self.hedging:
+                    self.net[symbol] = pos.id
+                position_events.append(("POSITION_OPENED", pos))
+            touched = pos
+        fill = Fill(
+            id=self._next("trd"),
+            order_id=order.id,
+            symbol=symbol,
+            side=side,
+            quantity=qty,
+            price=price,
+            commission=fee,
+            time=t_open,
+            is_maker=maker,
+            position_id=touched.id if touched else None,
+        )
+        self.fills.append(fill)
+        order.filled_quantity += qty
+        order.average_fill_price = price
+        if order.position_id is None and touched is not None:
+            order.position_id = (
+                touched.id
+            )  # reported on the wire as the order's position
+        self._finish(order, "FILLED", "ORDER_FILLED")
+        self.sink("trade", "TRADE_FILLED", fill, None)
+        for event, pos in position_events:
+            self.sink("position", event, pos, None)
+            if event == "POSITION_CLOSED":
+                self._cancel_linked(pos.id)
+        self.sink("account", "BALANCE_UPDATED", None, None)
+        if order.oco_group_id:
+            for other in list(self.pending[symbol].values()):
+                if other.oco_group_id == order.oco_group_id and other is not order:
+                    self._finish(other, "CANCELLED", "ORDER_CANCELLED")
+        if opening > EPS and (
+            order.stop_loss is not None or order.take_profit is not None
+        ):
+            self._attach_bracket(order, touched, opening, t_next)
+
+    def _attach_bracket(
+        self, entry: Order, pos: Position | None, qty: float, t_next: int
+    ) -> None:
+        group = f"oco_{entry.id}"
+        legs = []
+        if entry.stop_loss is not None:
+            legs.append(("STOP", {"stop_price": entry.stop_loss}))
+        if entry.take_profit is not None:
+            legs.append(("LIMIT", {"limit_price": entry.take_profit}))
+        for kind, price in legs:
+            child = Order(
+                id=self._next("ord"),
+                symbol=entry.symbol,
+                side=-entry.side,
+                order_type=kind,
+                quantity=qty,
+                time_in_force="GTC",
+                created_at=self.now,
+                updated_at=self.now,
+                active_from=t_next,  # brackets start working on the bar after the entry fill
+                reduce_only=True,
+                oco_group_id=group,
+                position_id=pos.id if pos else None,
+                parent_id=entry.id,
+                **price,
+            )
+            self.orders[child.id] = child
+            self.pending[entry.symbol][child.id] = child
+            entry.children.append(child.id)
+            self.sink("order", "BRACKET_ORDER_CREATED", child, entry.id)
+
+    def _cancel_linked(self, position_id: str) -> None:
+        for order in [
+            o
+            for o in self.orders.values()
+            if o.is_open and o.position_id == position_id
+        ]:
+            if order.reduce_only:
+                self._finish(order, "CANCELLED", "ORDER_CANCELLED")
+
+    def _reject(self, order: Order, reason: str) -> None:
+        order.reject_reason = reason
+        self._finish(order, "REJECTED", "ORDER_REJECTED")
+
+    def _finish(self, order: Order, status: str, event: str) -> None:
+        order.status = status
+        order.updated_at = self.now
+        if status != "OPEN":
+            self.pending[order.symbol].pop(order.id, None)
+        self.sink("order", event, order, order.parent_id)
