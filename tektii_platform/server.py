@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -49,6 +50,7 @@ class RunningServer:
             raise
         self._map = getattr(self._server, "_map", None) or self._server.map
         self._stopping = threading.Event()
+        self._finished = False
         self.host, self.port = self._server.effective_host, self._server.effective_port
 
     @property
@@ -66,6 +68,7 @@ class RunningServer:
                 )
             self._drain(wasyncore)
         finally:
+            self._finished = True
             if hasattr(self._server, "task_dispatcher"):
                 self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
             wasyncore.close_all(self._map)
@@ -76,13 +79,11 @@ class RunningServer:
         request in flight is answered, for at most DRAIN_SECONDS."""
         from waitress.server import BaseWSGIServer
 
-        # One listener per bound address (a host name may resolve to several).
-        for listener in [
-            d for d in self._map.values() if isinstance(d, BaseWSGIServer)
-        ]:
-            wasyncore.dispatcher.close(
-                listener
-            )  # keeps the trigger the workers wake us with
+        # One listener per bound address (a host name may resolve to several). Closing
+        # only the listening socket keeps the trigger that the workers wake the loop with.
+        listeners = [d for d in self._map.values() if isinstance(d, BaseWSGIServer)]
+        for listener in listeners:
+            wasyncore.dispatcher.close(listener)
         deadline = time.monotonic() + DRAIN_SECONDS
         while time.monotonic() < deadline and any(
             getattr(ch, "requests", None) or getattr(ch, "total_outbufs_len", 0)
@@ -93,6 +94,13 @@ class RunningServer:
     def stop(self) -> None:
         """Ask ``run()`` to return. Only sets a flag, so it is safe in a signal handler."""
         self._stopping.set()
+
+    def close(self) -> None:
+        """Release the socket and database of a server whose run() never started (no-op
+        after run(); not for a server running in another thread: use stop() there)."""
+        if not self._finished:
+            self.stop()
+            self.run()
 
     def start_thread(self) -> threading.Thread:
         """Serve in a daemon thread (tests, embedding); pair with stop() and join()."""
@@ -141,29 +149,52 @@ def serve(
     ready_callback: Callable[[RunningServer], None] | None = None,
     *,
     threads: int = DEFAULT_THREADS,
-    state_file: bool = False,
+    state_file: bool = True,
 ) -> None:
-    """Serve until stopped. ``port=0`` picks a free port; ``ready_callback`` receives the
-    bound server (``.url``, ``.stop()``) once it accepts connections. With ``state_file``
-    the address is recorded in ``<data_dir>/platform.json`` while serving."""
-    server = RunningServer(Path(data_dir), host, port, threads)
-    log.info(
-        "tektii platform %s serving %s (data %s)", os.getpid(), server.url, data_dir
+    """Serve in the foreground until SIGTERM/SIGINT (or ``stop()``). ``port=0`` picks a free
+    port; ``ready_callback`` receives the bound server (``.url``, ``.stop()``) once it
+    accepts connections. With ``state_file`` the address is recorded in
+    ``<data_dir>/platform.json`` while serving, so that ``daemon.status`` finds it.
+    Requests are logged to stderr unless logging is configured already."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    data_dir = Path(data_dir)
+    server = RunningServer(data_dir, host, port, threads)
+    log.info(
+        "platform (pid %s) serving %s, data in %s", os.getpid(), server.url, data_dir
+    )
+    restore_signals = _install_signal_handlers(server)
     try:
         if state_file:
-            write_state(Path(data_dir), server.url)
+            write_state(data_dir, server.url)
         if ready_callback is not None:
             ready_callback(server)
-    except BaseException:
-        if state_file:
-            remove_state(Path(data_dir))
-        server.stop()
-        server.run()  # returns at once; releases the socket and the database
-        raise
-    try:
         server.run()
     finally:
+        server.close()  # no-op after run(); releases the socket and database if it never ran
         if state_file:
-            remove_state(Path(data_dir))
-        log.info("tektii platform stopped")
+            remove_state(data_dir)
+        restore_signals()
+        log.info("platform stopped")
+
+
+def _install_signal_handlers(server: RunningServer) -> Callable[[], None]:
+    """SIGTERM and SIGINT stop the server cleanly (handlers can only be set in the main
+    thread; elsewhere the caller stops the server itself)."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handle(signum: int, frame: object) -> None:
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        server.stop()
+
+    previous = {
+        sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)
+    }
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
