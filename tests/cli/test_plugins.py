@@ -1,0 +1,112 @@
+"""The plugin mechanism with real distributions: the installed example package and ones made on the fly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+
+def make_distribution(root: Path, name: str, module_source: str) -> None:
+    """A real (unpacked) distribution on a sys.path entry: importlib.metadata finds its entry point."""
+    module = name.replace("-", "_")
+    (root / f"{module}.py").write_text(module_source)
+    info = root / f"{module}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[tektii]\n{name} = {module}\n")
+
+
+def test_plugins_lists_builtins_and_the_example_package(cli):
+    result = cli("--output", "json", "plugins")
+    assert result.code == 0, result.err
+    data = json.loads(result.out)["data"]
+    by_name = {p["name"]: p for p in data["plugins"]}
+    assert by_name["example"]["distribution"] == "tektii-example-plugin"
+    assert by_name["example"]["version"] == "0.3.0"
+    assert by_name["example"]["hooks"] == ["register_auth_providers", "register_builders", "register_commands",
+                                           "register_formatters"]
+    assert by_name["commands.strategy"]["distribution"] == "tektii-cli"
+    assert "markdown" in data["formatters"]
+    tarball = next(b for b in data["builders"] if b["name"] == "tarball")
+    assert tarball == {"name": "tarball", "description": "Archives the build context (example third-party builder)",
+                       "available": False, "reason": "set EXAMPLE_TARBALL_DIR to enable"}
+
+
+def test_plugins_table_shows_availability_reasons(cli, tmp_path):
+    result = cli("plugins")
+    assert result.code == 0
+    assert "example" in result.out and "tektii-example-plugin" in result.out
+    assert "no: set EXAMPLE_TARBALL_DIR to enable" in result.out
+    enabled = cli("plugins", env={"EXAMPLE_TARBALL_DIR": str(tmp_path)})
+    assert "no: set EXAMPLE_TARBALL_DIR" not in enabled.out
+
+
+def test_plugin_command_formatter_and_verb_under_a_builtin_noun(user_cli):
+    assert user_cli("hello", "there").out.strip() == "Hello, there!"
+    user_cli("strategy", "create", "--name", "counted")
+    counted = user_cli("--output", "markdown", "strategy", "count")
+    assert counted.code == 0, counted.err
+    assert counted.out.splitlines()[:3] == ["| Field | Value |", "|---|---|", "| Strategies | 1 |"]
+
+
+def test_plugin_auth_provider_takes_precedence_by_priority(user_cli, tmp_path):
+    key = user_cli.env.pop("TEKTII_API_KEY")
+    key_file = tmp_path / "key"
+    key_file.write_text(key + "\n")
+    status = user_cli("--output", "json", "auth", "status", env={"EXAMPLE_TEKTII_KEY_FILE": str(key_file)})
+    assert status.code == 0, status.err
+    assert json.loads(status.out)["data"]["keySource"] == f"example key file {key_file}"
+    missing = user_cli("auth", "status", env={"EXAMPLE_TEKTII_KEY_FILE": str(tmp_path / "nope")})
+    assert missing.code == 1 and missing.err.startswith("Error: EXAMPLE_TEKTII_KEY_FILE")
+
+
+def test_disable_env_and_no_entry_points(cli):
+    disabled = json.loads(cli("--output", "json", "plugins", env={"TEKTII_DISABLE_PLUGINS": "example,formatters.csv"}).out)
+    names = {p["name"] for p in disabled["data"]["plugins"]}
+    assert "example" not in names and "formatters.csv" not in names and "formatters.table" in names
+    off = cli("--output", "json", "plugins", env={"TEKTII_NO_ENTRY_POINTS": "1"})
+    assert "example" not in {p["name"] for p in json.loads(off.out)["data"]["plugins"]}
+    gone = cli("hello", env={"TEKTII_NO_ENTRY_POINTS": "1"})
+    assert gone.code == 2 and "unknown command 'hello'" in gone.err
+
+
+def test_broken_plugin_warns_and_the_cli_still_works(cli, tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    make_distribution(site, "broken-plugin", "raise RuntimeError('boom at import')\n")
+    result = cli("--output", "json", "plugins", env={"PYTHONPATH": str(site)})
+    assert result.code == 0
+    assert "Warning: plugin 'broken-plugin' (broken-plugin) failed to load: RuntimeError: boom at import" in result.err
+    assert "broken-plugin" not in {p["name"] for p in json.loads(result.out)["data"]["plugins"]}
+
+
+def test_misspelt_hook_is_reported(cli, tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    make_distribution(site, "typo-plugin",
+                      "from tektii_core import hookimpl\n\n@hookimpl\ndef register_formater(register):\n    pass\n")
+    result = cli("plugins", env={"PYTHONPATH": str(site)})
+    assert result.code == 0
+    assert "register_formater" in result.err and "Warning:" in result.err
+
+
+def test_entry_point_index_is_refreshed_when_a_distribution_is_installed(cli, tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    env = {"PYTHONPATH": str(site)}
+    assert "late-plugin" not in cli("plugins", env=env).out
+    make_distribution(site, "late-plugin", "from tektii_core import hookimpl\n\n@hookimpl\n"
+                      "def register_formatters(register):\n    register('late', lambda o, s, t: s.write('late\\n'))\n")
+    assert "late-plugin" in cli("plugins", env=env).out
+    assert cli("--output", "late", "config", "list", env=env).out == "late\n"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["strategy", "--help"], ["strategy", "create", "--help"]])
+def test_cached_help_equals_the_parsers_help(cli, argv):
+    first = cli(*argv)  # builds the parser, then writes the cache
+    second = cli(*argv)  # served from the cache
+    assert first.code == second.code == 0
+    assert first.out == second.out
+    assert "examples:" in first.out
