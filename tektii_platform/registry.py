@@ -30,7 +30,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import attrs
 
@@ -141,7 +141,7 @@ class TokenIssuer:
             self.key_dir.mkdir(parents=True, exist_ok=True)
             key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
             name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, self.issuer)])
-            now = dt.datetime.now(dt.timezone.utc)
+            now = dt.datetime.now(dt.UTC)
             cert = (
                 x509.CertificateBuilder()
                 .subject_name(name)
@@ -192,7 +192,7 @@ class TokenIssuer:
             "access": access,
         }
         token = self.sign(claims)
-        issued_at = dt.datetime.fromtimestamp(now, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        issued_at = dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return {"token": token, "access_token": token, "expires_in": ttl, "issued_at": issued_at}
 
     def issue(self, subject: str, granted: Mapping[str, Iterable[str]],
@@ -344,7 +344,8 @@ class LocalRegistry:
         port = self._choose_port()
         config_path = self.data_dir / "config.json"
         config_path.write_text(json.dumps(self.config(port), indent=2))
-        self._log_file = open(self.log_path, "ab")
+        # kept open for the life of the process; closed in stop()
+        self._log_file = open(self.log_path, "ab")  # noqa: SIM115
         self._process = subprocess.Popen(
             [binary, "serve", str(config_path)],
             stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT,
@@ -407,7 +408,7 @@ class LocalRegistry:
             self._log_file.close()
             self._log_file = None
 
-    def __enter__(self) -> LocalRegistry:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

@@ -63,7 +63,7 @@ def stream(argv: Sequence[str], log: LogFn, *, env: Mapping[str, str] | None = N
 
 def split_reference(reference: str) -> tuple[str, str]:
     """("host:port/repo", "tag") from a reference; the tag defaults to "latest"."""
-    name, _, digest = reference.partition("@")
+    name, _, _digest = reference.partition("@")
     slash = name.rfind("/")
     colon = name.rfind(":")
     if colon > slash:
@@ -114,7 +114,7 @@ def push_error(credentials: PushCredentials, message: str) -> TektiiError:
 
 
 def _short(text: str, limit: int = 300) -> str:
-    text = re.sub(r"^(error:\s*)+", "", text, flags=re.I)
+    text = re.sub(r"^(error:\s*)+", "", text, flags=re.IGNORECASE)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

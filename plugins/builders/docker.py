@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from tektii_core import hookimpl
-from tektii_core.contracts import Availability, BuiltImage, LogFn, PushCredentials, TektiiError
+from tektii_core.contracts import (
+    Availability,
+    BuiltImage,
+    LogFn,
+    PushCredentials,
+    TektiiError,
+)
+
 from .common import (
     DOCKER_HINT,
     DOCKER_NOT_RUNNING,

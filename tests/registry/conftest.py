@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from registry_support import RegistryEnv, start_registry_env  # noqa: E402
+from registry_support import RegistryEnv, start_registry_env
 
 
 @pytest.fixture(scope="module")

@@ -59,7 +59,7 @@ class TokenServer:
         server_ref = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+            def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 if parts.path != "/v1/registry/token":
                     self.send_error(404)
