@@ -136,8 +136,9 @@ def _locked(path: Path) -> Iterator[None]:
 class CandleStore:
     """Candles per instrument under ``root`` (created on first write)."""
 
-    def __init__(self, root: Path | str):
+    def __init__(self, root: Path | str, *, row_group_rows: int = ROW_GROUP_ROWS):
         self.root = Path(root)
+        self.row_group_rows = row_group_rows  # rows per Parquet row group written
 
     # -- paths --------------------------------------------------------------------------
 
@@ -234,7 +235,7 @@ class CandleStore:
             _atomic_write(
                 data_path,
                 lambda tmp: pq.write_table(
-                    table, tmp, row_group_size=ROW_GROUP_ROWS, compression="zstd"
+                    table, tmp, row_group_size=self.row_group_rows, compression="zstd"
                 ),
             )
             info = InstrumentInfo(
