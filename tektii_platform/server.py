@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -92,8 +93,13 @@ class RunningServer:
             wasyncore.loop(timeout=0.05, map=self._map, use_poll=True, count=1)
 
     def stop(self) -> None:
-        """Ask ``run()`` to return. Only sets a flag, so it is safe in a signal handler."""
+        """Ask ``run()`` to return; safe from any thread and from a signal handler."""
         self._stopping.set()
+        pull = getattr(self._server, "pull_trigger", None)
+        if pull is not None and not self._finished:  # once finished, its pipe is closed
+            # Wakes the loop now rather than at its next poll timeout (one byte to a pipe).
+            with contextlib.suppress(OSError):
+                pull()
 
     def close(self) -> None:
         """Release the socket and database of a server whose run() never started (no-op
