@@ -106,8 +106,12 @@ def push_error(credentials: PushCredentials, message: str) -> TektiiError:
             hint="Check that the tektii platform and its registry are running.",
         )
     if any(marker in lowered for marker in _REFUSED):
+        # the registry's own words ("denied: requested access to the resource is denied")
+        # are clearer than the client's wrapping of them
+        reason = next((line.strip() for line in message.splitlines()
+                       if re.match(r"^\s*(denied|unauthorized|forbidden)\b", line, re.IGNORECASE)), text)
         return TektiiError(
-            f"The registry refused the push to {where}: {_short(text)}",
+            f"The registry refused the push to {where}: {_short(' '.join(reason.split()))}",
             hint="Push credentials are issued per version and expire; run version upload again.",
         )
     return TektiiError(f"Push to {where} failed: {_short(text)}")
@@ -126,10 +130,11 @@ def is_docker_down(message: str) -> bool:
 
 
 def last_error_line(tail: Sequence[str]) -> str:
-    """The most telling line of a failed tool's output: its last "Error"/"ERROR" line."""
-    for line in reversed(tail):
-        if re.match(r"^(error|ERROR|Error)\b", line.strip()) or line.lstrip().startswith("error:"):
-            return line.strip()
+    """A failed tool's error: from its last "Error:" line to the end of its output, joined
+    (podman and buildah continue one error over several lines)."""
+    for index in range(len(tail) - 1, -1, -1):
+        if re.match(r"^(error|ERROR|Error)\b", tail[index].strip()):
+            return "\n".join(line.strip() for line in tail[index:])
     return tail[-1].strip() if tail else "(no output)"
 
 
