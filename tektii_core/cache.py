@@ -13,6 +13,7 @@ from typing import Any
 
 from tektii_core import __version__
 
+
 def cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "tektii"

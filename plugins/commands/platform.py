@@ -31,7 +31,8 @@ def _record(info, data_dir) -> Output:
     data = {"running": info is not None, "url": info.url if info else None, "pid": info.pid if info else None,
             "dataDir": str(data_dir)}
     return Output(payload={"data": data},
-                  record=[("Running", data["running"]), ("URL", data["url"]), ("PID", data["pid"]), ("Data Dir", data["dataDir"])])
+                  record=[("Running", data["running"]), ("URL", data["url"]), ("PID", data["pid"]),
+                          ("Data Dir", data["dataDir"])])
 
 
 def up(ctx, args):
@@ -45,7 +46,6 @@ def up(ctx, args):
 
 def down(ctx, args):
     from tektii_platform import daemon
-
     from tektii_plugins.local_platform import data_dir
 
     stopped = daemon.stop(data_dir())
@@ -55,7 +55,6 @@ def down(ctx, args):
 
 def status(ctx, args):
     from tektii_platform import daemon
-
     from tektii_plugins.local_platform import data_dir
 
     info = daemon.status(data_dir())

@@ -101,7 +101,7 @@ def build_parser(commands: list[dict[str, Any]], formats: Iterable[str]) -> Pars
             print(f"Warning: command {spec['parent']} {spec['name']!r} registered twice; keeping the first", file=sys.stderr)
             continue
         add(verbs, spec)
-    for name, (parser, verbs) in noun_parsers.items():
+    for _parser, verbs in noun_parsers.values():
         if verbs is not None:
             verbs.required = True
     return root

@@ -110,3 +110,28 @@ def test_cached_help_equals_the_parsers_help(cli, argv):
     assert first.code == second.code == 0
     assert first.out == second.out
     assert "examples:" in first.out
+
+
+def test_resolve_api_url_from_a_plugin_wins_over_the_local_platform(cli, tmp_path, platform_server):
+    site = tmp_path / "site"
+    site.mkdir()
+    make_distribution(site, "company-platform", "from tektii_core import hookimpl\n\n@hookimpl\n"
+                      f"def resolve_api_url(settings):\n    return {platform_server.url!r}\n")
+    env = {"PYTHONPATH": str(site), "TEKTII_API_KEY": platform_server.new_user("company")}
+    result = cli("--output", "json", "auth", "status", env=env)
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["data"]["apiUrl"] == platform_server.url
+    assert not (cli.home / "data" / "platform.json").exists()  # the local platform was never started
+
+
+def test_register_runtimes_from_a_plugin_is_listed_with_its_availability(cli, tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    make_distribution(site, "vm-runtime", "from tektii_core import hookimpl\n"
+                      "from tektii_core.contracts import Availability\n\n"
+                      "class VM:\n    name = 'vm'\n    description = 'Firecracker microVMs'\n"
+                      "    def availability(self):\n        return Availability(False, 'no /dev/kvm')\n"
+                      "    def start(self, launch):\n        raise RuntimeError('unavailable: no /dev/kvm')\n\n"
+                      "@hookimpl\ndef register_runtimes(register):\n    register(VM())\n")
+    data = json.loads(cli("--output", "json", "plugins", env={"PYTHONPATH": str(site)}).out)["data"]
+    assert {"name": "vm", "description": "Firecracker microVMs", "available": False, "reason": "no /dev/kvm"} in data["runtimes"]

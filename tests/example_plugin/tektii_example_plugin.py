@@ -14,7 +14,7 @@ import tarfile
 from pathlib import Path
 
 from tektii_core import hookimpl
-from tektii_core.contracts import Availability, AuthResult, BuiltImage
+from tektii_core.contracts import AuthResult, Availability, BuiltImage
 from tektii_core.errors import TektiiError
 from tektii_core.output import Output, cell
 
