@@ -258,10 +258,11 @@ class Router:
     def add(self, method: str, path: str, handler: Handler, **meta: Any) -> Route:
         method = method.upper()
         meta.setdefault("operation_id", handler.__name__)
-        meta.setdefault(
-            "summary",
-            (handler.__doc__ or "").strip().splitlines()[0] if handler.__doc__ else "",
-        )
+        if not meta.get("summary"):
+            doc = (handler.__doc__ or "").strip()
+            meta["summary"] = doc.splitlines()[0] if doc else ""
+        if not meta["summary"]:
+            raise ValueError(f"route {method} {path}: give a summary (or a handler docstring)")
         route = Route(method=method, path=path, handler=handler, **meta)
         for existing in self.routes:
             if existing.method == method and existing.path == path:
