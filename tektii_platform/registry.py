@@ -221,6 +221,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def _port_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # as the registry (Go) binds: a port in TIME_WAIT after our own stop is still usable
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
@@ -342,6 +344,9 @@ class LocalRegistry:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "storage").mkdir(exist_ok=True)
         port = self._choose_port()
+        if not _port_free(port):
+            # checked first: otherwise whoever holds the port would answer our health check
+            raise TektiiError(f"Port {port} for the image registry is already in use")
         config_path = self.data_dir / "config.json"
         config_path.write_text(json.dumps(self.config(port), indent=2))
         # kept open for the life of the process; closed in stop()
@@ -387,11 +392,15 @@ class LocalRegistry:
         except OSError:
             return False
 
-    def _log_tail(self, lines: int = 5) -> str:
+    def _log_tail(self, lines: int = 3) -> str:
+        """The telling part of the registry's log: its panic/fatal line, else the last lines."""
         try:
             text = self.log_path.read_text(errors="replace").strip().splitlines()
         except OSError:
             return "(no log)"
+        for line in text:
+            if line.startswith("panic:") or "level=fatal" in line:
+                return line
         return " | ".join(text[-lines:]) or "(empty log)"
 
     def stop(self, timeout: float = 10.0) -> None:
