@@ -28,34 +28,18 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     nouns = parser.add_subparsers(dest="noun", required=True, metavar="COMMAND")
 
-    serve = nouns.add_parser(
-        "serve", parents=[common], help="serve the API in the foreground"
-    )
-    serve.add_argument(
-        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)"
-    )
-    serve.add_argument(
-        "--port", type=int, default=8470, help="port (default 8470; 0 picks one)"
-    )
-    serve.add_argument(
-        "--threads", type=int, default=8, help="worker threads (default 8)"
-    )
+    serve = nouns.add_parser("serve", parents=[common], help="serve the API in the foreground")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8470, help="port (default 8470; 0 picks one)")
+    serve.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
 
-    user = nouns.add_parser("user", help="manage users").add_subparsers(
-        dest="verb", required=True
-    )
-    create = user.add_parser(
-        "create", parents=[common], help="create a user and print its API key"
-    )
+    user = nouns.add_parser("user", help="manage users").add_subparsers(dest="verb", required=True)
+    create = user.add_parser("create", parents=[common], help="create a user and print its API key")
     create.add_argument("name")
     user.add_parser("list", parents=[common], help="list users")
 
-    key = nouns.add_parser("key", help="manage API keys").add_subparsers(
-        dest="verb", required=True
-    )
-    key_create = key.add_parser(
-        "create", parents=[common], help="issue a new API key for a user"
-    )
+    key = nouns.add_parser("key", help="manage API keys").add_subparsers(dest="verb", required=True)
+    key_create = key.add_parser("create", parents=[common], help="issue a new API key for a user")
     key_create.add_argument("user_id")
     key_revoke = key.add_parser("revoke", parents=[common], help="revoke an API key")
     key_revoke.add_argument("key", help="the key itself or its id (key_...)")
@@ -85,9 +69,7 @@ def _run(args: argparse.Namespace) -> int:
             for user in accounts.list_users(db):
                 print(f"{user.id}\t{user.created_at}\t{user.name}")
         elif args.noun == "key" and args.verb == "create":
-            print(
-                f"API key (shown only now): {accounts.create_api_key(db, args.user_id)}"
-            )
+            print(f"API key (shown only now): {accounts.create_api_key(db, args.user_id)}")
         elif args.noun == "key" and args.verb == "revoke":
             if not accounts.revoke_api_key(db, args.key):
                 raise TektiiError("No such active API key")

@@ -47,10 +47,7 @@ def _hash(api_key: str) -> str:
 
 
 def _new_key() -> str:
-    return (
-        KEY_PREFIX
-        + base64.b32encode(secrets.token_bytes(32)).decode("ascii").rstrip("=").lower()
-    )
+    return KEY_PREFIX + base64.b32encode(secrets.token_bytes(32)).decode("ascii").rstrip("=").lower()
 
 
 def create_user(db: Database, name: str) -> tuple[User, str]:
@@ -71,27 +68,19 @@ def create_user(db: Database, name: str) -> tuple[User, str]:
 
 
 def get_user(db: Database, user_id: str) -> User | None:
-    row = db.query_one(
-        "SELECT id, name, created_at FROM users WHERE id = ?", (user_id,)
-    )
+    row = db.query_one("SELECT id, name, created_at FROM users WHERE id = ?", (user_id,))
     return _user(row) if row else None
 
 
 def list_users(db: Database) -> list[User]:
-    return [
-        _user(r)
-        for r in db.query("SELECT id, name, created_at FROM users ORDER BY created_at")
-    ]
+    return [_user(r) for r in db.query("SELECT id, name, created_at FROM users ORDER BY created_at")]
 
 
 def create_api_key(db: Database, user_id: str) -> str:
     """Issue a new key for an existing user (earlier keys stay valid until revoked)."""
     api_key = _new_key()
     with db.transaction() as conn:
-        if (
-            conn.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone()
-            is None
-        ):
+        if conn.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone() is None:
             raise TektiiError(f"No user {user_id}")
         conn.execute(
             "INSERT INTO api_keys (id, user_id, prefix, key_hash, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -137,9 +126,7 @@ def authenticate(db: Database, api_key: str) -> User | None:
 def ensure_local_user(db: Database) -> User:
     """The single user of a local platform, created on first call."""
     with db.transaction() as conn:
-        row = conn.execute(
-            "SELECT value FROM meta WHERE key = ?", (LOCAL_USER_META,)
-        ).fetchone()
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (LOCAL_USER_META,)).fetchone()
         if row is not None:
             user = get_user(db, row["value"])
             if user is not None:

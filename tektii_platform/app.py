@@ -49,9 +49,7 @@ def _api_key(req: Request) -> str:
     if authorization:
         scheme, _, credentials = authorization.strip().partition(" ")
         if scheme.lower() != "bearer" or not credentials.strip():
-            raise ApiError(
-                401, "Unsupported Authorization header: use 'Bearer <API key>'"
-            )
+            raise ApiError(401, "Unsupported Authorization header: use 'Bearer <API key>'")
         return credentials.strip()
     raise ApiError(
         401,
@@ -70,9 +68,7 @@ class App:
     def db(self) -> Database:
         return self.ctx.db
 
-    def __call__(
-        self, environ: dict[str, Any], start_response: StartResponse
-    ) -> Iterable[bytes]:
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
         response = self.handle(environ)
         body = response.encode()
@@ -100,14 +96,10 @@ class App:
             if route.auth:
                 req.user = accounts.authenticate(self.db, _api_key(req))
                 if req.user is None:
-                    raise ApiError(
-                        401, "Invalid or revoked API key", code="invalid_api_key"
-                    )
+                    raise ApiError(401, "Invalid or revoked API key", code="invalid_api_key")
             response = route.handler(req)
             if not isinstance(response, Response):
-                raise TypeError(
-                    f"{route.operation_id} returned {type(response).__name__}"
-                )
+                raise TypeError(f"{route.operation_id} returned {type(response).__name__}")
             return response
         except ApiError as exc:
             if exc.status == 401:
@@ -150,9 +142,7 @@ def create_app(data_dir: Path) -> App:
         for module in api_modules():
             setup = getattr(module, "setup", None)
             if setup is not None:
-                setup(
-                    app.ctx
-                )  # e.g. start a helper process; cleanup goes to ctx.on_close
+                setup(app.ctx)  # e.g. start a helper process; cleanup goes to ctx.on_close
     except BaseException:
         app.close()
         raise

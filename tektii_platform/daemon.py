@@ -53,11 +53,7 @@ def _read_state(data_dir: Path) -> dict | None:
         state = json.loads((data_dir / STATE_FILE).read_text())
     except (OSError, ValueError):
         return None
-    if (
-        not isinstance(state, dict)
-        or not isinstance(state.get("pid"), int)
-        or not state.get("url")
-    ):
+    if not isinstance(state, dict) or not isinstance(state.get("pid"), int) or not state.get("url"):
         return None
     return state
 
@@ -130,9 +126,7 @@ def _child_env() -> dict[str, str]:
     # Running from a source tree (not installed): let the child import the same packages.
     root = str(Path(__file__).resolve().parent.parent)
     if not {"site-packages", "dist-packages"} & set(Path(root).parts):
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (root, env.get("PYTHONPATH")) if p
-        )
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     return env
 
 
@@ -174,8 +168,7 @@ def start_background(data_dir: Path, port: int | None = None) -> PlatformInfo:
             code = process.poll()
             if code is not None:
                 raise TektiiError(
-                    f"The local platform exited during start-up (exit code {code}): "
-                    + (_log_tail(log_path, 1) or "no output"),
+                    f"The local platform exited during start-up (exit code {code}): " + (_log_tail(log_path, 1) or "no output"),
                     hint=f"See {log_path}",
                 )
             state = _read_state(data_dir)

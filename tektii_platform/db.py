@@ -44,16 +44,12 @@ def load_migrations() -> list[Migration]:
     for entry in resources.files("tektii_platform.migrations").iterdir():
         match = _MIGRATION_NAME.match(entry.name)
         if match:
-            found.append(
-                Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8"))
-            )
+            found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
     found.sort(key=lambda m: m.version)
     versions = [m.version for m in found]
     if versions != list(range(1, len(found) + 1)):
         # A gap or a duplicate would make "applied up to N" ambiguous.
-        raise RuntimeError(
-            f"migrations must be numbered 1..N without gaps, found {versions}"
-        )
+        raise RuntimeError(f"migrations must be numbered 1..N without gaps, found {versions}")
     return found
 
 
@@ -65,12 +61,8 @@ def split_statements(script: str) -> list[str]:
         if sqlite3.complete_statement(buffer):
             statements.append(buffer.strip())
             buffer = ""
-    if buffer.strip() and not all(
-        ln.strip().startswith("--") or not ln.strip() for ln in buffer.splitlines()
-    ):
-        raise RuntimeError(
-            f"incomplete SQL statement at end of migration: {buffer.strip()[:80]}"
-        )
+    if buffer.strip() and not all(ln.strip().startswith("--") or not ln.strip() for ln in buffer.splitlines()):
+        raise RuntimeError(f"incomplete SQL statement at end of migration: {buffer.strip()[:80]}")
     return statements
 
 
@@ -152,14 +144,10 @@ class Database:
     # -- schema ------------------------------------------------------------------------
 
     def schema_version(self) -> int:
-        row = self.query_one(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
-        )
+        row = self.query_one("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
         if row is None:
             return 0
-        return self.query_one(
-            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
-        )[0]
+        return self.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")[0]
 
     def migrate(self, migrations: Sequence[Migration] | None = None) -> list[int]:
         """Apply the migrations not applied yet, each in its own transaction; return their
@@ -178,8 +166,7 @@ class Database:
         known = migrations[-1].version if migrations else 0
         if current > known:
             raise TektiiError(
-                f"The platform database {self.path} has schema version {current}, newer than "
-                f"this tektii knows ({known}).",
+                f"The platform database {self.path} has schema version {current}, newer than this tektii knows ({known}).",
                 hint="Upgrade tektii, or use another data directory (TEKTII_DATA_DIR).",
             )
         applied = []
@@ -212,9 +199,7 @@ def open_database(data_dir: Path) -> Database:
         db.migrate()
     except sqlite3.DatabaseError as exc:
         db.close()
-        raise TektiiError(
-            f"Cannot open the platform database {db.path}: {exc}"
-        ) from exc
+        raise TektiiError(f"Cannot open the platform database {db.path}: {exc}") from exc
     except BaseException:
         db.close()
         raise

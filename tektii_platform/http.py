@@ -103,14 +103,10 @@ class Response:
     def encode(self) -> bytes:
         if self.body is None:
             return b""
-        return json.dumps(self.body, separators=(",", ":"), ensure_ascii=False).encode(
-            "utf-8"
-        )
+        return json.dumps(self.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def ok(
-    data: Any, status: int = 200, headers: Mapping[str, str] | None = None
-) -> Response:
+def ok(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     """A success response: ``{"data": data}``."""
     return Response(status, {"data": data}, dict(headers or {}))
 
@@ -134,9 +130,7 @@ class Request:
     ctx: AppContext
     route: Route
     path_params: dict[str, str]
-    schemas: Mapping[str, dict[str, Any]] = attrs.Factory(
-        dict
-    )  # for $ref in request schemas
+    schemas: Mapping[str, dict[str, Any]] = attrs.Factory(dict)  # for $ref in request schemas
     user: User | None = None
     _body: bytes | None = None
 
@@ -165,13 +159,9 @@ class Request:
             try:
                 length = int(self.environ.get("CONTENT_LENGTH") or 0)
             except ValueError:
-                raise ApiError(
-                    400, "Invalid Content-Length header", code="bad_request"
-                ) from None
+                raise ApiError(400, "Invalid Content-Length header", code="bad_request") from None
             if length > MAX_BODY_BYTES:
-                raise ApiError(
-                    413, f"Request body is larger than {MAX_BODY_BYTES} bytes"
-                )
+                raise ApiError(413, f"Request body is larger than {MAX_BODY_BYTES} bytes")
             self._body = self.environ["wsgi.input"].read(length) if length > 0 else b""
         return self._body
 
@@ -190,9 +180,7 @@ class Request:
         data = self.json()
         schema = self.route.request_schema
         if schema is None:
-            raise RuntimeError(
-                f"route {self.route.operation_id} declares no request schema"
-            )
+            raise RuntimeError(f"route {self.route.operation_id} declares no request schema")
         errors = validate(schema, data, schemas=self.schemas)
         if errors:
             raise validation_error(errors)
@@ -225,9 +213,7 @@ class Route:
     request_schema: dict[str, Any] | None = None
     response_schema: dict[str, Any] | None = None  # schema of "data"; None for no body
     query: tuple[Param, ...] = ()
-    errors: tuple[
-        int, ...
-    ] = ()  # statuses beyond those implied (401, 404, 400/422, 500)
+    errors: tuple[int, ...] = ()  # statuses beyond those implied (401, 404, 400/422, 500)
     raw: bool = False  # the handler's body is sent as is, not wrapped in {"data": ...}
 
     @property
@@ -241,18 +227,14 @@ class Route:
 
 def _compile(template: str) -> re.Pattern[str]:
     parts = re.split(r"({\w+})", template)
-    pattern = "".join(
-        f"(?P<{p[1:-1]}>[^/]+)" if p.startswith("{") else re.escape(p) for p in parts
-    )
+    pattern = "".join(f"(?P<{p[1:-1]}>[^/]+)" if p.startswith("{") else re.escape(p) for p in parts)
     return re.compile(f"^{pattern}$")
 
 
 class Router:
     def __init__(self) -> None:
         self.routes: list[Route] = []
-        self.schemas: dict[
-            str, dict[str, Any]
-        ] = {}  # components/schemas of the document
+        self.schemas: dict[str, dict[str, Any]] = {}  # components/schemas of the document
         self._compiled: list[tuple[re.Pattern[str], Route]] = []
 
     def add(self, method: str, path: str, handler: Handler, **meta: Any) -> Route:

@@ -57,11 +57,7 @@ def _decode_cursor(cursor: str) -> tuple[str, str]:
         position = json.loads(raw)
     except (binascii.Error, ValueError):
         position = None
-    if not (
-        isinstance(position, list)
-        and len(position) == 2
-        and all(isinstance(p, str) for p in position)
-    ):
+    if not (isinstance(position, list) and len(position) == 2 and all(isinstance(p, str) for p in position)):
         raise ValueError("is not a cursor this API returned")
     return position[0], position[1]
 
@@ -73,9 +69,7 @@ def parse_page(req: Request) -> Page:
     if "limit" in query:
         text = query["limit"].strip()
         if not text.isdigit():
-            errors.append(
-                FieldError("limit", f"must be an integer from 1 to {MAX_LIMIT}")
-            )
+            errors.append(FieldError("limit", f"must be an integer from 1 to {MAX_LIMIT}"))
         elif not 1 <= int(text) <= MAX_LIMIT:
             errors.append(FieldError("limit", f"must be from 1 to {MAX_LIMIT}"))
         else:
@@ -91,9 +85,7 @@ def parse_page(req: Request) -> Page:
     return Page(limit, after)
 
 
-def keyset_sql(
-    page: Page, created_col: str = "created_at", id_col: str = "id"
-) -> tuple[str, list[Any]]:
+def keyset_sql(page: Page, created_col: str = "created_at", id_col: str = "id") -> tuple[str, list[Any]]:
     """The WHERE fragment (prefixed with AND) and ORDER/LIMIT clause for ``page``; fetches
     one extra row to learn whether another page follows."""
     where, params = "", []

@@ -64,9 +64,7 @@ class RunningServer:
 
         try:
             while not self._stopping.is_set():
-                wasyncore.loop(
-                    timeout=_POLL_SECONDS, map=self._map, use_poll=True, count=1
-                )
+                wasyncore.loop(timeout=_POLL_SECONDS, map=self._map, use_poll=True, count=1)
             self._drain(wasyncore)
         finally:
             self._finished = True
@@ -87,8 +85,7 @@ class RunningServer:
             wasyncore.dispatcher.close(listener)
         deadline = time.monotonic() + DRAIN_SECONDS
         while time.monotonic() < deadline and any(
-            getattr(ch, "requests", None) or getattr(ch, "total_outbufs_len", 0)
-            for ch in list(self._map.values())
+            getattr(ch, "requests", None) or getattr(ch, "total_outbufs_len", 0) for ch in list(self._map.values())
         ):
             wasyncore.loop(timeout=0.05, map=self._map, use_poll=True, count=1)
 
@@ -162,14 +159,10 @@ def serve(
     accepts connections. With ``state_file`` the address is recorded in
     ``<data_dir>/platform.json`` while serving, so that ``daemon.status`` finds it.
     Requests are logged to stderr unless logging is configured already."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     data_dir = Path(data_dir)
     server = RunningServer(data_dir, host, port, threads)
-    log.info(
-        "platform (pid %s) serving %s, data in %s", os.getpid(), server.url, data_dir
-    )
+    log.info("platform (pid %s) serving %s, data in %s", os.getpid(), server.url, data_dir)
     restore_signals = _install_signal_handlers(server)
     try:
         if state_file:
@@ -195,9 +188,7 @@ def _install_signal_handlers(server: RunningServer) -> Callable[[], None]:
         log.info("received %s, shutting down", signal.Signals(signum).name)
         server.stop()
 
-    previous = {
-        sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)
-    }
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
 
     def restore() -> None:
         for sig, handler in previous.items():

@@ -85,9 +85,7 @@ def _check(schema, value, schemas, path, errors) -> None:
             errors.append(FieldError(path, f"must be {wanted}"))
             return
     if "enum" in schema and value not in schema["enum"]:
-        errors.append(
-            FieldError(path, "must be one of " + ", ".join(map(str, schema["enum"])))
-        )
+        errors.append(FieldError(path, "must be one of " + ", ".join(map(str, schema["enum"]))))
     if isinstance(value, str):
         _check_string(schema, value, path, errors)
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -106,29 +104,19 @@ def _check_string(schema, value, path, errors) -> None:
         errors.append(
             FieldError(
                 path,
-                "must not be empty"
-                if schema["minLength"] == 1
-                else f"must be at least {schema['minLength']} characters",
+                "must not be empty" if schema["minLength"] == 1 else f"must be at least {schema['minLength']} characters",
             )
         )
     elif "maxLength" in schema and len(value) > schema["maxLength"]:
-        errors.append(
-            FieldError(path, f"must be at most {schema['maxLength']} characters")
-        )
+        errors.append(FieldError(path, f"must be at most {schema['maxLength']} characters"))
     elif "pattern" in schema and not re.search(schema["pattern"], value):
-        errors.append(
-            FieldError(path, schema.get("x-message", f"must match {schema['pattern']}"))
-        )
+        errors.append(FieldError(path, schema.get("x-message", f"must match {schema['pattern']}")))
     if schema.get("format") == "date-time" and not _is_datetime(value):
-        errors.append(
-            FieldError(path, "must be an RFC 3339 timestamp, e.g. 2024-01-01T00:00:00Z")
-        )
+        errors.append(FieldError(path, "must be an RFC 3339 timestamp, e.g. 2024-01-01T00:00:00Z"))
 
 
 def _is_datetime(value: str) -> bool:
-    if not re.fullmatch(
-        r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)", value
-    ):
+    if not re.fullmatch(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)", value):
         return False
     try:
         datetime.fromisoformat(value.replace("z", "Z"))
@@ -139,13 +127,9 @@ def _is_datetime(value: str) -> bool:
 
 def _check_array(schema, value, schemas, path, errors) -> None:
     if "minItems" in schema and len(value) < schema["minItems"]:
-        errors.append(
-            FieldError(path, f"must have at least {schema['minItems']} item(s)")
-        )
+        errors.append(FieldError(path, f"must have at least {schema['minItems']} item(s)"))
     if "maxItems" in schema and len(value) > schema["maxItems"]:
-        errors.append(
-            FieldError(path, f"must have at most {schema['maxItems']} item(s)")
-        )
+        errors.append(FieldError(path, f"must have at most {schema['maxItems']} item(s)"))
     if schema.get("uniqueItems"):
         seen = []
         for index, item in enumerate(value):

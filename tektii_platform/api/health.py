@@ -13,9 +13,7 @@ def health(req: Request) -> Response:
     """Liveness check"""
     from .. import __version__
 
-    return ok(
-        {"status": "ok", "service": SERVICE, "version": __version__, "pid": os.getpid()}
-    )
+    return ok({"status": "ok", "service": SERVICE, "version": __version__, "pid": os.getpid()})
 
 
 def register(router: Router) -> None:

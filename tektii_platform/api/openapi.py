@@ -51,10 +51,7 @@ def _error_statuses(route: Route) -> list[int]:
 
 
 def _operation(route: Route) -> dict[str, Any]:
-    parameters = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in route.path_params
-    ]
+    parameters = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in route.path_params]
     parameters += [
         {
             "name": p.name,
@@ -115,8 +112,7 @@ def document(router: Router) -> dict[str, Any]:
         "info": {
             "title": "tektii platform API",
             "version": __version__,
-            "description": 'Success bodies are {"data": ...}; errors are {"error": {...}}. '
-            "See docs/api.md.",
+            "description": 'Success bodies are {"data": ...}; errors are {"error": {...}}. See docs/api.md.',
         },
         "servers": [{"url": "/"}],
         "paths": paths,

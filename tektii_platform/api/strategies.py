@@ -16,8 +16,7 @@ NAME_SCHEMA = {
     "maxLength": 100,
     # Letters, digits, space, '.', '_', '-'; no leading/trailing space.
     "pattern": r"^[A-Za-z0-9._-]([A-Za-z0-9._ -]*[A-Za-z0-9._-])?$",
-    "x-message": "may contain only letters, digits, spaces, '.', '_' and '-', "
-    "and must not start or end with a space",
+    "x-message": "may contain only letters, digits, spaces, '.', '_' and '-', and must not start or end with a space",
     "description": "Unique per owner, ignoring case.",
 }
 CREATE_SCHEMA = {
@@ -87,16 +86,10 @@ def create_strategy(req: Request) -> Response:
             409,
             f"A strategy named {body['name']!r} already exists{taken_by}",
             code="strategy_name_taken",
-            details=[
-                FieldError("name", "is already used by another of your strategies")
-            ],
+            details=[FieldError("name", "is already used by another of your strategies")],
         ) from None
-    row = req.db.query_one(
-        f"SELECT {_COLUMNS} FROM strategies WHERE id = ?", (strategy_id,)
-    )
-    return ok(
-        to_json(row), status=201, headers={"Location": f"/v1/strategies/{strategy_id}"}
-    )
+    row = req.db.query_one(f"SELECT {_COLUMNS} FROM strategies WHERE id = ?", (strategy_id,))
+    return ok(to_json(row), status=201, headers={"Location": f"/v1/strategies/{strategy_id}"})
 
 
 def list_strategies(req: Request) -> Response:

@@ -23,6 +23,4 @@ def get_me(req: Request) -> Response:
 
 def register(router: Router) -> None:
     user = router.schema("User", USER_SCHEMA)
-    router.add(
-        "GET", "/v1/me", get_me, operation_id="getMe", tag="users", response_schema=user
-    )
+    router.add("GET", "/v1/me", get_me, operation_id="getMe", tag="users", response_schema=user)

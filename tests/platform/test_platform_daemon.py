@@ -133,7 +133,10 @@ def test_serve_foreground_stops_cleanly_on_sigterm(tmp_path):
     data_dir = tmp_path / "fg"
     proc = subprocess.Popen(
         [sys.executable, "-m", "tektii_platform", "serve", "--data-dir", str(data_dir), "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_env(), text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=_env(),
+        text=True,
     )
     try:
         deadline = time.monotonic() + 30
@@ -163,7 +166,10 @@ def test_admin_commands_create_list_and_revoke(tmp_path):
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "tektii_platform", *args, "--data-dir", data_dir],
-            capture_output=True, text=True, env=_env(), timeout=60,
+            capture_output=True,
+            text=True,
+            env=_env(),
+            timeout=60,
         )
 
     created = run("user", "create", "Dana")

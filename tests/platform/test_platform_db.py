@@ -85,11 +85,11 @@ def test_split_statements_keeps_triggers_whole():
 def test_transaction_rolls_back_on_error_and_nests(tmp_path):
     db = Database(tmp_path / "t.db")
     db.migrate([Migration(1, "one", "CREATE TABLE a (x INTEGER);")])
-    with pytest.raises(ZeroDivisionError), db.transaction() as conn:
+    with pytest.raises(ValueError, match="boom"), db.transaction() as conn:
         conn.execute("INSERT INTO a VALUES (1)")
         with db.transaction() as inner:
             inner.execute("INSERT INTO a VALUES (2)")
-        1 / 0
+        raise ValueError("boom")
     assert db.query_one("SELECT COUNT(*) FROM a")[0] == 0
     with db.transaction() as conn:
         conn.execute("INSERT INTO a VALUES (3)")

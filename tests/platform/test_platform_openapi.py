@@ -33,8 +33,12 @@ def test_every_route_is_documented(api):
         (path, method) for path, ops in doc["paths"].items() for method in ops
     }
     expected = {
-        ("/healthz", "get"), ("/v1/openapi.json", "get"), ("/v1/me", "get"),
-        ("/v1/strategies", "get"), ("/v1/strategies", "post"), ("/v1/strategies/{strategyId}", "get"),
+        ("/healthz", "get"),
+        ("/v1/openapi.json", "get"),
+        ("/v1/me", "get"),
+        ("/v1/strategies", "get"),
+        ("/v1/strategies", "post"),
+        ("/v1/strategies/{strategyId}", "get"),
     }
     assert expected <= {(r.path, r.method.lower()) for r in routes}
     operation_ids = [op["operationId"] for ops in doc["paths"].values() for op in ops.values()]

@@ -67,9 +67,7 @@ def test_items_created_while_paging_do_not_disturb_later_pages(api):
     made = [api.create(key, f"s{i}")["id"] for i in range(6)]
     first = api.call("GET", "/v1/strategies", key, params={"limit": 3}).json()["data"]
     api.create(key, "late")
-    second = api.call(
-        "GET", "/v1/strategies", key, params={"limit": 3, "cursor": first["nextCursor"]}
-    ).json()["data"]
+    second = api.call("GET", "/v1/strategies", key, params={"limit": 3, "cursor": first["nextCursor"]}).json()["data"]
     ids = [s["id"] for s in first["strategies"] + second["strategies"]]
     assert ids == list(reversed(made))
     assert second["nextCursor"] is None
@@ -98,9 +96,7 @@ def test_bad_limit_and_cursor_are_reported_together(api):
         error = assert_error(api.call("GET", "/v1/strategies", key, params={"limit": bad}), 422, "validation_failed")
         assert [d["field"] for d in error["details"]] == ["limit"], bad
     for bad_cursor in ("not-a-cursor", "e30", "WzEsMl0"):  # garbage, {}, [1,2]
-        error = assert_error(
-            api.call("GET", "/v1/strategies", key, params={"cursor": bad_cursor}), 422, "validation_failed"
-        )
+        error = assert_error(api.call("GET", "/v1/strategies", key, params={"cursor": bad_cursor}), 422, "validation_failed")
         assert [d["field"] for d in error["details"]] == ["cursor"], bad_cursor
     error = assert_error(
         api.call("GET", "/v1/strategies", key, params={"limit": "1000", "cursor": "%%%"}), 422, "validation_failed"
@@ -175,7 +171,9 @@ def test_two_users_see_only_their_own_strategies(api):
     assert listed(bob) == bob_ids
     # A cursor made from another user's listing does not leak their items either.
     cursor = api.call("GET", "/v1/strategies", alice, params={"limit": 1}).json()["data"]["nextCursor"]
-    assert {s["id"] for s in api.call("GET", "/v1/strategies", bob, params={"cursor": cursor}).json()["data"]["strategies"]} <= bob_ids
+    assert {
+        s["id"] for s in api.call("GET", "/v1/strategies", bob, params={"cursor": cursor}).json()["data"]["strategies"]
+    } <= bob_ids
 
 
 def test_concurrent_creates_lose_nothing(api):
@@ -194,9 +192,7 @@ def test_concurrent_creates_lose_nothing(api):
                 if response.status_code != 201:
                     failures.append(f"{response.status_code} {response.text}")
 
-    threads = [
-        threading.Thread(target=work, args=(key, n)) for key in keys for n in range(threads_per_key)
-    ]
+    threads = [threading.Thread(target=work, args=(key, n)) for key in keys for n in range(threads_per_key)]
     for thread in threads:
         thread.start()
     for thread in threads:

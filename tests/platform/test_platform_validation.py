@@ -35,35 +35,52 @@ def check(value):
 
 
 def test_valid_document_has_no_errors():
-    assert check({
-        "startTime": "2024-01-01T00:00:00Z",
-        "initialCapital": 100000,
-        "count": 3.0,
-        "flag": False,
-        "note": None,
-        "subscriptions": [{"instrument": "C:BTCUSD", "events": ["candle_1m"]}],
-    }) == set()
+    assert (
+        check(
+            {
+                "startTime": "2024-01-01T00:00:00Z",
+                "initialCapital": 100000,
+                "count": 3.0,
+                "flag": False,
+                "note": None,
+                "subscriptions": [{"instrument": "C:BTCUSD", "events": ["candle_1m"]}],
+            }
+        )
+        == set()
+    )
 
 
 def test_every_problem_is_reported_with_its_path():
-    errors = check({
-        "startTime": "2024-13-01T00:00:00Z",
-        "initialCapital": 0,
-        "count": True,
-        "flag": "yes",
-        "note": "long!",
-        "extra": 1,
-        "subscriptions": [
-            {"instrument": "BTCUSD", "events": ["candle_1m", "candle_1m", "candle_7m"]},
-            {"events": []},
-            "x",
-        ],
-    })
+    errors = check(
+        {
+            "startTime": "2024-13-01T00:00:00Z",
+            "initialCapital": 0,
+            "count": True,
+            "flag": "yes",
+            "note": "long!",
+            "extra": 1,
+            "subscriptions": [
+                {"instrument": "BTCUSD", "events": ["candle_1m", "candle_1m", "candle_7m"]},
+                {"events": []},
+                "x",
+            ],
+        }
+    )
     fields = {field for field, _ in errors}
     assert fields == {
-        "startTime", "initialCapital", "count", "flag", "note", "extra", "subscriptions",
-        "subscriptions[0].instrument", "subscriptions[0].events[1]", "subscriptions[0].events[2]",
-        "subscriptions[1].instrument", "subscriptions[1].events", "subscriptions[2]",
+        "startTime",
+        "initialCapital",
+        "count",
+        "flag",
+        "note",
+        "extra",
+        "subscriptions",
+        "subscriptions[0].instrument",
+        "subscriptions[0].events[1]",
+        "subscriptions[0].events[2]",
+        "subscriptions[1].instrument",
+        "subscriptions[1].events",
+        "subscriptions[2]",
     }
     assert ("subscriptions[0].instrument", "must look like C:BTCUSD") in errors
     assert ("subscriptions", "must have at most 2 item(s)") in errors
