@@ -1,0 +1,59 @@
+"""Helpers for the template tests: load a template's pure logic module by path."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from types import ModuleType
+
+import pytest
+
+from tektii_engine.templates import template_dir
+
+
+def load_logic(template: str, module: str) -> ModuleType:
+    """Import `module`.py of `template` under a private name (templates are not packages)."""
+    name = f"_template_{module}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, template_dir(template) / f"{module}.py")
+    assert spec and spec.loader
+    loaded = importlib.util.module_from_spec(spec)
+    sys.modules[name] = loaded
+    spec.loader.exec_module(loaded)
+    return loaded
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    """A Docker client with the provisioned base image; skip without one, or fail when
+    TEKTII_REQUIRE_DOCKER=1."""
+    import docker
+
+    reason = None
+    try:
+        client = docker.from_env(timeout=300)
+        client.ping()
+    except Exception as err:  # noqa: BLE001 - any failure means "no docker here"
+        reason = f"Docker is not available: {err}"
+    else:
+        try:
+            client.images.get("python:3.11-slim")
+        except docker.errors.ImageNotFound:
+            reason = "python:3.11-slim is not provisioned (run scripts/provision)"
+    if reason is None:
+        return client
+    if os.environ.get("TEKTII_REQUIRE_DOCKER") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def ma():
+    return load_logic("ma-crossover", "ma_crossover")
+
+
+@pytest.fixture(scope="session")
+def rsi():
+    return load_logic("rsi-momentum", "rsi_momentum")
