@@ -22,13 +22,11 @@ def check_target(base: str, target: str) -> None:
     if timeframes.seconds(target) < timeframes.seconds(base):
         raise TektiiError(
             f"timeframe {target} is finer than the stored {base} data",
-            hint=f"use one of {', '.join(timeframes.granularities(base))}, "
-            f"or import {target} (or finer) data",
+            hint=f"use one of {', '.join(timeframes.granularities(base))}, or import {target} (or finer) data",
         )
     if not timeframes.divides(base, target):
         raise TektiiError(
-            f"timeframe {target} cannot be built from {base} data: "
-            f"{base} bars straddle {target} boundaries",
+            f"timeframe {target} cannot be built from {base} data: {base} bars straddle {target} boundaries",
             hint=f"use one of {', '.join(timeframes.granularities(base))}",
         )
 

@@ -38,9 +38,7 @@ class Candles:
         n = len(self.time)
         lengths = {c: len(getattr(self, c)) for c in COLUMNS}
         if any(v != n or getattr(self, c).ndim != 1 for c, v in lengths.items()):
-            raise ValueError(
-                f"candle columns must be 1-d and of equal length, got {lengths}"
-            )
+            raise ValueError(f"candle columns must be 1-d and of equal length, got {lengths}")
 
     @classmethod
     def empty(cls) -> Candles:
@@ -78,9 +76,7 @@ class Candles:
 
     def equals(self, other: Candles) -> bool:
         """Same rows with identical values (NaN never occurs in valid candles)."""
-        return len(self) == len(other) and all(
-            np.array_equal(getattr(self, c), getattr(other, c)) for c in COLUMNS
-        )
+        return len(self) == len(other) and all(np.array_equal(getattr(self, c), getattr(other, c)) for c in COLUMNS)
 
     def rows(self) -> list[tuple[int, float, float, float, float, float]]:
         """Plain Python tuples (time, open, high, low, close, volume), for tests and display."""

@@ -24,9 +24,7 @@ if TYPE_CHECKING:
     from tektii_engine.data.candles import Candles
     from tektii_engine.data.store import CandleStore, InstrumentInfo
 
-MAX_ROWS = (
-    20_000_000  # 20 years of 1m bars; more would not fit a sensible memory budget
-)
+MAX_ROWS = 20_000_000  # 20 years of 1m bars; more would not fit a sensible memory budget
 _YEAR = 365.25 * 86400
 _WEEK = 604800
 _FRIDAY_22H = 4 * 86400 + 22 * 3600  # seconds after Monday 00:00 UTC
@@ -85,9 +83,7 @@ def is_open(times: np.ndarray, market: str) -> np.ndarray:
     return np.ones(len(times), dtype=bool)
 
 
-def generate(
-    symbol: str, start: Any, end: Any, *, timeframe: str = "1m", seed: int = 0
-) -> Candles:
+def generate(symbol: str, start: Any, end: Any, *, timeframe: str = "1m", seed: int = 0) -> Candles:
     """Synthetic ``timeframe`` candles opening in ``[start, end)`` (reproducible per seed)."""
     import numpy as np
 
@@ -131,13 +127,9 @@ def generate(
     high = np.maximum(open_, close) * np.exp(up)
     low = np.minimum(open_, close) * np.exp(-down)
     # Rounding is monotonic, so high >= max(open, close) and low <= min(open, close) hold.
-    open_, high, low, close = (
-        np.round(a, profile.decimals) for a in (open_, high, low, close)
-    )
+    open_, high, low, close = (np.round(a, profile.decimals) for a in (open_, high, low, close))
     activity = 0.6 + np.abs(shocks)  # busier bars move more
-    volume = (
-        profile.volume_per_minute * (step / 60) * activity * rng.lognormal(0, 0.35, n)
-    )
+    volume = profile.volume_per_minute * (step / 60) * activity * rng.lognormal(0, 0.35, n)
     volume = np.round(volume, 4 if sym.market == "CRYPTO" else 0)
     return Candles(times, open_, high, low, close, volume)
 
@@ -153,6 +145,4 @@ def write_generated(
 ) -> InstrumentInfo:
     """Generate candles and store them as the instrument's (synthetic) data, replacing any."""
     candles = generate(symbol, start, end, timeframe=timeframe, seed=seed)
-    return store.write(
-        symbol, candles, base_timeframe=timeframe, source="synthetic", mode="replace"
-    )
+    return store.write(symbol, candles, base_timeframe=timeframe, source="synthetic", mode="replace")

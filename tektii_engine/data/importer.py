@@ -134,9 +134,7 @@ class _RawTable:
     where: Callable[[int], str]
     header_where: str  # how to name the header in messages
     index_column: str | None = None  # a pandas index column in Parquet metadata
-    problems: list[tuple[int, str]] = attrs.Factory(
-        list
-    )  # (row, message) found while reading
+    problems: list[tuple[int, str]] = attrs.Factory(list)  # (row, message) found while reading
 
 
 def _is_parquet(path: Path) -> bool:
@@ -160,9 +158,7 @@ def _read_csv(path: Path) -> _RawTable:
         with _open_text(path) as handle:
             return _parse_csv(handle)
     except UnicodeDecodeError as exc:
-        raise DataValidationError(
-            path.name, [f"not a UTF-8 text file ({exc.reason})"]
-        ) from None
+        raise DataValidationError(path.name, [f"not a UTF-8 text file ({exc.reason})"]) from None
     except (OSError, EOFError, csv.Error) as exc:
         raise DataValidationError(path.name, [f"cannot read the file: {exc}"]) from None
 
@@ -176,9 +172,7 @@ def _parse_csv(handle: io.TextIOBase) -> _RawTable:
             first = line
             break
     if not first:
-        return _RawTable(
-            [], {}, 0, lambda i: "", "line 1", problems=[(-1, "the file is empty")]
-        )
+        return _RawTable([], {}, 0, lambda i: "", "line 1", problems=[(-1, "the file is empty")])
     delimiter = max(",;\t|", key=first.count)
     header = next(csv.reader([first], delimiter=delimiter))
     names = [h.strip() for h in header]
@@ -193,9 +187,7 @@ def _parse_csv(handle: io.TextIOBase) -> _RawTable:
         if not row or all(not c.strip() for c in row):
             continue
         if len(row) < len(names):
-            problems.append(
-                (len(lines), f"line {line}: {len(row)} fields, expected {len(names)}")
-            )
+            problems.append((len(lines), f"line {line}: {len(row)} fields, expected {len(names)}"))
             row = row + [""] * (len(names) - len(row))
         for column, value in zip(cells, row, strict=False):
             column.append(value)
@@ -217,9 +209,7 @@ def _read_parquet(path: Path) -> _RawTable:
     try:
         table = pq.read_table(path)
     except (OSError, pa.ArrowException) as exc:
-        raise DataValidationError(
-            path.name, [f"cannot read the Parquet file: {exc}"]
-        ) from None
+        raise DataValidationError(path.name, [f"cannot read the Parquet file: {exc}"]) from None
     index_column = None
     pandas_meta = table.schema.pandas_metadata or {}
     for entry in pandas_meta.get("index_columns", []):
@@ -252,9 +242,7 @@ def _resolve_columns(
     if (
         "date" in by_norm
         and "time" in by_norm
-        and not any(
-            n in by_norm for n in ("timestamp", "datetime", "datetimeutc", "opentime")
-        )
+        and not any(n in by_norm for n in ("timestamp", "datetime", "datetimeutc", "opentime"))
     ):
         mapping["time"] = (
             by_norm["date"],
@@ -269,9 +257,7 @@ def _resolve_columns(
             if table.index_column is not None:
                 mapping["time"] = table.index_column
             elif table.names and _norm(table.names[0]) in _INDEX_NAMES:
-                mapping["time"] = table.names[
-                    0
-                ]  # an unnamed index, as pandas writes it
+                mapping["time"] = table.names[0]  # an unnamed index, as pandas writes it
             else:
                 problems.append(
                     f"{table.header_where}: no time column (looked for timestamp, datetime, "
@@ -282,9 +268,7 @@ def _resolve_columns(
         if found is not None:
             mapping[field] = found
         elif field != "volume":  # volume is optional and then 0
-            problems.append(
-                f"{table.header_where}: no {field!r} column (columns: {shown})"
-            )
+            problems.append(f"{table.header_where}: no {field!r} column (columns: {shown})")
     return mapping, problems
 
 
@@ -332,9 +316,7 @@ def _time_parser(values: Sequence[str]) -> Callable[[str], int]:
             month, day, year = int(a), int(b), int(c)
         if len(str(year)) != 4:
             raise ValueError("the year must have four digits")
-        moment = datetime(
-            year, month, day, int(hh or 0), int(mm or 0), int(ss or 0), tzinfo=_UTC
-        )
+        moment = datetime(year, month, day, int(hh or 0), int(mm or 0), int(ss or 0), tzinfo=_UTC)
         return int(moment.timestamp())
 
     def parse(text: str) -> int:
@@ -360,9 +342,7 @@ def _time_parser(values: Sequence[str]) -> Callable[[str], int]:
     return parse
 
 
-def _parse_times(
-    table: _RawTable, column: str | tuple[str, str], problems: list
-) -> tuple[np.ndarray, np.ndarray]:
+def _parse_times(table: _RawTable, column: str | tuple[str, str], problems: list) -> tuple[np.ndarray, np.ndarray]:
     """Epoch seconds per row and which rows have one; bad cells are reported."""
     import numpy as np
 
@@ -371,11 +351,7 @@ def _parse_times(
         texts = [f"{d.strip()} {t.strip()}" for d, t in zip(dates, clocks, strict=True)]
         label = f"{column[0]!r} + {column[1]!r}"
     else:
-        fast = (
-            _arrow_times(table.columns[column])
-            if not isinstance(table.columns[column], list)
-            else None
-        )
+        fast = _arrow_times(table.columns[column]) if not isinstance(table.columns[column], list) else None
         if fast is not None:
             times, missing = fast
             for i in np.flatnonzero(missing):
@@ -406,9 +382,7 @@ def _arrow_times(array: Any) -> tuple[np.ndarray, np.ndarray] | None:
     kind = array.type
     missing = np.asarray(array.is_null().to_numpy(zero_copy_only=False), dtype=bool)
     if pa.types.is_timestamp(kind):
-        per_second = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[
-            kind.unit
-        ]
+        per_second = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[kind.unit]
         raw = array.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
         return np.floor_divide(raw, per_second).astype(np.int64), missing
     if pa.types.is_date32(kind):
@@ -419,9 +393,7 @@ def _arrow_times(array: Any) -> tuple[np.ndarray, np.ndarray] | None:
         return raw // 1000, missing
     if pa.types.is_integer(kind) or pa.types.is_floating(kind):
         raw = array.cast(pa.float64()).fill_null(0).to_numpy(zero_copy_only=False)
-        return np.array(
-            [_epoch_from_number(v) for v in raw.tolist()], dtype=np.int64
-        ), missing
+        return np.array([_epoch_from_number(v) for v in raw.tolist()], dtype=np.int64), missing
     return None
 
 
@@ -432,26 +404,18 @@ def _as_strings(table: _RawTable, column: str) -> list[str]:
     return ["" if v is None else str(v) for v in values.to_pylist()]
 
 
-def _parse_numbers(
-    table: _RawTable, field: str, column: str, problems: list
-) -> np.ndarray:
+def _parse_numbers(table: _RawTable, field: str, column: str, problems: list) -> np.ndarray:
     """float64 values; missing, unparseable and non-finite cells are reported (left NaN)."""
     import numpy as np
     import pyarrow as pa
 
     values = table.columns[column]
     if not isinstance(values, list) and (
-        pa.types.is_integer(values.type)
-        or pa.types.is_floating(values.type)
-        or pa.types.is_decimal(values.type)
+        pa.types.is_integer(values.type) or pa.types.is_floating(values.type) or pa.types.is_decimal(values.type)
     ):
-        out = (
-            values.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
-        )
+        out = values.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
         for i in np.flatnonzero(~np.isfinite(out)):
-            problems.append(
-                (int(i), f"{table.where(int(i))}: {field} is missing or not finite")
-            )
+            problems.append((int(i), f"{table.where(int(i))}: {field} is missing or not finite"))
         return out
     texts = _as_strings(table, column)
     out = np.full(len(texts), np.nan)
@@ -465,9 +429,7 @@ def _parse_numbers(
         elif not text.strip():
             problems.append((i, f"{table.where(i)}: missing {field}"))
         else:
-            problems.append(
-                (i, f"{table.where(i)}: {field} {text.strip()!r} is not a number")
-            )
+            problems.append((i, f"{table.where(i)}: {field} {text.strip()!r} is not a number"))
     return out
 
 
@@ -479,10 +441,10 @@ def _build(table: _RawTable, source: str, declared: str | None) -> LoadedFile:
 
     from tektii_engine.data.candles import Candles
 
+    if not table.names:  # an empty file: nothing else to say
+        raise DataValidationError(source, [p for _, p in table.problems])
     mapping, header_problems = _resolve_columns(table)
-    problems: list[tuple[int, str]] = [
-        (-1, p) for p in header_problems
-    ] + table.problems
+    problems: list[tuple[int, str]] = [(-1, p) for p in header_problems] + table.problems
     if header_problems or table.nrows == 0:
         if not header_problems and not table.problems:
             problems.append((-1, "no data rows"))
@@ -499,17 +461,13 @@ def _build(table: _RawTable, source: str, declared: str | None) -> LoadedFile:
     order_ok = _check_order(table, times, time_ok, problems)
     timeframe = declared
     if order_ok:
-        timeframe = _check_spacing(
-            table, times[time_ok], np.flatnonzero(time_ok), declared, problems
-        )
+        timeframe = _check_spacing(table, times[time_ok], np.flatnonzero(time_ok), declared, problems)
 
     if problems:
         problems.sort(key=lambda p: p[0])
         raise DataValidationError(source, [p for _, p in problems])
     assert timeframe is not None
-    return LoadedFile(
-        Candles(times, *(values[f] for f in (*_PRICE_FIELDS, "volume"))), timeframe
-    )
+    return LoadedFile(Candles(times, *(values[f] for f in (*_PRICE_FIELDS, "volume"))), timeframe)
 
 
 def _check_prices(table: _RawTable, v: dict[str, np.ndarray], problems: list) -> None:
@@ -517,9 +475,7 @@ def _check_prices(table: _RawTable, v: dict[str, np.ndarray], problems: list) ->
 
     top = np.maximum(v["open"], v["close"])
     bottom = np.minimum(v["open"], v["close"])
-    with np.errstate(
-        invalid="ignore"
-    ):  # NaN cells were reported already; they compare False
+    with np.errstate(invalid="ignore"):  # NaN cells were reported already; they compare False
         high_low, low_high, negative = (
             v["high"] < top,
             v["low"] > bottom,
@@ -536,9 +492,7 @@ def _check_prices(table: _RawTable, v: dict[str, np.ndarray], problems: list) ->
         problems.append((int(i), f"{table.where(int(i))}: {message}"))
 
 
-def _check_order(
-    table: _RawTable, times: np.ndarray, ok: np.ndarray, problems: list
-) -> bool:
+def _check_order(table: _RawTable, times: np.ndarray, ok: np.ndarray, problems: list) -> bool:
     """Report duplicate and out-of-order times; True when there are none."""
     import numpy as np
 
@@ -567,10 +521,7 @@ def _check_order(
                 timeframes.format_time(t[k]),
                 timeframes.format_time(running[k - 1]),
             )
-            message = (
-                f"time {when} is earlier than {latest} above it; "
-                "rows must be sorted by time, oldest first"
-            )
+            message = f"time {when} is earlier than {latest} above it; rows must be sorted by time, oldest first"
             problems.append((int(i), f"{table.where(int(i))}: {message}"))
     return not found
 
@@ -588,34 +539,25 @@ def _check_spacing(
     inferred = infer_timeframe(t)
     if declared is None:
         if len(t) < 2:
-            message = (
-                "cannot infer the timeframe from a single row; give it (--timeframe)"
-            )
+            message = "cannot infer the timeframe from a single row; give it (--timeframe)"
             problems.append((-1, message))
             return None
         if inferred is None:
             median = float(np.median(np.diff(t)))
-            message = (
-                f"rows are {median:g} s apart (median), which is not a timeframe "
-                f"({', '.join(timeframes.TIMEFRAMES)})"
-            )
+            message = f"rows are {median:g} s apart (median), which is not a timeframe ({', '.join(timeframes.TIMEFRAMES)})"
             problems.append((-1, message))
             return None
         tf = inferred
     else:
         tf = declared
-        if inferred is not None and timeframes.seconds(inferred) > timeframes.seconds(
-            tf
-        ):
+        if inferred is not None and timeframes.seconds(inferred) > timeframes.seconds(tf):
             message = f"rows are {inferred} apart (median) but the timeframe was given as {tf}"
             problems.append((-1, message))
     step = timeframes.seconds(tf)
     if len(t) > 1:
         gaps = np.diff(t)
         for k in np.flatnonzero(gaps < step) + 1:
-            message = (
-                f"only {int(gaps[k - 1])} s after the previous row, finer than {tf}"
-            )
+            message = f"only {int(gaps[k - 1])} s after the previous row, finer than {tf}"
             problems.append((int(rows[k]), f"{table.where(int(rows[k]))}: {message}"))
     for k in np.flatnonzero(timeframes.bucket_start(t, tf) != t):
         message = f"time {timeframes.format_time(t[k])} is not on a {tf} boundary (UTC)"

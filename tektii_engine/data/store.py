@@ -204,8 +204,16 @@ class CandleStore:
             raise ValueError(f"mode must be 'merge' or 'replace', got {mode!r}")
         if len(candles) == 0:
             raise TektiiError(f"no candles to store for {sym.symbol}")
+        # Callers pass validated candles (importer, generator); guard the invariants cheaply.
         if np.any(np.diff(candles.time) <= 0):
             raise ValueError("candles must be ascending with unique times")
+        if not (
+            np.all(candles.high >= np.maximum(candles.open, candles.close))
+            and np.all(candles.low <= np.minimum(candles.open, candles.close))
+            and np.all(candles.volume >= 0)
+        ):
+            raise ValueError("candles must have high >= max(open, close) >= min(open, close) "
+                             ">= low and volume >= 0")  # fmt: skip
 
         self.root.mkdir(parents=True, exist_ok=True)
         data_path, meta_path = self.data_path(sym.symbol), self.meta_path(sym.symbol)
@@ -214,19 +222,15 @@ class CandleStore:
             if old is not None:
                 if old.base_timeframe != base_timeframe:
                     raise TektiiError(
-                        f"{sym.symbol} holds {old.base_timeframe} data; "
-                        f"cannot merge {base_timeframe} data into it",
+                        f"{sym.symbol} holds {old.base_timeframe} data; cannot merge {base_timeframe} data into it",
                         hint="re-import with --replace to replace the stored data",
                     )
                 if old.source != source:
                     raise TektiiError(
-                        f"{sym.symbol} holds {old.source} data; "
-                        f"cannot merge {source} data into it",
+                        f"{sym.symbol} holds {old.source} data; cannot merge {source} data into it",
                         hint="use --replace to replace the stored data",
                     )
-                stored = Candles.from_arrow(
-                    pq.read_table(data_path, columns=list(COLUMNS))
-                )
+                stored = Candles.from_arrow(pq.read_table(data_path, columns=list(COLUMNS)))
                 keep = ~np.isin(stored.time, candles.time, assume_unique=True)
                 merged = Candles.concat([stored[keep], candles])
                 candles = merged[np.argsort(merged.time, kind="stable")]
@@ -234,9 +238,7 @@ class CandleStore:
             table = candles.to_arrow()
             _atomic_write(
                 data_path,
-                lambda tmp: pq.write_table(
-                    table, tmp, row_group_size=self.row_group_rows, compression="zstd"
-                ),
+                lambda tmp: pq.write_table(table, tmp, row_group_size=self.row_group_rows, compression="zstd"),
             )
             info = InstrumentInfo(
                 symbol=sym.symbol,
@@ -292,9 +294,7 @@ class CandleStore:
             )
         if chunk_rows < 1:
             raise ValueError("chunk_rows must be >= 1")
-        aggregator = StreamAggregator(
-            info.base_timeframe, timeframes.validate(timeframe)
-        )
+        aggregator = StreamAggregator(info.base_timeframe, timeframes.validate(timeframe))
         t0, t1 = timeframes.parse_time(start), timeframes.parse_time(end)
         # Base rows of exactly the buckets that open in [t0, t1).
         lo, hi = (
@@ -305,21 +305,15 @@ class CandleStore:
             return iter(())
         return self._iter_chunks(sym.symbol, aggregator, lo, hi, chunk_rows)
 
-    def _iter_chunks(
-        self, symbol: str, aggregator: Any, lo: int, hi: int, chunk_rows: int
-    ) -> Iterator[Candles]:
+    def _iter_chunks(self, symbol: str, aggregator: Any, lo: int, hi: int, chunk_rows: int) -> Iterator[Candles]:
         import pyarrow.compute as pc
         import pyarrow.parquet as pq
 
         parquet = pq.ParquetFile(self.data_path(symbol))
-        groups = [
-            g for g in range(parquet.num_row_groups) if _overlaps(parquet, g, lo, hi)
-        ]
+        groups = [g for g in range(parquet.num_row_groups) if _overlaps(parquet, g, lo, hi)]
         if not groups:
             return
-        for batch in parquet.iter_batches(
-            batch_size=chunk_rows, row_groups=groups, columns=list(COLUMNS)
-        ):
+        for batch in parquet.iter_batches(batch_size=chunk_rows, row_groups=groups, columns=list(COLUMNS)):
             times = batch.column(0)
             mask = pc.and_(pc.greater_equal(times, lo), pc.less(times, hi))
             chunk = Candles.from_arrow(batch.filter(mask))

@@ -102,9 +102,7 @@ def parse_time(value: Any) -> int:
     elif isinstance(value, str):
         text = value.strip()
         try:
-            dt = datetime.fromisoformat(
-                text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
-            )
+            dt = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
         except ValueError:
             raise TektiiError(
                 f"invalid time {value!r}",

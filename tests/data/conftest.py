@@ -33,9 +33,7 @@ def minute_bars(start: str, count: int, *, price: float = 100.0) -> Candles:
     rows = []
     for k in range(count):
         o = price + k
-        rows.append(
-            (t0 + 60 * k, o, o + 0.5 + (k % 3), o - 0.25 - (k % 2), o + 0.75, 1.0 + k)
-        )
+        rows.append((t0 + 60 * k, o, o + 1 + (k % 3), o - 0.25 - (k % 2), o + 0.75, 1.0 + k))
     return candles(rows)
 
 
@@ -43,17 +41,13 @@ def bucket_of(epoch: int, tf: str) -> int:
     """Calendar arithmetic with datetime, independent of timeframes.bucket_start."""
     moment = datetime.fromtimestamp(epoch, tz=UTC)
     if tf == "1w":
-        day = moment.replace(hour=0, minute=0, second=0) - timedelta(
-            days=moment.weekday()
-        )
+        day = moment.replace(hour=0, minute=0, second=0) - timedelta(days=moment.weekday())
         return int(day.timestamp())
     if tf == "1d":
         return int(moment.replace(hour=0, minute=0, second=0).timestamp())
     amount, unit = int(tf[:-1]), tf[-1]
     if unit == "h":
-        moment = moment.replace(
-            hour=moment.hour - moment.hour % amount, minute=0, second=0
-        )
+        moment = moment.replace(hour=moment.hour - moment.hour % amount, minute=0, second=0)
     else:
         moment = moment.replace(minute=moment.minute - moment.minute % amount, second=0)
     return int(moment.timestamp())
@@ -80,9 +74,7 @@ def reference_aggregate(base: Candles, tf: str) -> list[tuple]:
 def assert_rows_close(actual: Candles, expected: list[tuple]) -> None:
     got = actual.rows()
     assert [r[0] for r in got] == [r[0] for r in expected]
-    np.testing.assert_allclose(
-        np.array([r[1:] for r in got]), np.array([r[1:] for r in expected]), rtol=1e-12
-    )
+    np.testing.assert_allclose(np.array([r[1:] for r in got]), np.array([r[1:] for r in expected]), rtol=1e-12)
 
 
 def shipped_file(distribution: str, path: str) -> Path:

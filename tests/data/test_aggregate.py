@@ -99,9 +99,7 @@ def test_forex_weekend_produces_no_bars():
 
 
 def test_a_finer_timeframe_than_stored_is_refused():
-    with pytest.raises(
-        TektiiError, match="timeframe 5m is finer than the stored 1h data"
-    ):
+    with pytest.raises(TektiiError, match="timeframe 5m is finer than the stored 1h data"):
         aggregate(Candles.empty(), "1h", "5m")
 
 

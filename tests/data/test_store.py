@@ -22,18 +22,13 @@ def test_write_then_read_round_trip_and_metadata(store):
     assert info.symbol == "C:BTCUSD" and info.rows == 90
     assert store.read_all("C:BTCUSD", "1m", "2024-01-01", "2024-01-02").equals(base)
     assert store.info("C:BTCUSD") == info
-    assert sorted(
-        p.name for p in store.root.iterdir() if not p.name.startswith(".")
-    ) == [
+    assert sorted(p.name for p in store.root.iterdir() if not p.name.startswith(".")) == [
         "C_BTCUSD.json",
         "C_BTCUSD.parquet",
     ]
     meta = json.loads((store.root / "C_BTCUSD.json").read_text())
     assert meta["baseTimeframe"] == "1m" and meta["source"] == "imported"
-    assert (
-        meta["start"] == "2024-01-01T00:00:00Z"
-        and meta["end"] == "2024-01-01T01:30:00Z"
-    )
+    assert meta["start"] == "2024-01-01T00:00:00Z" and meta["end"] == "2024-01-01T01:30:00Z"
 
 
 def test_instrument_api_object(store):
@@ -72,48 +67,29 @@ def test_empty_or_missing_store(tmp_path):
     assert store.list_instruments() == []
     assert store.info("C:BTCUSD") is None
     with pytest.raises(TektiiError, match="no market data for C:BTCUSD"):
-        store.read(
-            "C:BTCUSD", "1m", 0, 10
-        )  # raised at the call, not at the first next()
+        store.read("C:BTCUSD", "1m", 0, 10)  # raised at the call, not at the first next()
 
 
 def test_window_start_inclusive_end_exclusive(store):
     store.write("C:BTCUSD", minute_bars("2024-01-01T00:00", 180), base_timeframe="1m",
                 source="imported")  # fmt: skip
-    got = store.read_all(
-        "C:BTCUSD", "1m", "2024-01-01T00:10:00Z", "2024-01-01T00:20:00Z"
-    )
-    assert got.time[0] == ts("2024-01-01T00:10") and got.time[-1] == ts(
-        "2024-01-01T00:19"
-    )
+    got = store.read_all("C:BTCUSD", "1m", "2024-01-01T00:10:00Z", "2024-01-01T00:20:00Z")
+    assert got.time[0] == ts("2024-01-01T00:10") and got.time[-1] == ts("2024-01-01T00:19")
     assert len(got) == 10
-    hours = store.read_all(
-        "C:BTCUSD", "1h", "2024-01-01T01:00:00Z", "2024-01-01T02:00:00Z"
-    )
+    hours = store.read_all("C:BTCUSD", "1h", "2024-01-01T01:00:00Z", "2024-01-01T02:00:00Z")
     assert hours.time.tolist() == [ts("2024-01-01T01:00")]
     # A bucket opening before the start is left out; one opening before the end is whole.
-    partial = store.read_all(
-        "C:BTCUSD", "1h", "2024-01-01T00:30:00Z", "2024-01-01T01:30:00Z"
-    )
+    partial = store.read_all("C:BTCUSD", "1h", "2024-01-01T00:30:00Z", "2024-01-01T01:30:00Z")
     assert partial.time.tolist() == [ts("2024-01-01T01:00")]
     whole = aggregate(minute_bars("2024-01-01T00:00", 180), "1m", "1h")
     assert partial.equals(whole[1:2])
-    assert (
-        len(
-            store.read_all(
-                "C:BTCUSD", "5m", "2024-01-01T00:10:00Z", "2024-01-01T00:10:00Z"
-            )
-        )
-        == 0
-    )
+    assert len(store.read_all("C:BTCUSD", "5m", "2024-01-01T00:10:00Z", "2024-01-01T00:10:00Z")) == 0
     assert len(store.read_all("C:BTCUSD", "1m", "2023-01-01", "2023-12-31")) == 0
 
 
 def test_reading_a_finer_timeframe_is_refused(store):
     write_generated(store, "F:EURUSD", "2024-01-01", "2024-01-03", timeframe="1h")
-    with pytest.raises(
-        TektiiError, match="timeframe 15m is finer than the stored 1h data"
-    ):
+    with pytest.raises(TektiiError, match="timeframe 15m is finer than the stored 1h data"):
         store.read("F:EURUSD", "15m", "2024-01-01", "2024-01-02")
 
 
@@ -136,9 +112,7 @@ def gappy_store(tmp_path_factory):
     start=st.integers(-86_400, 15 * 86_400),
     length=st.integers(0, 15 * 86_400),
 )
-def test_chunked_reading_equals_whole_reading(
-    gappy_store, tf, chunk_rows, start, length
-):
+def test_chunked_reading_equals_whole_reading(gappy_store, tf, chunk_rows, start, length):
     store, base = gappy_store
     t0 = ts("2024-03-01T00:00") + start
     t1 = t0 + length
@@ -180,9 +154,7 @@ def test_replace_discards_what_was_stored(store):
     store.write("C:BTCUSD", minute_bars("2024-01-01T00:00", 10), base_timeframe="1m",
                 source="imported")  # fmt: skip
     new = minute_bars("2024-02-01T00:00", 4)
-    info = store.write(
-        "C:BTCUSD", new, base_timeframe="1m", source="imported", mode="replace"
-    )
+    info = store.write("C:BTCUSD", new, base_timeframe="1m", source="imported", mode="replace")
     assert info.rows == 4
     assert store.read_all("C:BTCUSD", "1m", "2024-01-01", "2024-03-01").equals(new)
 
@@ -192,14 +164,10 @@ def test_merge_refuses_other_base_timeframe_or_source(store):
                 source="imported")  # fmt: skip
     before = (store.root / "C_BTCUSD.parquet").read_bytes()
     hours = candles([("2024-01-02T00:00", 1.0, 2.0, 0.5, 1.5, 1.0)])
-    with pytest.raises(
-        TektiiError, match="C:BTCUSD holds 1m data; cannot merge 1h"
-    ) as caught:
+    with pytest.raises(TektiiError, match="C:BTCUSD holds 1m data; cannot merge 1h") as caught:
         store.write("C:BTCUSD", hours, base_timeframe="1h", source="imported")
     assert "--replace" in caught.value.hint
-    with pytest.raises(
-        TektiiError, match="holds imported data; cannot merge synthetic"
-    ):
+    with pytest.raises(TektiiError, match="holds imported data; cannot merge synthetic"):
         store.write("C:BTCUSD", hours, base_timeframe="1m", source="synthetic")
     assert (store.root / "C_BTCUSD.parquet").read_bytes() == before
 
@@ -228,3 +196,13 @@ def test_files_are_written_in_row_groups(tmp_path):
                 source="imported")  # fmt: skip
     assert pq.ParquetFile(tmp_path / "C_BTCUSD.parquet").num_row_groups == 11
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def test_write_refuses_candles_that_break_the_invariants(store):
+    bad = candles([("2024-01-01T00:00", 10.0, 9.0, 8.0, 9.5, 1.0)])  # high below open
+    with pytest.raises(ValueError, match="high >= max"):
+        store.write("C:BTCUSD", bad, base_timeframe="1m", source="imported")
+    unsorted = Candles.concat([minute_bars("2024-01-01T00:05", 2), minute_bars("2024-01-01T00:00", 2)])
+    with pytest.raises(ValueError, match="ascending"):
+        store.write("C:BTCUSD", unsorted, base_timeframe="1m", source="imported")
+    assert store.list_instruments() == []

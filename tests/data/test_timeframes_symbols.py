@@ -23,34 +23,22 @@ def test_timeframes_are_the_spec_list_with_their_lengths():
 
 def test_importing_timeframes_does_not_import_numpy():
     code = "import sys, tektii_engine.data.timeframes; print('numpy' in sys.modules)"
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
 def test_day_boundary_is_midnight_utc():
-    assert timeframes.bucket_start(ts("2024-03-05T23:59"), "1d") == ts(
-        "2024-03-05T00:00"
-    )
-    assert timeframes.bucket_start(ts("2024-03-06T00:00"), "1d") == ts(
-        "2024-03-06T00:00"
-    )
-    assert timeframes.bucket_start(ts("2024-03-05T11:59"), "12h") == ts(
-        "2024-03-05T00:00"
-    )
-    assert timeframes.bucket_start(ts("2024-03-05T12:00"), "12h") == ts(
-        "2024-03-05T12:00"
-    )
+    assert timeframes.bucket_start(ts("2024-03-05T23:59"), "1d") == ts("2024-03-05T00:00")
+    assert timeframes.bucket_start(ts("2024-03-06T00:00"), "1d") == ts("2024-03-06T00:00")
+    assert timeframes.bucket_start(ts("2024-03-05T11:59"), "12h") == ts("2024-03-05T00:00")
+    assert timeframes.bucket_start(ts("2024-03-05T12:00"), "12h") == ts("2024-03-05T12:00")
 
 
 def test_weeks_start_on_monday_utc():
     monday = ts("2024-01-08T00:00")  # 2024-01-08 is a Monday
     assert timeframes.bucket_start(monday, "1w") == monday
     assert timeframes.bucket_start(monday - 1, "1w") == ts("2024-01-01T00:00")
-    assert (
-        timeframes.bucket_start(ts("2024-01-14T23:59"), "1w") == monday
-    )  # Sunday night
+    assert timeframes.bucket_start(ts("2024-01-14T23:59"), "1w") == monday  # Sunday night
     # The epoch itself was a Thursday: its week began Monday 1969-12-29.
     assert timeframes.bucket_start(0, "1w") == ts("1969-12-29T00:00")
 
@@ -98,9 +86,7 @@ def test_symbols(text, symbol, market, name):
     assert (parsed.symbol, parsed.market, parsed.name) == (symbol, market, name)
 
 
-@pytest.mark.parametrize(
-    "text", ["BTCUSD", "X:BTCUSD", "F:EURO", "C:BTC", "S:../etc", "", "F:"]
-)
+@pytest.mark.parametrize("text", ["BTCUSD", "X:BTCUSD", "F:EURO", "C:BTC", "S:../etc", "", "F:"])
 def test_bad_symbols_name_the_accepted_forms(text):
     with pytest.raises(TektiiError) as caught:
         parse_symbol(text)
