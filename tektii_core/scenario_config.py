@@ -44,11 +44,7 @@ NUMBERS: dict[str, tuple[float, float, float, bool]] = {
 DEFAULT_POSITION_MODE = "netting"
 
 REQUIRED_FIELDS = ("strategyVersionId", "subscriptions", "startTime", "endTime")
-OPTIONAL_FIELDS = (
-    ("initialCapital", "positionMode")
-    + tuple(k for k in NUMBERS if k != "initialCapital")
-    + ("environment",)
-)
+OPTIONAL_FIELDS = ("initialCapital", "positionMode") + tuple(k for k in NUMBERS if k != "initialCapital") + ("environment",)
 FIELDS = REQUIRED_FIELDS + OPTIONAL_FIELDS
 SUBSCRIPTION_FIELDS = ("instrument", "events")
 
@@ -59,10 +55,16 @@ _SYMBOL_PATTERNS = {
     "S": r"[A-Z0-9^][A-Z0-9.\-^]{0,15}",
 }
 SYMBOL_RE = re.compile("|".join(f"{p}:{c}" for p, c in _SYMBOL_PATTERNS.items()))
-SYMBOL_FORMS = "C:<BASE><QUOTE> for crypto (C:BTCUSD), F:<BASE><QUOTE> for forex (F:EURUSD), S:<TICKER> for stocks and indices (S:SPX)"
+SYMBOL_FORMS = (
+    "C:<BASE><QUOTE> for crypto (C:BTCUSD), F:<BASE><QUOTE> for forex (F:EURUSD), S:<TICKER> for stocks and indices (S:SPX)"
+)
 VERSION_ID_RE = re.compile(r"ver_[A-Za-z0-9]{1,64}")
-TIMESTAMP_RE = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})"
+TIMESTAMP_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})")
+# The same shape with field ranges, for the JSON Schema (where no code can explain a miss);
+# only impossible days of a month (2024-02-30) get past it.
+_SCHEMA_TIMESTAMP = (
+    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+    r"(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$"
 )
 _NO_ZONE_RE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?")
 _DATE_ONLY_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -115,9 +117,7 @@ class Subscription:
     @property
     def timeframes(self) -> tuple[str, ...]:
         """The candle timeframes subscribed to, e.g. ("1m", "1h")."""
-        return tuple(
-            e.removeprefix("candle_") for e in self.events if e in CANDLE_EVENTS
-        )
+        return tuple(e.removeprefix("candle_") for e in self.events if e in CANDLE_EVENTS)
 
 
 @attrs.frozen
@@ -140,10 +140,7 @@ class ScenarioConfig:
         """The camelCase JSON object, every optional field present with its value."""
         return {
             "strategyVersionId": self.strategy_version_id,
-            "subscriptions": [
-                {"instrument": s.instrument, "events": list(s.events)}
-                for s in self.subscriptions
-            ],
+            "subscriptions": [{"instrument": s.instrument, "events": list(s.events)} for s in self.subscriptions],
             "startTime": format_time(self.start_time),
             "endTime": format_time(self.end_time),
             "initialCapital": self.initial_capital,
@@ -197,8 +194,7 @@ def parse_config_text(text: str, *, source: str = "FILE") -> dict[str, Any]:
     except _NonJsonConstant as exc:
         line, column = _position_of(text, exc.name)
         raise ConfigError(
-            f"{source}: invalid JSON at line {line}, column {column}: "
-            f"{exc.name} is not a JSON value",
+            f"{source}: invalid JSON at line {line}, column {column}: {exc.name} is not a JSON value",
             hint="write a number, or leave the field out to use its default",
             line=line,
             column=column,
@@ -212,10 +208,7 @@ def parse_config_text(text: str, *, source: str = "FILE") -> dict[str, Any]:
             hint="keep one of them (JSON readers disagree on which one wins)",
         )
     if not isinstance(data, dict):
-        raise ConfigError(
-            f"{source}: a scenario config must be a JSON object {{...}}, "
-            f"got {_describe_type(data)}"
-        )
+        raise ConfigError(f"{source}: a scenario config must be a JSON object {{...}}, got {_describe_type(data)}")
     return data
 
 
@@ -229,15 +222,11 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     except IsADirectoryError:
         raise ConfigError(f"config path is a directory, not a file: {p}") from None
     except OSError as exc:
-        raise ConfigError(
-            f"cannot read config file {p}: {exc.strerror or exc}"
-        ) from None
+        raise ConfigError(f"cannot read config file {p}: {exc.strerror or exc}") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"{p}: not UTF-8 text (byte {exc.start}); JSON files must be UTF-8"
-        ) from None
+        raise ConfigError(f"{p}: not UTF-8 text (byte {exc.start}); JSON files must be UTF-8") from None
     return parse_config_text(text, source=str(p))
 
 
@@ -249,14 +238,11 @@ def load_scenario_config(path: str | Path) -> ScenarioConfig:
     return config
 
 
-def invalid_config_error(
-    problems: Sequence[Problem], *, source: str = "FILE"
-) -> ConfigError:
+def invalid_config_error(problems: Sequence[Problem], *, source: str = "FILE") -> ConfigError:
     """The ConfigError for a config with problems: all of them, one per line."""
     count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
     return ConfigError(
-        f"{source} is not a valid scenario config ({count}):\n"
-        + format_problems(problems, indent="  "),
+        f"{source} is not a valid scenario config ({count}):\n" + format_problems(problems, indent="  "),
         hint="see docs/scenario-config.md for every field and rule",
         problems=problems,
     )
@@ -305,8 +291,7 @@ class _Validator:
         if start is not None and end is not None and end <= start:
             self.bad(
                 "endTime",
-                f"must be after startTime ({format_time(start)}); the window end is exclusive, "
-                f"got {format_time(end)}",
+                f"must be after startTime ({format_time(start)}); the window end is exclusive, got {format_time(end)}",
             )
         for name, field in (
             ("initialCapital", "initial_capital"),
@@ -325,9 +310,7 @@ class _Validator:
             return None, self.problems
         return ScenarioConfig(**values), []
 
-    def unknown_fields(
-        self, obj: Mapping[Any, Any], known: Sequence[str], prefix: str, noun: str
-    ) -> set[str]:
+    def unknown_fields(self, obj: Mapping[Any, Any], known: Sequence[str], prefix: str, noun: str) -> set[str]:
         """Report fields not in ``known``; returns the known names they were taken for."""
         guesses: set[str] = set()
         for key in obj:
@@ -338,13 +321,9 @@ class _Validator:
             where = " of a subscription" if noun == "subscription field" else ""
             if guess:
                 guesses.add(guess)
-                self.bad(
-                    path, f'unknown field "{key}"{where} (did you mean "{guess}"?)'
-                )
+                self.bad(path, f'unknown field "{key}"{where} (did you mean "{guess}"?)')
             else:
-                self.bad(
-                    path, f'unknown field "{key}"{where}; valid: {", ".join(known)}'
-                )
+                self.bad(path, f'unknown field "{key}"{where}; valid: {", ".join(known)}')
         return guesses
 
     def version_id(self, obj: Mapping[str, Any]) -> str | None:
@@ -388,9 +367,7 @@ class _Validator:
             self.bad(path, f"must be an array of subscriptions, got {_describe(value)}")
             return None
         if not value:
-            self.bad(
-                path, f"needs at least 1 subscription, e.g. {_EXAMPLE_SUBSCRIPTION}"
-            )
+            self.bad(path, f"needs at least 1 subscription, e.g. {_EXAMPLE_SUBSCRIPTION}")
             return None
         if len(value) > MAX_SUBSCRIPTIONS:
             self.bad(
@@ -413,11 +390,7 @@ class _Validator:
             else:
                 first_index[sub.instrument] = i
             parsed.append(sub)
-        if (
-            parsed
-            and len(parsed) == len(value)
-            and not any(s.timeframes for s in parsed)
-        ):
+        if parsed and len(parsed) == len(value) and not any(s.timeframes for s in parsed):
             self.bad(
                 path,
                 "no subscription asks for candles; the backtest replays candle data, so "
@@ -432,9 +405,7 @@ class _Validator:
                 f"must be an object {_EXAMPLE_SUBSCRIPTION}, got {_describe(item)}",
             )
             return None
-        misspelt = self.unknown_fields(
-            item, SUBSCRIPTION_FIELDS, path, "subscription field"
-        )
+        misspelt = self.unknown_fields(item, SUBSCRIPTION_FIELDS, path, "subscription field")
         instrument = events = None
         if "instrument" not in item:
             if "instrument" not in misspelt:
@@ -446,9 +417,7 @@ class _Validator:
             instrument = self.instrument(item["instrument"], f"{path}.instrument")
         if "events" not in item:
             if "events" not in misspelt:
-                self.bad(
-                    f"{path}.events", 'required field is missing; e.g. ["candle_1m"]'
-                )
+                self.bad(f"{path}.events", 'required field is missing; e.g. ["candle_1m"]')
         else:
             events = self.events(item["events"], f"{path}.events")
         if instrument is None or events is None:
@@ -473,13 +442,9 @@ class _Validator:
             )
         elif sep and prefix.strip().upper() not in MARKETS:
             markets = ", ".join(f"{k}: {v}" for k, v in MARKETS.items())
-            self.bad(
-                path, f'unknown market prefix "{prefix}" in "{value}"; use {markets}'
-            )
+            self.bad(path, f'unknown market prefix "{prefix}" in "{value}"; use {markets}')
         elif guess:
-            self.bad(
-                path, f'"{value}" is not a platform symbol (did you mean "{guess}"?)'
-            )
+            self.bad(path, f'"{value}" is not a platform symbol (did you mean "{guess}"?)')
         elif not sep:
             self.bad(path, f'"{value}" has no market prefix; use {SYMBOL_FORMS}')
         else:
@@ -518,9 +483,7 @@ class _Validator:
                     else {_normalise(e): e for e in EVENTS}.get(_normalise(event))
                 )
                 hint = f' (did you mean "{guess}"?)' if guess else ""
-                self.bad(
-                    item, f'unknown event "{event}"{hint}; valid: {", ".join(EVENTS)}'
-                )
+                self.bad(item, f'unknown event "{event}"{hint}; valid: {", ".join(EVENTS)}')
                 ok = False
             elif event in first_index:
                 self.bad(
@@ -549,11 +512,7 @@ class _Validator:
 
     def number(self, value: Any, name: str) -> float | None:
         low, high, default, exclusive = NUMBERS[name]
-        span = (
-            f"more than {_num(low)} and at most {_num(high)}"
-            if exclusive
-            else f"between {_num(low)} and {_num(high)}"
-        )
+        span = f"more than {_num(low)} and at most {_num(high)}" if exclusive else f"between {_num(low)} and {_num(high)}"
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             extra = ""
             if isinstance(value, str) and _is_number_text(value):
@@ -581,9 +540,7 @@ class _Validator:
         if isinstance(value, str):
             guess = _did_you_mean(value, POSITION_MODES)
             hint = f' (did you mean "{guess}"?)' if guess else ""
-            self.bad(
-                "positionMode", f'unknown position mode "{value}"{hint}; use {options}'
-            )
+            self.bad("positionMode", f'unknown position mode "{value}"{hint}; use {options}')
         else:
             self.bad("positionMode", f"must be {options}, got {_describe(value)}")
         return None
@@ -636,9 +593,7 @@ class _Validator:
 # -- checks against the platform's market data ------------------------------------------
 
 
-def check_against_instruments(
-    config: ScenarioConfig, instruments: Mapping[str, Mapping[str, Any]]
-) -> list[Problem]:
+def check_against_instruments(config: ScenarioConfig, instruments: Mapping[str, Mapping[str, Any]]) -> list[Problem]:
     """Problems a valid config has with the platform's data: an instrument it has no data
     for, a window outside an instrument's data range, a candle timeframe it cannot serve.
 
@@ -653,14 +608,8 @@ def check_against_instruments(
         if info is None:
             guess = _did_you_mean(sub.instrument, known)
             hint = f' (did you mean "{guess}"?)' if guess else ""
-            shown = ", ".join(known[:10]) + (
-                f", ... ({len(known) - 10} more)" if len(known) > 10 else ""
-            )
-            listing = (
-                f"; available: {shown}"
-                if known
-                else "; the platform has no market data yet"
-            )
+            shown = ", ".join(known[:10]) + (f", ... ({len(known) - 10} more)" if len(known) > 10 else "")
+            listing = f"; available: {shown}" if known else "; the platform has no market data yet"
             problems.append(
                 Problem(
                     f"subscriptions[{i}].instrument",
@@ -676,8 +625,7 @@ def check_against_instruments(
             problems.append(
                 Problem(
                     "startTime",
-                    f"{format_time(config.start_time)} is before the {sub.instrument} data starts "
-                    f"({format_time(data_start)})",
+                    f"{format_time(config.start_time)} is before the {sub.instrument} data starts ({format_time(data_start)})",
                 )
             )
         if data_end is not None and config.end_time > data_end:
@@ -689,18 +637,11 @@ def check_against_instruments(
                     f"{format_time(data_end)}",
                 )
             )
-        available = [
-            g.removeprefix("candle_")
-            for g in info.get("granularities") or ()
-            if isinstance(g, str)
-        ]
+        available = [g.removeprefix("candle_") for g in info.get("granularities") or () if isinstance(g, str)]
         for j, event in enumerate(sub.events):
             tf = event.removeprefix("candle_")
             if event in CANDLE_EVENTS and tf not in available:
-                offer = (
-                    ", ".join(f"candle_{g}" for g in TIMEFRAMES if g in available)
-                    or "none"
-                )
+                offer = ", ".join(f"candle_{g}" for g in TIMEFRAMES if g in available) or "none"
                 problems.append(
                     Problem(
                         f"subscriptions[{i}].events[{j}]",
@@ -728,15 +669,12 @@ def config_json_schema() -> dict[str, Any]:
             "default": default,
         }
 
-    reserved = "".join(
-        f"[{c}{c.lower()}]" if c.isalpha() else c for c in RESERVED_ENV_PREFIX
-    )
+    reserved = "".join(f"[{c}{c.lower()}]" if c.isalpha() else c for c in RESERVED_ENV_PREFIX)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "urn:tektii:scenario-config",
         "title": "tektii scenario config",
-        "description": "The file given to `tektii scenario create STRATEGY_ID --config FILE`; "
-        "see docs/scenario-config.md.",
+        "description": "The file given to `tektii scenario create STRATEGY_ID --config FILE`; see docs/scenario-config.md.",
         "type": "object",
         "required": list(REQUIRED_FIELDS),
         "additionalProperties": False,
@@ -765,13 +703,10 @@ def config_json_schema() -> dict[str, Any]:
             "initialCapital": number("initialCapital", "Starting capital."),
             "positionMode": {
                 "enum": list(POSITION_MODES),
-                "description": "netting: one net position per symbol; hedging: each trade "
-                "is its own position.",
+                "description": "netting: one net position per symbol; hedging: each trade is its own position.",
                 "default": DEFAULT_POSITION_MODE,
             },
-            "commissionBps": number(
-                "commissionBps", "Commission per fill, in basis points of its notional."
-            ),
+            "commissionBps": number("commissionBps", "Commission per fill, in basis points of its notional."),
             "slippageBps": number(
                 "slippageBps",
                 "Slippage against the taker on market fills, in basis points.",
@@ -782,13 +717,11 @@ def config_json_schema() -> dict[str, Any]:
             ),
             "riskFreeRate": number(
                 "riskFreeRate",
-                "Annual risk-free rate as a fraction (0.04 = 4 %), for Sharpe "
-                "and Sortino.",
+                "Annual risk-free rate as a fraction (0.04 = 4 %), for Sharpe and Sortino.",
             ),
             "environment": {
                 "type": "object",
-                "description": "Environment variables for the strategy, e.g. template "
-                "parameters.",
+                "description": "Environment variables for the strategy, e.g. template parameters.",
                 "propertyNames": {
                     "pattern": f"^{ENV_NAME_RE.pattern}$",
                     "not": {
@@ -824,9 +757,8 @@ def config_json_schema() -> dict[str, Any]:
             "timestamp": {
                 "type": "string",
                 "format": "date-time",
-                "description": "RFC 3339 date-time with a timezone, e.g. "
-                + EXAMPLE_TIME,
-                "pattern": f"^{TIMESTAMP_RE.pattern}$",
+                "description": "RFC 3339 date-time with a timezone, e.g. " + EXAMPLE_TIME,
+                "pattern": _SCHEMA_TIMESTAMP,
             },
         },
     }
@@ -1024,7 +956,5 @@ def _is_number_text(text: str) -> bool:
         return False
 
 
-if (
-    __name__ == "__main__"
-):  # python -m tektii_core.scenario_config > docs/scenario-config.schema.json
+if __name__ == "__main__":  # python -m tektii_core.scenario_config > docs/scenario-config.schema.json
     print(json.dumps(config_json_schema(), indent=2))

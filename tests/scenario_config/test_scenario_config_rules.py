@@ -1,5 +1,7 @@
 """Every validation rule of the scenario config, each broken at least once."""
 
+# ruff: noqa: E501  (the table of rules reads best with one whole message per line)
+
 from __future__ import annotations
 
 import copy
@@ -7,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from scenario_examples import SPEC_EXAMPLE
 
 from tektii_core.scenario_config import (
     CANDLE_EVENTS,
@@ -17,8 +20,6 @@ from tektii_core.scenario_config import (
     format_problems,
     validate_config,
 )
-
-from scenario_examples import SPEC_EXAMPLE
 
 MISSING = object()
 
