@@ -147,7 +147,7 @@ class Database:
         row = self.query_one("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
         if row is None:
             return 0
-        return self.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")[0]
+        return int(self.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")[0][0])
 
     def migrate(self, migrations: Sequence[Migration] | None = None) -> list[int]:
         """Apply the migrations not applied yet, each in its own transaction; return their

@@ -34,7 +34,7 @@ ERROR_SCHEMA = {
     },
 }
 _ERROR_REF = {"$ref": "#/components/schemas/Error"}
-_SECURITY = [{"apiKeyHeader": []}, {"bearer": []}]
+_SECURITY: list[dict[str, list[str]]] = [{"apiKeyHeader": []}, {"bearer": []}]
 
 
 def _error_statuses(route: Route) -> list[int]:

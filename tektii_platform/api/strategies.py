@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from typing import Any
 
 from .. import pagination
@@ -41,7 +42,7 @@ STRATEGY_SCHEMA = {
 _COLUMNS = "id, name, owner_id, created_by, created_at, updated_at"
 
 
-def to_json(row: sqlite3.Row) -> dict[str, Any]:
+def to_json(row: Mapping[str, Any] | sqlite3.Row) -> dict[str, Any]:
     return {
         "id": row["id"],
         "name": row["name"],
@@ -88,7 +89,10 @@ def create_strategy(req: Request) -> Response:
             code="strategy_name_taken",
             details=[FieldError("name", "is already used by another of your strategies")],
         ) from None
-    row = req.db.query_one(f"SELECT {_COLUMNS} FROM strategies WHERE id = ?", (strategy_id,))
+    row = {
+        "id": strategy_id, "name": body["name"], "owner_id": req.user.id,
+        "created_by": req.user.id, "created_at": now, "updated_at": now,
+    }  # fmt: skip
     return ok(to_json(row), status=201, headers={"Location": f"/v1/strategies/{strategy_id}"})
 
 
@@ -101,8 +105,8 @@ def list_strategies(req: Request) -> Response:
         f"SELECT {_COLUMNS} FROM strategies WHERE owner_id = ?{clause}",
         [req.user.id, *params],
     )
-    rows, next_cursor = pagination.finish(rows, page)
-    return ok({"strategies": [to_json(r) for r in rows], "nextCursor": next_cursor})
+    shown, next_cursor = pagination.finish(rows, page)
+    return ok({"strategies": [to_json(r) for r in shown], "nextCursor": next_cursor})
 
 
 def get_strategy(req: Request) -> Response:
