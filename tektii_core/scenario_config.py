@@ -709,7 +709,7 @@ def config_json_schema() -> dict[str, Any]:
             "commissionBps": number("commissionBps", "Commission per fill, in basis points of its notional."),
             "slippageBps": number(
                 "slippageBps",
-                "Slippage against the taker on market fills, in basis points.",
+                "Slippage against the trader on market and triggered stop fills, in basis points.",
             ),
             "forexLeverage": number(
                 "forexLeverage",
