@@ -70,15 +70,12 @@ class Subscription:
 
     @property
     def timeframes(self) -> tuple[str, ...]:
-        return tuple(
-            e[len("candle_") :] for e in self.events if e.startswith("candle_")
-        )
+        return tuple(e[len("candle_") :] for e in self.events if e.startswith("candle_"))
 
 
 def _subscriptions(value: Any) -> tuple[Subscription, ...]:
     return tuple(
-        s if isinstance(s, Subscription) else Subscription(s[0], tuple(s[1]))
-        for s in value
+        s if isinstance(s, Subscription) else Subscription(s[0], tuple(s[1])) for s in value
     )
 
 
@@ -97,9 +94,7 @@ class BacktestConfig:
     position_mode: str = "netting"
     commission_bps: float = 0.0
     slippage_bps: float = 0.0
-    forex_leverage: float = (
-        30.0  # crypto and stocks trade at 1x (cash); see docs/fill-model.md
-    )
+    forex_leverage: float = 30.0  # crypto and stocks trade at 1x (cash); see docs/fill-model.md
     environment: Mapping[str, str] = attrs.field(factory=dict)
 
     def __attrs_post_init__(self) -> None:
@@ -128,17 +123,13 @@ class BacktestConfig:
 
     def lifecycle(self) -> frozenset[str]:
         """The lifecycle events any subscription asked for (they are account-wide)."""
-        return frozenset(
-            e for s in self.subscriptions for e in s.events if e in LIFECYCLE_EVENTS
-        )
+        return frozenset(e for s in self.subscriptions for e in s.events if e in LIFECYCLE_EVENTS)
 
     def leverage(self, symbol: str) -> float:
         return self.forex_leverage if asset_class(symbol) == "FOREX" else 1.0
 
     @classmethod
-    def from_dict(
-        cls, data: Mapping[str, Any], *, environment: Mapping[str, str] | None = None
-    ):
+    def from_dict(cls, data: Mapping[str, Any], *, environment: Mapping[str, str] | None = None):
         """Read a scenario config (camelCase JSON); every problem is reported at once."""
         if not isinstance(data, Mapping):
             raise TektiiError("Invalid backtest config: expected a JSON object")
@@ -155,19 +146,11 @@ class BacktestConfig:
                     continue
                 inst, events = sub.get("instrument"), sub.get("events")
                 if not isinstance(inst, str):
-                    problems.append(
-                        f"subscriptions[{i}].instrument: required, a string"
-                    )
-                if not isinstance(events, list) or not all(
-                    isinstance(e, str) for e in events
-                ):
-                    problems.append(
-                        f"subscriptions[{i}].events: required, a list of strings"
-                    )
+                    problems.append(f"subscriptions[{i}].instrument: required, a string")
+                if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+                    problems.append(f"subscriptions[{i}].events: required, a list of strings")
                     events = []
-                parsed.append(
-                    Subscription(inst if isinstance(inst, str) else "", tuple(events))
-                )
+                parsed.append(Subscription(inst if isinstance(inst, str) else "", tuple(events)))
             kwargs["subscriptions"] = tuple(parsed)
         for key, field in (("startTime", "start"), ("endTime", "end")):
             if key not in data:
@@ -203,16 +186,13 @@ class BacktestConfig:
         if problems:
             # Still run the field checks on what parsed, so that the user sees everything.
             problems.extend(_validate_fields(kwargs))
-            raise TektiiError(
-                "Invalid backtest config: " + "; ".join(_unique(problems))
-            )
+            raise TektiiError("Invalid backtest config: " + "; ".join(_unique(problems)))
         return cls(**kwargs)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "subscriptions": [
-                {"instrument": s.instrument, "events": list(s.events)}
-                for s in self.subscriptions
+                {"instrument": s.instrument, "events": list(s.events)} for s in self.subscriptions
             ],
             "startTime": rfc3339(self.start),
             "endTime": rfc3339(self.end),
@@ -238,9 +218,7 @@ def _validate_fields(f: Mapping[str, Any]) -> list[str]:
     subs = f.get("subscriptions")
     if subs is not None:
         if not 1 <= len(subs) <= MAX_SUBSCRIPTIONS:
-            problems.append(
-                f"subscriptions: between 1 and {MAX_SUBSCRIPTIONS} required"
-            )
+            problems.append(f"subscriptions: between 1 and {MAX_SUBSCRIPTIONS} required")
         for i, sub in enumerate(subs):
             prefix, _, name = sub.instrument.partition(":")
             if prefix not in ASSET_CLASSES or not name:
@@ -249,24 +227,18 @@ def _validate_fields(f: Mapping[str, Any]) -> list[str]:
                     " such as C:BTCUSD, F:EURUSD or S:SPX"
                 )
             if not sub.events:
-                problems.append(
-                    f"subscriptions[{i}].events: at least one event required"
-                )
+                problems.append(f"subscriptions[{i}].events: at least one event required")
             for event in sub.events:
                 tf = event[len("candle_") :] if event.startswith("candle_") else None
                 if tf is None and event not in LIFECYCLE_EVENTS:
-                    problems.append(
-                        f"subscriptions[{i}].events: unknown event {event!r}"
-                    )
+                    problems.append(f"subscriptions[{i}].events: unknown event {event!r}")
                 elif tf is not None and tf not in TIMEFRAMES:
                     problems.append(
                         f"subscriptions[{i}].events: unknown timeframe in {event!r}"
                         f" (one of {', '.join(TIMEFRAMES)})"
                     )
         if subs and not any(s.timeframes for s in subs):
-            problems.append(
-                "subscriptions: at least one candle_<timeframe> event required"
-            )
+            problems.append("subscriptions: at least one candle_<timeframe> event required")
     start, end = f.get("start"), f.get("end")
     if start is not None and end is not None and end <= start:
         problems.append("endTime: must be after startTime")

@@ -40,9 +40,7 @@ def _noop_sink(kind: str, event: str, obj: Any, parent: str | None) -> None:
     pass
 
 
-def parse_decimal(
-    value: Any, field: str, reason: str, *, positive: bool = True
-) -> float:
+def parse_decimal(value: Any, field: str, reason: str, *, positive: bool = True) -> float:
     """A wire decimal (string or number) as float; a 422 rejection with `reason` if invalid."""
     try:
         if isinstance(value, bool):
@@ -51,9 +49,7 @@ def parse_decimal(
         if not number.is_finite():
             raise InvalidOperation
     except (InvalidOperation, ValueError):
-        raise BrokerError.rejected(
-            reason, f"{field} {value!r} is not a decimal number"
-        ) from None
+        raise BrokerError.rejected(reason, f"{field} {value!r} is not a decimal number") from None
     if positive and number <= 0:
         raise BrokerError.rejected(reason, f"{field} must be positive, got {value}")
     return float(number)
@@ -61,9 +57,7 @@ def parse_decimal(
 
 def _invalid(field: str, message: str, provided: Any = None) -> BrokerError:
     details = {"field": field, "provided": None if provided is None else str(provided)}
-    return BrokerError(
-        400, "INVALID_VALUE", f"Invalid value for {field}: {message}", details
-    )
+    return BrokerError(400, "INVALID_VALUE", f"Invalid value for {field}: {message}", details)
 
 
 class Broker:
@@ -171,9 +165,7 @@ class Broker:
     def submit_request(self, body: Mapping[str, Any]) -> Order:
         """Validate an SDK `OrderRequest` body and place the order (BrokerError if refused)."""
         if not isinstance(body, Mapping):
-            raise BrokerError(
-                400, "INVALID_REQUEST", "Invalid request: expected a JSON object"
-            )
+            raise BrokerError(400, "INVALID_REQUEST", "Invalid request: expected a JSON object")
         for field in ("symbol", "side", "quantity", "order_type"):
             if body.get(field) is None:
                 raise BrokerError(
@@ -188,14 +180,10 @@ class Broker:
             raise _invalid("side", "expected buy or sell", body["side"])
         order_type = str(body["order_type"]).upper()
         if order_type not in ORDER_TYPES:
-            raise _invalid(
-                "order_type", f"expected one of {', '.join(ORDER_TYPES)}", order_type
-            )
+            raise _invalid("order_type", f"expected one of {', '.join(ORDER_TYPES)}", order_type)
         tif = str(body.get("time_in_force") or "GTC").upper()
         if tif not in TIME_IN_FORCE:
-            raise _invalid(
-                "time_in_force", f"expected one of {', '.join(TIME_IN_FORCE)}", tif
-            )
+            raise _invalid("time_in_force", f"expected one of {', '.join(TIME_IN_FORCE)}", tif)
         quantity = parse_decimal(body["quantity"], "quantity", "INVALID_QUANTITY")
         prices: dict[str, float | None] = {}
         for field in (
@@ -206,14 +194,10 @@ class Broker:
             "trailing_distance",
         ):
             value = body.get(field)
-            prices[field] = (
-                None if value is None else parse_decimal(value, field, "INVALID_PRICE")
-            )
+            prices[field] = None if value is None else parse_decimal(value, field, "INVALID_PRICE")
         trailing_type = str(body.get("trailing_type") or "ABSOLUTE").upper()
         if trailing_type not in ("ABSOLUTE", "PERCENT"):
-            raise _invalid(
-                "trailing_type", "expected ABSOLUTE or PERCENT", trailing_type
-            )
+            raise _invalid("trailing_type", "expected ABSOLUTE or PERCENT", trailing_type)
         return self.submit(
             symbol,
             1 if side_text == "BUY" else -1,
@@ -269,9 +253,7 @@ class Broker:
         }
         for field in needs:
             if given[field] is None:
-                raise BrokerError.rejected(
-                    "INVALID_PRICE", f"{order_type} orders need {field}"
-                )
+                raise BrokerError.rejected("INVALID_PRICE", f"{order_type} orders need {field}")
         target: Position | None = None
         if position_id is not None:
             target = self.positions.get(position_id)
@@ -323,9 +305,7 @@ class Broker:
             if not self.hedging:
                 opening = max(quantity - sum(p.quantity for p in opposite), 0.0)
             price = reference or mark
-            needed = opening * price / self.leverage[symbol] + self._fee(
-                quantity, price
-            )
+            needed = opening * price / self.leverage[symbol] + self._fee(quantity, price)
             available = self.account()["margin_available"]
             if needed > available + EPS:
                 raise BrokerError.rejected(
@@ -362,9 +342,7 @@ class Broker:
         return order
 
     @staticmethod
-    def _check_bracket(
-        side: int, ref: float, sl: float | None, tp: float | None
-    ) -> None:
+    def _check_bracket(side: int, ref: float, sl: float | None, tp: float | None) -> None:
         if sl is not None and (ref - sl) * side <= 0:
             where = "below" if side > 0 else "above"
             raise BrokerError.rejected(
@@ -407,9 +385,7 @@ class Broker:
         if symbol is not None:
             symbol = self._symbol_or_reject(symbol)
         targets = [
-            o
-            for o in self.orders.values()
-            if o.is_open and (symbol is None or o.symbol == symbol)
+            o for o in self.orders.values() if o.is_open and (symbol is None or o.symbol == symbol)
         ]
         for order in targets:
             self._finish(order, "CANCELLED", "ORDER_CANCELLED")
@@ -429,21 +405,15 @@ class Broker:
         if unknown:
             raise _invalid(min(unknown), "not a modifiable field")
         values = {
-            k: parse_decimal(
-                v, k, "INVALID_QUANTITY" if k == "quantity" else "INVALID_PRICE"
-            )
+            k: parse_decimal(v, k, "INVALID_QUANTITY" if k == "quantity" else "INVALID_PRICE")
             for k, v in fields.items()
         }
         if not order.is_open:
             # A filled entry's stop_loss/take_profit live on in its bracket children.
-            children = [
-                self.orders[c] for c in order.children if self.orders[c].is_open
-            ]
+            children = [self.orders[c] for c in order.children if self.orders[c].is_open]
             if children and set(values) <= {"stop_loss", "take_profit"}:
                 for child in children:
-                    new = values.get(
-                        "stop_loss" if child.order_type == "STOP" else "take_profit"
-                    )
+                    new = values.get("stop_loss" if child.order_type == "STOP" else "take_profit")
                     if new is None:
                         continue
                     if child.order_type == "STOP":
@@ -467,13 +437,9 @@ class Broker:
             allowed = allowed | {"stop_loss", "take_profit"}
         for field in values:
             if field not in allowed:
-                raise _invalid(
-                    field, f"cannot be changed on a {order.order_type} order"
-                )
+                raise _invalid(field, f"cannot be changed on a {order.order_type} order")
         if values.get("quantity", order.quantity) < order.filled_quantity - EPS:
-            raise BrokerError.rejected(
-                "INVALID_QUANTITY", "quantity below the filled quantity"
-            )
+            raise BrokerError.rejected("INVALID_QUANTITY", "quantity below the filled quantity")
         for field, value in values.items():
             setattr(order, field, value)
         order.updated_at = self.now
@@ -523,9 +489,7 @@ class Broker:
     def close_all(self, symbol: str | None = None) -> list[Order]:
         if symbol is not None:
             symbol = self._symbol_or_reject(symbol)
-        targets = [
-            p for p in self.positions.values() if symbol is None or p.symbol == symbol
-        ]
+        targets = [p for p in self.positions.values() if symbol is None or p.symbol == symbol]
         return [self.close_position(p.id) for p in targets]
 
     # -- matching -------------------------------------------------------------------------------
@@ -556,10 +520,7 @@ class Broker:
             for order in candidates:
                 if not order.is_open:
                     continue  # cancelled by an OCO sibling earlier in this bar
-                if (
-                    order.time_in_force == "DAY"
-                    and t_open >= (order.created_at // DAY + 1) * DAY
-                ):
+                if order.time_in_force == "DAY" and t_open >= (order.created_at // DAY + 1) * DAY:
                     self._finish(order, "EXPIRED", "ORDER_EXPIRED")
                     continue
                 price, maker = self._trigger(order, o, h, l)
@@ -569,9 +530,7 @@ class Broker:
                     self._finish(order, "CANCELLED", "ORDER_CANCELLED")
         self.update_mark(symbol, c)
 
-    def _trigger(
-        self, order: Order, o: float, h: float, l: float
-    ) -> tuple[float | None, bool]:
+    def _trigger(self, order: Order, o: float, h: float, l: float) -> tuple[float | None, bool]:
         """The fill price on this bar (None: no fill) and whether it was a resting limit."""
         side, kind = order.side, order.order_type
         slip = 1.0 + self.slippage_rate * side
@@ -586,7 +545,7 @@ class Broker:
             if hit is None or kind == "STOP":
                 return (None if hit is None else hit * slip), False
             # STOP_LIMIT: from the trigger on it works as a limit; on the trigger bar it fills
-            # only if the trigger price itself satisfies the limit (the rest of the path is unknown).
+            # only if the trigger price itself satisfies the limit (the later path is unknown).
             order.triggered = True
             if (order.limit_price - hit) * side >= 0:
                 return hit, False
@@ -618,9 +577,7 @@ class Broker:
     def _fee(self, quantity: float, price: float) -> float:
         return abs(quantity * price) * self.commission_rate
 
-    def _execute(
-        self, order: Order, price: float, maker: bool, t_open: int, t_next: int
-    ) -> None:
+    def _execute(self, order: Order, price: float, maker: bool, t_open: int, t_next: int) -> None:
         symbol, side = order.symbol, order.side
         qty = order.remaining
         reductions: list[tuple[Position, float]] = []
@@ -628,9 +585,7 @@ class Broker:
         if order.position_id is not None:
             target = self.positions.get(order.position_id)
             if target is None or target.side == side:
-                self._finish(
-                    order, "CANCELLED", "ORDER_CANCELLED"
-                )  # its position is gone
+                self._finish(order, "CANCELLED", "ORDER_CANCELLED")  # its position is gone
                 return
             reductions.append((target, min(qty, target.quantity)))
         elif order.reduce_only or not self.hedging:
@@ -695,17 +650,11 @@ class Broker:
             else:
                 position_events.append(("POSITION_MODIFIED", pos))
         if opening > EPS:
-            pos = (
-                self.positions.get(self.net.get(symbol, ""))
-                if not self.hedging
-                else None
-            )
+            pos = self.positions.get(self.net.get(symbol, "")) if not self.hedging else None
             opening_fee = fee * opening / qty
             if pos is not None and pos.side == side:
                 total = pos.quantity + opening
-                pos.average_price = (
-                    pos.average_price * pos.quantity + price * opening
-                ) / total
+                pos.average_price = (pos.average_price * pos.quantity + price * opening) / total
                 pos.quantity = total
                 pos.entry_fees += opening_fee
                 pos.updated_at = t_open
@@ -744,9 +693,7 @@ class Broker:
         order.filled_quantity += qty
         order.average_fill_price = price
         if order.position_id is None and touched is not None:
-            order.position_id = (
-                touched.id
-            )  # reported on the wire as the order's position
+            order.position_id = touched.id  # reported on the wire as the order's position
         self._finish(order, "FILLED", "ORDER_FILLED")
         self.sink("trade", "TRADE_FILLED", fill, None)
         for event, pos in position_events:
@@ -758,14 +705,10 @@ class Broker:
             for other in list(self.pending[symbol].values()):
                 if other.oco_group_id == order.oco_group_id and other is not order:
                     self._finish(other, "CANCELLED", "ORDER_CANCELLED")
-        if opening > EPS and (
-            order.stop_loss is not None or order.take_profit is not None
-        ):
+        if opening > EPS and (order.stop_loss is not None or order.take_profit is not None):
             self._attach_bracket(order, touched, opening, t_next)
 
-    def _attach_bracket(
-        self, entry: Order, pos: Position | None, qty: float, t_next: int
-    ) -> None:
+    def _attach_bracket(self, entry: Order, pos: Position | None, qty: float, t_next: int) -> None:
         group = f"oco_{entry.id}"
         legs = []
         if entry.stop_loss is not None:
@@ -796,9 +739,7 @@ class Broker:
 
     def _cancel_linked(self, position_id: str) -> None:
         for order in [
-            o
-            for o in self.orders.values()
-            if o.is_open and o.position_id == position_id
+            o for o in self.orders.values() if o.is_open and o.position_id == position_id
         ]:
             if order.reduce_only:
                 self._finish(order, "CANCELLED", "ORDER_CANCELLED")

@@ -16,9 +16,7 @@ TIME_IN_FORCE = ("GTC", "DAY", "IOC", "FOK")
 class BrokerError(Exception):
     """A request the gateway refuses; carries the gateway's HTTP status, code and details."""
 
-    def __init__(
-        self, status: int, code: str, message: str, details: dict | None = None
-    ):
+    def __init__(self, status: int, code: str, message: str, details: dict | None = None):
         super().__init__(message)
         self.status = status
         self.code = code
@@ -51,9 +49,7 @@ class Order:
     post_only: bool = False
     client_order_id: str | None = None
     oco_group_id: str | None = None
-    position_id: str | None = (
-        None  # target position (hedging) or the position it opened
-    )
+    position_id: str | None = None  # target position (hedging) or the position it opened
     parent_id: str | None = None  # bracket children point at their entry order
     status: str = "OPEN"
     filled_quantity: float = 0.0

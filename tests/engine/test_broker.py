@@ -9,9 +9,7 @@ from tektii_engine.broker import Broker, BrokerError
 BTC, EUR = "C:BTCUSD", "F:EURUSD"
 
 
-def make(
-    mode: str = "netting", commission_bps: float = 0.0, slippage_bps: float = 0.0
-) -> Broker:
+def make(mode: str = "netting", commission_bps: float = 0.0, slippage_bps: float = 0.0) -> Broker:
     broker = Broker(
         {BTC: 1.0, EUR: 30.0},
         initial_capital=100_000,
@@ -24,11 +22,9 @@ def make(
     return broker
 
 
-def bar(
-    broker: Broker, o: float, h: float, l: float, c: float, symbol: str = BTC
-) -> None:
+def bar(broker: Broker, o: float, h: float, lo: float, c: float, symbol: str = BTC) -> None:
     """Feed the next 1m bar (opening at broker.now) and advance time to its close."""
-    broker.on_bar(symbol, broker.now, 60, o, h, l, c)
+    broker.on_bar(symbol, broker.now, 60, o, h, lo, c)
     broker.now += 60
 
 
@@ -155,11 +151,7 @@ def test_bracket_stop_loss_wins_when_both_inside_one_bar():
     bar(b, 100, 100, 100, 100)
     sl, tp = (b.orders[c] for c in entry.children)
     bar(b, 100, 106, 89, 95)
-    assert (
-        sl.status == "FILLED"
-        and sl.average_fill_price == 105
-        and tp.status == "CANCELLED"
-    )
+    assert sl.status == "FILLED" and sl.average_fill_price == 105 and tp.status == "CANCELLED"
     assert b.closed_trades[0].pnl == pytest.approx(-5)
 
 
@@ -206,11 +198,7 @@ def test_modify_limit_price_and_quantity():
     lim = order(b, side="buy", quantity="1", order_type="limit", limit_price="95")
     b.modify(lim.id, {"limit_price": "97", "quantity": "3"})
     bar(b, 100, 100, 96, 98)
-    assert (
-        lim.status == "FILLED"
-        and lim.average_fill_price == 97
-        and lim.filled_quantity == 3
-    )
+    assert lim.status == "FILLED" and lim.average_fill_price == 97 and lim.filled_quantity == 3
     with pytest.raises(BrokerError) as exc:
         b.modify(lim.id, {"limit_price": "90"})
     assert exc.value.status == 409
@@ -279,9 +267,7 @@ def test_netting_and_hedging_differ_for_the_same_orders():
         bar(b, 100, 100, 100, 100)
         order(b, side="sell", quantity="4")
         bar(b, 110, 110, 110, 110)
-        results[mode] = sorted(
-            (p.side, p.quantity, p.average_price) for p in b.positions.values()
-        )
+        results[mode] = sorted((p.side, p.quantity, p.average_price) for p in b.positions.values())
         if mode == "netting":
             # 4 of the long closed at 110: realised (110-100)*4 = 40
             assert b.balance == pytest.approx(100_040)
@@ -351,15 +337,11 @@ def test_rejections_carry_gateway_reasons():
 def test_forex_leverage_lets_notional_exceed_capital():
     b = make()
     b.update_mark(EUR, 1.1)
-    order(
-        b, side="buy", quantity="2000000", symbol=EUR
-    )  # 2.2M notional, 73,333 margin at 30x
+    order(b, side="buy", quantity="2000000", symbol=EUR)  # 2.2M notional, 73,333 margin at 30x
     bar(b, 1.1, 1.1, 1.1, 1.1, symbol=EUR)
     assert b.account()["margin_used"] == pytest.approx(2_000_000 * 1.1 / 30)
     with pytest.raises(BrokerError) as exc:
-        order(
-            b, side="buy", quantity="1000000", symbol=EUR
-        )  # +36,667 > 26,667 available
+        order(b, side="buy", quantity="1000000", symbol=EUR)  # +36,667 > 26,667 available
     assert rejected(exc) == "INSUFFICIENT_MARGIN"
 
 
@@ -380,9 +362,7 @@ def test_symbol_aliases():
 
 def test_trailing_stop_follows_the_high():
     b = make()
-    trail = order(
-        b, side="sell", quantity="1", order_type="trailing_stop", trailing_distance="5"
-    )
+    trail = order(b, side="sell", quantity="1", order_type="trailing_stop", trailing_distance="5")
     bar(b, 100, 110, 99, 108)  # stop 95 on this bar, then the watermark moves to 110
     assert trail.status == "OPEN"
     bar(b, 108, 109, 104, 104)  # stop 105: low 104 hits it

@@ -1,0 +1,262 @@
+"""The outcome of one backtest run, serialisable to plain camelCase JSON for storage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from tektii_engine.config import rfc3339, to_epoch
+
+COMPLETE, FAILED, CANCELLED = "COMPLETE", "FAILED", "CANCELLED"
+
+
+def _side(side: int) -> str:
+    return "BUY" if side > 0 else "SELL"
+
+
+def order_record(order: Any) -> dict[str, Any]:
+    """A broker Order as a camelCase result record (numbers stay numbers)."""
+    return {
+        "id": order.id,
+        "symbol": order.symbol,
+        "side": _side(order.side),
+        "orderType": order.order_type,
+        "quantity": order.quantity,
+        "filledQuantity": order.filled_quantity,
+        "status": order.status,
+        "timeInForce": order.time_in_force,
+        "limitPrice": order.limit_price,
+        "stopPrice": order.stop_price,
+        "stopLoss": order.stop_loss,
+        "takeProfit": order.take_profit,
+        "reduceOnly": order.reduce_only,
+        "averageFillPrice": order.average_fill_price,
+        "rejectReason": order.reject_reason,
+        "clientOrderId": order.client_order_id,
+        "parentOrderId": order.parent_id,
+        "positionId": order.position_id,
+        "createdAt": rfc3339(order.created_at),
+        "updatedAt": rfc3339(order.updated_at),
+    }
+
+
+def fill_record(fill: Any) -> dict[str, Any]:
+    return {
+        "id": fill.id,
+        "orderId": fill.order_id,
+        "symbol": fill.symbol,
+        "side": _side(fill.side),
+        "quantity": fill.quantity,
+        "price": fill.price,
+        "commission": fill.commission,
+        "time": rfc3339(fill.time),
+        "isMaker": fill.is_maker,
+        "positionId": fill.position_id,
+    }
+
+
+@attrs.frozen
+class ClosedTradeRecord:
+    """A round trip as stored: what tektii_engine.metrics.compute_metrics reads."""
+
+    symbol: str
+    side: str
+    quantity: float
+    entry_time: int
+    entry_price: float
+    exit_time: int
+    exit_price: float
+    pnl: float
+    gross_pnl: float
+    fees: float
+
+    @classmethod
+    def of(cls, trade: Any) -> ClosedTradeRecord:
+        return cls(
+            trade.symbol,
+            trade.side,
+            trade.quantity,
+            trade.entry_time,
+            trade.entry_price,
+            trade.exit_time,
+            trade.exit_price,
+            trade.pnl,
+            trade.gross_pnl,
+            trade.fees,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "symbol": self.symbol,
+            "side": self.side,
+            "quantity": self.quantity,
+            "entryTime": rfc3339(self.entry_time),
+            "entryPrice": self.entry_price,
+            "exitTime": rfc3339(self.exit_time),
+            "exitPrice": self.exit_price,
+            "pnl": self.pnl,
+            "grossPnl": self.gross_pnl,
+            "fees": self.fees,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ClosedTradeRecord:
+        return cls(
+            d["symbol"],
+            d["side"],
+            d["quantity"],
+            to_epoch(d["entryTime"]),
+            d["entryPrice"],
+            to_epoch(d["exitTime"]),
+            d["exitPrice"],
+            d["pnl"],
+            d["grossPnl"],
+            d["fees"],
+        )
+
+
+@attrs.define
+class BacktestResult:
+    """State, reason, equity curve, orders, fills, closed trades, strategy log and counters.
+
+    The equity curve is columnar (epoch seconds; equity and cash in account currency;
+    drawdown as a fraction of the running peak) and holds one point per bar of the finest
+    subscription, or per 2m..1d step on long windows (steps divide a day: daily closes exact).
+    """
+
+    state: str
+    reason: str | None
+    config: dict[str, Any]
+    initial_capital: float
+    final_equity: float
+    final_balance: float
+    max_drawdown: float  # exact over every bar, not only the sampled curve
+    total_fees: float
+    times: list[int] = attrs.field(factory=list)
+    equity: list[float] = attrs.field(factory=list)
+    cash: list[float] = attrs.field(factory=list)
+    drawdown: list[float] = attrs.field(factory=list)
+    orders: list[dict[str, Any]] = attrs.field(factory=list)
+    fills: list[dict[str, Any]] = attrs.field(factory=list)
+    trades: list[ClosedTradeRecord] = attrs.field(factory=list)
+    open_positions: list[dict[str, Any]] = attrs.field(factory=list)
+    log: str = ""
+    counters: dict[str, int] = attrs.field(factory=dict)
+
+    @property
+    def total_return_pct(self) -> float:
+        return (self.final_equity / self.initial_capital - 1.0) * 100.0
+
+    def metrics(self, *, risk_free_rate: float = 0.0) -> dict[str, float | int]:
+        """Headline metrics (tektii_engine.metrics); crypto-only runs annualise over 365 days."""
+        from tektii_engine.metrics import compute_metrics
+
+        symbols = [s["instrument"] for s in self.config.get("subscriptions", [])]
+        periods = 365 if symbols and all(s.startswith("C:") for s in symbols) else 252
+        open_fees = self.total_fees - sum(t.fees for t in self.trades)
+        return compute_metrics(
+            self.times,
+            self.equity,
+            self.trades,
+            initial_capital=self.initial_capital,
+            periods_per_year=periods,
+            risk_free_rate=risk_free_rate,
+            fees=max(open_fees, 0.0),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "reason": self.reason,
+            "config": self.config,
+            "initialCapital": self.initial_capital,
+            "finalEquity": self.final_equity,
+            "finalBalance": self.final_balance,
+            "totalReturnPct": self.total_return_pct,
+            "maxDrawdownPct": self.max_drawdown * 100.0,
+            "totalFees": self.total_fees,
+            "equityCurve": [
+                {"time": rfc3339(t), "equity": e, "cash": c, "drawdown": d}
+                for t, e, c, d in zip(
+                    self.times, self.equity, self.cash, self.drawdown, strict=True
+                )
+            ],
+            "orders": self.orders,
+            "fills": self.fills,
+            "trades": [t.to_dict() for t in self.trades],
+            "openPositions": self.open_positions,
+            "log": self.log,
+            "counters": self.counters,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BacktestResult:
+        curve = d.get("equityCurve", [])
+        return cls(
+            state=d["state"],
+            reason=d.get("reason"),
+            config=d.get("config", {}),
+            initial_capital=d["initialCapital"],
+            final_equity=d["finalEquity"],
+            final_balance=d["finalBalance"],
+            max_drawdown=d["maxDrawdownPct"] / 100.0,
+            total_fees=d["totalFees"],
+            times=[to_epoch(p["time"]) for p in curve],
+            equity=[p["equity"] for p in curve],
+            cash=[p["cash"] for p in curve],
+            drawdown=[p["drawdown"] for p in curve],
+            orders=d.get("orders", []),
+            fills=d.get("fills", []),
+            trades=[ClosedTradeRecord.from_dict(t) for t in d.get("trades", [])],
+            open_positions=d.get("openPositions", []),
+            log=d.get("log", ""),
+            counters=d.get("counters", {}),
+        )
+
+
+def build_result(
+    engine: Any, state: str, reason: str | None, log: str, events: int
+) -> BacktestResult:
+    """Collect a finished engine's state into a BacktestResult."""
+    broker = engine.broker
+    engine.record_final()
+    times, equity, cash, drawdown = engine.curve
+    return BacktestResult(
+        state=state,
+        reason=reason,
+        config=engine.config.to_dict(),
+        initial_capital=engine.config.initial_capital,
+        final_equity=broker.equity(),
+        final_balance=broker.balance,
+        max_drawdown=engine.max_drawdown,
+        total_fees=broker.total_fees,
+        times=list(times),
+        equity=list(equity),
+        cash=list(cash),
+        drawdown=list(drawdown),
+        orders=[order_record(o) for o in broker.orders.values()],
+        fills=[fill_record(f) for f in broker.fills],
+        trades=[ClosedTradeRecord.of(t) for t in broker.closed_trades],
+        open_positions=[
+            {
+                "id": p.id,
+                "symbol": p.symbol,
+                "side": "LONG" if p.side > 0 else "SHORT",
+                "quantity": p.quantity,
+                "averageEntryPrice": p.average_price,
+                "currentPrice": p.current_price,
+                "unrealizedPnl": p.unrealized_pnl,
+                "openedAt": rfc3339(p.opened_at),
+            }
+            for p in broker.positions.values()
+        ],
+        log=log,
+        counters={
+            "candles": engine.candles,
+            "steps": engine.batches_done,
+            "events": events,
+            "orders": len(broker.orders),
+            "fills": len(broker.fills),
+        },
+    )

@@ -1,0 +1,114 @@
+"""Running a backtest: `run_backtest` drives the engine with a strategy and returns the result.
+
+Two drivers: an in-process strategy object (`on_candles(engine, t, bars)`, no network; used by
+benchmarks and engine tests) and a real strategy started through a Runtime, spoken to over the
+gateway API in lockstep (tektii_engine.gateway.session).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from tektii_engine.config import BacktestConfig
+from tektii_engine.engine import CandleFeed, Engine
+from tektii_engine.result import CANCELLED, COMPLETE, FAILED, BacktestResult, build_result
+
+ProgressFn = Callable[[float, float, float], None]
+"""on_progress(fraction_of_window_done, events_per_second, equity)"""
+
+
+@attrs.frozen
+class RunLimits:
+    """Wall-clock limits of one run, in seconds (None: unlimited)."""
+
+    wall_clock_s: float | None = 3600.0
+    ack_timeout_s: float = 30.0  # how long one event may stay unacknowledged
+    connect_timeout_s: float = 60.0  # from start until the strategy opens /v1/ws
+    shutdown_grace_s: float = 5.0  # after backtest_complete, for the strategy to exit
+
+
+def run_in_process(
+    config: BacktestConfig,
+    feed: CandleFeed,
+    strategy: Any,
+    *,
+    on_progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+) -> BacktestResult:
+    """Replay with `strategy.on_candles(engine, t, bars)` called for every batch."""
+    engine = Engine(config, feed)
+    on_candles = strategy.on_candles
+    state, reason = COMPLETE, None
+    for n, (t, bars) in enumerate(engine.batches()):
+        on_candles(engine, t, bars)
+        if n & 0x3FFF == 0 and n:
+            if cancel is not None and cancel.is_set():
+                state, reason = CANCELLED, "cancelled"
+                break
+            if on_progress is not None:
+                on_progress(engine.progress(), 0.0, engine.broker.equity())
+    return build_result(engine, state, reason, "", engine.candles)
+
+
+def run_backtest(
+    config: BacktestConfig | Mapping[str, Any],
+    feed: CandleFeed,
+    launcher: Any,
+    *,
+    on_progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+    limits: RunLimits | None = None,
+) -> BacktestResult:
+    """Run one backtest to COMPLETE, FAILED or CANCELLED (never raises for strategy faults).
+
+    `launcher` is a `StrategyLauncher` (a Runtime plus what to run), any callable
+    `(StrategyLaunch fields...) -> RunningStrategy` accepted by StrategyLauncher, or an
+    in-process strategy object with `on_candles(engine, t, bars)`.
+    """
+    if not isinstance(config, BacktestConfig):
+        config = BacktestConfig.from_dict(config)
+    if hasattr(launcher, "on_candles"):
+        return run_in_process(config, feed, launcher, on_progress=on_progress, cancel=cancel)
+    from tektii_engine.gateway.session import run_lockstep
+
+    return run_lockstep(
+        config, feed, launcher, on_progress=on_progress, cancel=cancel, limits=limits or RunLimits()
+    )
+
+
+def local_run(
+    path: str | Path,
+    config: BacktestConfig | Mapping[str, Any],
+    *,
+    feed: CandleFeed | None = None,
+    data_dir: str | Path | None = None,
+    on_progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+    limits: RunLimits | None = None,
+    log: Callable[[str], None] | None = None,
+) -> BacktestResult:
+    """`tektii backtest run PATH --config FILE`: run a strategy file/directory as a process.
+
+    Candles come from `feed`, else from the market-data store at `data_dir`.
+    """
+    from tektii_engine.gateway.session import StrategyLauncher
+    from tektii_plugins.runtimes.process import ProcessRuntime
+
+    if feed is None:
+        if data_dir is None:
+            raise ValueError("local_run needs a feed or the market-data directory")
+        from tektii_engine.data.store import CandleStore
+
+        feed = CandleStore(Path(data_dir)).read
+    launcher = StrategyLauncher(ProcessRuntime(), path=Path(path), log=log)
+    return run_backtest(
+        config, feed, launcher, on_progress=on_progress, cancel=cancel, limits=limits
+    )
+
+
+__all__ = ["FAILED", "RunLimits", "local_run", "run_backtest", "run_in_process"]
