@@ -101,15 +101,17 @@ def push_error(credentials: PushCredentials, message: str) -> TektiiError:
     lowered = text.lower()
     where = f"{credentials.registry}/{credentials.repository}"
     if any(marker in lowered for marker in _UNREACHABLE):
+        # the failed request itself ('Get "http://...": dial tcp ...: connection refused')
+        found = re.search(r'\b(Get|Head|Post|Put|Patch) "[^"]+": .*', text)
         return TektiiError(
-            f"Cannot reach the registry at {credentials.registry}: {_short(text)}",
+            f"Cannot reach the registry at {credentials.registry}: {_short(found.group(0) if found else text)}",
             hint="Check that the tektii platform and its registry are running.",
         )
     if any(marker in lowered for marker in _REFUSED):
         # the registry's own words ("denied: requested access to the resource is denied")
         # are clearer than the client's wrapping of them
-        reason = next((line.strip() for line in message.splitlines()
-                       if re.match(r"^\s*(denied|unauthorized|forbidden)\b", line, re.IGNORECASE)), text)
+        found = re.search(r"\b(denied|unauthorized|forbidden): .*", message)
+        reason = found.group(0) if found else text
         return TektiiError(
             f"The registry refused the push to {where}: {_short(' '.join(reason.split()))}",
             hint="Push credentials are issued per version and expire; run version upload again.",
@@ -132,9 +134,10 @@ def is_docker_down(message: str) -> bool:
 def last_error_line(tail: Sequence[str]) -> str:
     """A failed tool's error: from its last "Error:" line to the end of its output, joined
     (podman and buildah continue one error over several lines)."""
-    for index in range(len(tail) - 1, -1, -1):
-        if re.match(r"^(error|ERROR|Error)\b", tail[index].strip()):
-            return "\n".join(line.strip() for line in tail[index:])
+    for pattern in (r"^Error:", r"^(error|ERROR)\b"):
+        for index in range(len(tail) - 1, -1, -1):
+            if re.match(pattern, tail[index].strip()):
+                return "\n".join(line.strip() for line in tail[index:])
     return tail[-1].strip() if tail else "(no output)"
 
 
