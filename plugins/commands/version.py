@@ -1,0 +1,132 @@
+"""`tektii version upload | list | get | tree`."""
+
+from __future__ import annotations
+
+from tektii_core import hookimpl
+from tektii_core.output import Output
+from tektii_plugins.commands.strategy import add_page_arguments
+
+
+@hookimpl
+def register_commands(register):
+    register("version", help="Upload strategy images as versions and inspect them",
+             examples=["tektii version upload strat_abc123", "tektii version list strat_abc123",
+                       "tektii version get strat_abc123 ver_xyz789", "tektii version tree strat_abc123"])
+    register("upload", parent="version", help="Build, verify (linux/amd64) and push an image as a new version",
+             run=upload, arguments=_upload_arguments,
+             description="Validates the inputs, detects the Git SHA, creates the version, builds the image for "
+                         "linux/amd64 with a builder plugin, verifies its platform and pushes it to the platform's registry.",
+             examples=["tektii version upload strat_abc123",
+                       "tektii version upload strat_abc123 --dockerfile ./docker/Dockerfile.prod --context ./src",
+                       "tektii version upload strat_abc123 --git-sha abc1234def --parent ver_xyz789",
+                       "tektii version upload strat_abc123 --template ma-crossover",
+                       "tektii version upload strat_abc123 --builder podman"])
+    register("list", parent="version", help="List the versions of a strategy", run=list_, arguments=_list_arguments,
+             examples=["tektii version list strat_abc123"])
+    register("get", parent="version", help="Show one version", run=get, arguments=_get_arguments,
+             examples=["tektii version get strat_abc123 ver_xyz789"])
+    register("tree", parent="version", help="Draw the --parent lineage of a strategy's versions as a tree",
+             run=tree, arguments=lambda p: p.add_argument("strategy_id", metavar="STRATEGY_ID"),
+             examples=["tektii version tree strat_abc123"])
+
+
+def _upload_arguments(parser):
+    parser.add_argument("strategy_id", metavar="STRATEGY_ID")
+    parser.add_argument("--dockerfile", metavar="PATH", default="./Dockerfile", help="path to your Dockerfile (default ./Dockerfile)")
+    parser.add_argument("--context", metavar="PATH", default=".", help="Docker build context directory (default .)")
+    parser.add_argument("--git-sha", metavar="SHA", help="Git commit SHA for this version (default: auto-detected)")
+    parser.add_argument("--parent", metavar="VERSION_ID", help="parent version ID when branching from an existing version")
+    parser.add_argument("--template", metavar="TEMPLATE",
+                        help="create the version from a platform template (ma-crossover, rsi-momentum) and skip the build")
+    parser.add_argument("--builder", metavar="NAME", help="image builder (docker, buildx, podman, buildah; see `tektii plugins`)")
+
+
+def _list_arguments(parser):
+    parser.add_argument("strategy_id", metavar="STRATEGY_ID")
+    add_page_arguments(parser)
+
+
+def _get_arguments(parser):
+    parser.add_argument("strategy_id", metavar="STRATEGY_ID")
+    parser.add_argument("version_id", metavar="VERSION_ID")
+
+
+def _size(value):
+    if value is None:
+        return None
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.1f} {unit}" if unit != "B" else f"{value} B"
+        value /= 1024
+
+
+def version_record(v: dict) -> list[tuple[str, object]]:
+    record = [("Version ID", v["id"]), ("Strategy ID", v["strategyId"]), ("State", v["state"])]
+    if v.get("failureReason"):
+        record.append(("Failure Reason", v["failureReason"]))
+    record += [("Git SHA", v.get("gitSha")), ("Uncommitted Changes", v.get("gitDirty")), ("Parent", v.get("parentId")),
+               ("Template", v.get("template")), ("Builder", v.get("builder")), ("Image", v.get("image")),
+               ("Digest", v.get("digest")), ("Platform", f"{v['os']}/{v['architecture']}" if v.get("os") else None),
+               ("Size", _size(v.get("size"))), ("Created At", v["createdAt"]), ("Updated At", v["updatedAt"])]
+    return record
+
+
+def upload(ctx, args):
+    from tektii_core.upload import Upload, UploadRequest
+
+    request = UploadRequest(strategy_id=args.strategy_id, dockerfile=args.dockerfile, context=args.context,
+                            git_sha=args.git_sha, parent=args.parent, template=args.template, builder=args.builder)
+    result = Upload(ctx, request).run()
+    version, git = result["version"], result["git"]
+    text = "\n".join([
+        f"  Version ID: {version['id']}",
+        f"  Git SHA: {git.short}",
+        f"  Image: {version.get('image') or 'template ' + str(version.get('template'))}",
+        "",
+        "  Use this version ID when creating scenarios",
+    ])
+    return Output(payload={"data": version}, headline="\n✓ Version uploaded successfully!", text=text)
+
+
+def list_(ctx, args):
+    body = ctx.client.get(f"/v1/strategies/{args.strategy_id}/versions", params={"limit": args.limit, "cursor": args.cursor})
+    page = body["data"]
+    rows = [[v["id"], v.get("gitSha", "")[:12], v.get("parentId"), v.get("template"), v["state"], _size(v.get("size")),
+             v["createdAt"]] for v in page["versions"]]
+    footer = [f"More: tektii version list {args.strategy_id} --cursor {page['nextCursor']}"] if page.get("nextCursor") else []
+    return Output(payload=body, columns=["Version ID", "Git SHA", "Parent", "Template", "State", "Size", "Created At"],
+                  rows=rows, footer=footer)
+
+
+def get(ctx, args):
+    body = ctx.client.get(f"/v1/strategies/{args.strategy_id}/versions/{args.version_id}")
+    return Output(payload=body, record=version_record(body["data"]))
+
+
+def tree(ctx, args):
+    versions = list(ctx.client.paginate(f"/v1/strategies/{args.strategy_id}/versions", "versions", limit=100))
+    versions.sort(key=lambda v: (v["createdAt"], v["id"]))
+    known = {v["id"] for v in versions}
+    children: dict[str | None, list[dict]] = {}
+    for v in versions:
+        children.setdefault(v.get("parentId") if v.get("parentId") in known else None, []).append(v)
+    lines: list[str] = []
+    tee, corner, pipe = ("├── ", "└── ", "│   ") if ctx.tty else ("|-- ", "`-- ", "|   ")
+
+    def label(v: dict) -> str:
+        what = v.get("template") and f"template {v['template']}" or (v.get("gitSha") or "")[:12]
+        return f"{v['id']}  {what}  {v['state']}  {v['createdAt']}"
+
+    def walk(parent_id: str, prefix: str) -> None:
+        kids = children.get(parent_id, [])
+        for i, v in enumerate(kids):
+            last = i == len(kids) - 1
+            lines.append(f"{prefix}{corner if last else tee}{label(v)}")
+            walk(v["id"], prefix + ("    " if last else pipe))
+
+    for root in children.get(None, []):
+        lines.append(label(root))
+        walk(root["id"], "")
+    nodes = [{"id": v["id"], "parentId": v.get("parentId"), "gitSha": v.get("gitSha"), "state": v["state"]} for v in versions]
+    return Output(payload={"data": {"strategyId": args.strategy_id, "versions": nodes}},
+                  text="\n".join(lines) if lines else "No versions yet.")

@@ -1,0 +1,235 @@
+"""The `version upload` flow, assembled at run time from a builder plugin and the platform API.
+
+validate -> git SHA -> create version (push credentials) -> build -> verify platform -> push
+-> complete. Every failure after the version exists marks it failed with the reason, so the
+platform never holds a ready version without an image.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from tektii_core.contracts import BuiltImage, PushCredentials
+from tektii_core.errors import TektiiError
+
+TARGET_PLATFORM = "linux/amd64"
+APPLE_SILICON_HINT = (
+    "Build for linux/amd64: in Docker Desktop enable Settings > General > \"Use Rosetta for x86/amd64 emulation\" "
+    "and restart it, or build with `docker buildx build --platform linux/amd64` (tektii version upload --builder buildx).")
+TEMPLATES = ("ma-crossover", "rsi-momentum")
+
+
+@attrs.frozen
+class UploadRequest:
+    strategy_id: str
+    dockerfile: str = "./Dockerfile"  # as the user wrote it: error messages quote it back
+    context: str = "."
+    git_sha: str | None = None
+    parent: str | None = None
+    template: str | None = None
+    builder: str | None = None
+
+
+@attrs.frozen
+class GitInfo:
+    sha: str  # full SHA, a user-given one, or ts-<unix seconds>
+    short: str
+    dirty: bool | None  # None when unknown (no repository, or a given SHA)
+    source: str  # "flag", "git" or "timestamp"
+
+
+def detect_git(directory: Path, given: str | None) -> GitInfo:
+    if given:
+        return GitInfo(given, given[:7] if _is_hex(given) else given, None, "flag")
+    try:
+        sha = subprocess.run(["git", "-C", str(directory), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=10, check=True).stdout.strip()
+        porcelain = subprocess.run(["git", "-C", str(directory), "status", "--porcelain", "--untracked-files=normal"],
+                                   capture_output=True, text=True, timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        stamp = f"ts-{int(time.time())}"
+        return GitInfo(stamp, stamp, None, "timestamp")
+    return GitInfo(sha, sha[:7], bool(porcelain.strip()), "git")
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+class Upload:
+    """One run of the flow; `ctx` is the CLI context (client, say, warn, plugins, verbosity)."""
+
+    def __init__(self, ctx: Any, request: UploadRequest, *, cwd: Path | None = None):
+        self.ctx = ctx
+        self.request = request
+        self.cwd = cwd or Path.cwd()
+        self.dockerfile = self.cwd / request.dockerfile
+        self.context = self.cwd / request.context
+
+    def run(self) -> dict[str, Any]:
+        ctx = self.ctx
+        ctx.say("Validating inputs...")
+        builder = self.validate()
+        git = detect_git(self.context if self.context.is_dir() else self.cwd, self.request.git_sha)
+        if git.source == "timestamp":
+            ctx.warn("Failed to detect git SHA, using timestamp fallback")
+        ctx.say(f"→ Detected version: {git.short}" + (" (uncommitted changes)" if git.dirty else ""))
+        ctx.say("Creating version in API...")
+        created = ctx.client.post(f"/v1/strategies/{self.request.strategy_id}/versions", json={
+            "gitSha": git.sha, "gitDirty": git.dirty, "parentId": self.request.parent,
+            "template": self.request.template, "builder": builder.name if builder else "template",
+        })["data"]
+        version_id = created["id"]
+        ctx.say(f"✓ Created version: {version_id}")
+        if builder is None:
+            return self._summary(created, git)
+        try:
+            version = self._build_and_push(builder, created)
+        except BaseException as exc:
+            self._fail(version_id, exc)
+            raise
+        return self._summary(version, git)
+
+    def validate(self) -> Any:
+        """Every problem with the inputs, reported together before anything is created."""
+        req, ctx = self.request, self.ctx
+        problems: list[TektiiError] = []
+        try:
+            ctx.client.get(f"/v1/strategies/{req.strategy_id}")
+        except TektiiError as exc:
+            if getattr(exc, "status", None) != 404:
+                raise
+            problems.append(TektiiError(f"Strategy {req.strategy_id} not found",
+                                        hint="`tektii strategy list` shows your strategies."))
+        if req.parent:
+            try:
+                ctx.client.get(f"/v1/strategies/{req.strategy_id}/versions/{req.parent}")
+            except TektiiError as exc:
+                if getattr(exc, "status", None) != 404:
+                    raise
+                problems.append(TektiiError(f"Parent version {req.parent} is not a version of strategy {req.strategy_id}"))
+        builder = None
+        if req.template:
+            if req.template not in TEMPLATES:
+                problems.append(TektiiError(f"Unknown template {req.template!r} (available: {', '.join(TEMPLATES)})"))
+        else:
+            if not self.dockerfile.is_file():
+                problems.append(TektiiError(
+                    f"Dockerfile not found at {req.dockerfile}",
+                    hint=f"Use --dockerfile to specify the correct path: tektii version upload {req.strategy_id} "
+                         "--dockerfile ./docker/Dockerfile"))
+            if not self.context.is_dir():
+                problems.append(TektiiError(f"Build context {req.context} is not a directory",
+                                            hint="Use --context to name the directory to build from."))
+            try:
+                builder = self.choose_builder()
+            except TektiiError as exc:
+                problems.append(exc)
+        if problems:
+            hint = next((p.hint for p in problems if p.hint), None)
+            raise TektiiError("; ".join(p.message for p in problems), hint=hint)
+        return builder
+
+    def choose_builder(self) -> Any:
+        plugins = self.ctx.plugins
+        name = self.request.builder or self.ctx.config.get("builder")
+        if name:
+            builder = plugins.builder(name)
+            found = builder.availability()
+            if not found.ok:
+                raise _unavailable(builder, found.reason)
+            return builder
+        reasons = []
+        for builder in plugins.builders:
+            found = builder.availability()
+            if found.ok:
+                self.ctx.trace(f"builder {builder.name}: available")
+                return builder
+            self.ctx.trace(f"builder {builder.name}: {found.reason}")
+            reasons.append((builder, found.reason))
+        if reasons:
+            raise _unavailable(*reasons[0])  # the preferred builder's reason says what to fix first
+        raise TektiiError("No image builder installed", hint="Install Docker, podman or buildah.")
+
+    def _build_and_push(self, builder: Any, created: dict[str, Any]) -> dict[str, Any]:
+        ctx = self.ctx
+        push = created["push"]
+        credentials = PushCredentials(registry=push["registry"], repository=push["repository"],
+                                      username=push["username"], password=push["password"])
+        tag = f"{credentials.registry}/{credentials.repository}:{created['id']}"
+        ctx.say(f"Connecting to {'Docker' if builder.name in ('docker', 'buildx') else builder.name}...")
+        ctx.say(f"Building image {tag}...")
+        log = BuildLog(ctx)
+        try:
+            image = builder.build(dockerfile=self.dockerfile, context=self.context, tag=tag, platform=TARGET_PLATFORM,
+                                  log=log)
+        finally:
+            log.close()
+        ctx.say("Verifying image platform...")
+        verify_platform(image)
+        ctx.say(f"Pushing image to {credentials.registry}/{credentials.repository}...")
+        log = BuildLog(ctx)
+        try:
+            digest = builder.push(image=image, credentials=credentials, log=log)
+        finally:
+            log.close()
+        return ctx.client.post(f"/v1/strategies/{self.request.strategy_id}/versions/{created['id']}/complete", json={
+            "digest": digest, "os": image.os, "architecture": image.architecture, "size": image.size,
+        })["data"]
+
+    def _fail(self, version_id: str, exc: BaseException) -> None:
+        reason = exc.message if isinstance(exc, TektiiError) else (
+            "upload interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}")
+        try:
+            self.ctx.client.post(f"/v1/strategies/{self.request.strategy_id}/versions/{version_id}/fail",
+                                 json={"reason": reason})
+        except TektiiError as err:
+            self.ctx.warn(f"could not mark version {version_id} failed: {err.message}")
+
+    def _summary(self, version: dict[str, Any], git: GitInfo) -> dict[str, Any]:
+        return {"version": version, "git": git}
+
+
+def verify_platform(image: BuiltImage) -> None:
+    actual = f"{image.os}/{image.architecture}"
+    if actual != TARGET_PLATFORM:
+        raise TektiiError(f"Image platform mismatch (expected {TARGET_PLATFORM}, got {actual})", hint=APPLE_SILICON_HINT)
+
+
+def _unavailable(builder: Any, reason: str) -> TektiiError:
+    if builder.name == "docker" and reason.startswith("Docker not running"):
+        return TektiiError("Docker not running", hint="Start Docker Desktop or the Docker daemon.")
+    return TektiiError(f"Builder {builder.name!r} is not available: {reason}",
+                       hint="`tektii plugins` lists the builders and why each is or is not available.")
+
+
+class BuildLog:
+    """Build output: one self-overwriting line on a terminal, every line with -v, step lines when piped."""
+
+    STEP_PREFIXES = ("Step ", "STEP ", "#", "COMMIT", "Successfully", "-->", "Pushing", "Pushed", "Layer already exists")
+
+    def __init__(self, ctx: Any):
+        self.ctx = ctx
+        self.live = ctx.tty and not ctx.verbose and not ctx.quiet and ctx.output_format == "table"
+        self.width = max(20, (os.get_terminal_size(ctx.stdout.fileno()).columns if self.live else 80) - 4)
+
+    def __call__(self, line: str) -> None:
+        line = line.rstrip()
+        if not line:
+            return
+        if self.live:
+            self.ctx.stdout.write("\r\033[K  " + line[: self.width])
+            self.ctx.stdout.flush()
+        elif self.ctx.verbose or line.lstrip().startswith(self.STEP_PREFIXES):
+            self.ctx.say(f"  {line}")
+
+    def close(self) -> None:
+        if self.live:
+            self.ctx.stdout.write("\r\033[K")
+            self.ctx.stdout.flush()

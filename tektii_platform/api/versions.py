@@ -1,0 +1,216 @@
+"""Versions of a strategy: created by `version upload` (with push credentials for the strategy's
+repository), completed with the pushed digest once the registry holds it, or failed with a reason.
+
+States: PENDING (created, image not yet pushed) -> READY | FAILED. A template version is READY at once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from .. import pagination
+from ..http import ApiError, Request, Response, Router, not_found, ok, validation_error
+from ..ids import new_id, now_db, rfc3339
+from ..validation import FieldError
+from .registry import issue_credentials, registry, repository_for, request_host
+from .strategies import get_owned
+
+TEMPLATES = ("ma-crossover", "rsi-momentum")
+TARGET = ("linux", "amd64")
+_COLUMNS = ("id, strategy_id, owner_id, parent_id, git_sha, git_dirty, template, builder, state, failure_reason, "
+            "repository, digest, size, os, architecture, created_at, updated_at")
+
+CREATE_SCHEMA = {
+    "type": "object",
+    "required": ["gitSha"],
+    "additionalProperties": False,
+    "properties": {
+        "gitSha": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"^[A-Za-z0-9._-]+$",
+                   "x-message": "must be a commit SHA or an identifier of letters, digits, '.', '_' and '-'"},
+        "gitDirty": {"type": ["boolean", "null"]},
+        "parentId": {"type": ["string", "null"]},
+        "template": {"type": ["string", "null"], "enum": [*TEMPLATES, None]},
+        "builder": {"type": ["string", "null"], "maxLength": 64},
+    },
+}
+COMPLETE_SCHEMA = {
+    "type": "object",
+    "required": ["digest"],
+    "additionalProperties": False,
+    "properties": {
+        "digest": {"type": "string", "pattern": r"^sha256:[a-f0-9]{64}$", "x-message": "must be sha256:<64 hex digits>"},
+        "os": {"type": ["string", "null"]},
+        "architecture": {"type": ["string", "null"]},
+        "size": {"type": ["integer", "null"], "minimum": 0},
+    },
+}
+FAIL_SCHEMA = {
+    "type": "object",
+    "required": ["reason"],
+    "additionalProperties": False,
+    "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 2000}},
+}
+_NULLABLE_STR = {"type": ["string", "null"]}
+VERSION_SCHEMA = {
+    "type": "object",
+    "required": ["id", "strategyId", "state", "gitSha", "createdAt", "updatedAt"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^ver_[a-z2-7]+$"},
+        "strategyId": {"type": "string"},
+        "state": {"type": "string", "enum": ["PENDING", "READY", "FAILED"]},
+        "failureReason": _NULLABLE_STR,
+        "gitSha": {"type": "string"},
+        "gitDirty": {"type": ["boolean", "null"]},
+        "parentId": _NULLABLE_STR,
+        "template": _NULLABLE_STR,
+        "builder": _NULLABLE_STR,
+        "imageRepository": _NULLABLE_STR,
+        "image": {**_NULLABLE_STR, "description": "registry/repository@digest, once READY"},
+        "digest": _NULLABLE_STR,
+        "size": {"type": ["integer", "null"]},
+        "os": _NULLABLE_STR,
+        "architecture": _NULLABLE_STR,
+        "createdAt": {"type": "string", "format": "date-time"},
+        "updatedAt": {"type": "string", "format": "date-time"},
+    },
+}
+
+
+def to_json(row: sqlite3.Row, registry_address: str | None) -> dict[str, Any]:
+    repo = f"{registry_address}/{row['repository']}" if registry_address and row["repository"] else None
+    return {
+        "id": row["id"], "strategyId": row["strategy_id"], "state": row["state"], "failureReason": row["failure_reason"],
+        "gitSha": row["git_sha"], "gitDirty": None if row["git_dirty"] is None else bool(row["git_dirty"]),
+        "parentId": row["parent_id"], "template": row["template"], "builder": row["builder"],
+        "imageRepository": repo, "image": f"{repo}@{row['digest']}" if repo and row["digest"] else None,
+        "digest": row["digest"], "size": row["size"], "os": row["os"], "architecture": row["architecture"],
+        "createdAt": rfc3339(row["created_at"]), "updatedAt": rfc3339(row["updated_at"]),
+    }
+
+
+def _registry_address(req: Request) -> str | None:
+    reg = req.ctx.extras.get("registry")
+    if reg is not None and reg.port:
+        return reg.address
+    remembered = req.ctx.data_dir / "registry" / "port"  # the registry keeps its port across restarts
+    try:
+        return f"127.0.0.1:{int(remembered.read_text().strip())}"
+    except (OSError, ValueError):
+        return None
+
+
+def get_version_row(req: Request, strategy_id: str, version_id: str) -> sqlite3.Row:
+    """The caller's version of the caller's strategy, else 404. Scenarios check versions through this."""
+    get_owned(req, strategy_id)
+    row = req.db.query_one(f"SELECT {_COLUMNS} FROM versions WHERE id = ? AND strategy_id = ?", (version_id, strategy_id))
+    if row is None:
+        raise not_found("Version", version_id)
+    return row
+
+
+def create_version(req: Request) -> Response:
+    """Create a version (returns push credentials for the strategy's repository)"""
+    strategy = get_owned(req, req.path_params["strategyId"])
+    body = req.validated_json()
+    parent = body.get("parentId")
+    if parent and req.db.query_one("SELECT 1 FROM versions WHERE id = ? AND strategy_id = ?", (parent, strategy["id"])) is None:
+        raise validation_error([FieldError("parentId", f"{parent} is not a version of strategy {strategy['id']}")])
+    template = body.get("template")
+    version_id, now = new_id("ver"), now_db()
+    push = None
+    repository = None
+    if not template:
+        reg = registry(req.ctx, request_host(req))  # 503 with what to install when it cannot run
+        repository = repository_for(strategy["id"])
+        push = {"registry": reg.address, "repository": repository,
+                **issue_credentials(req, repository, ("push", "pull"))}
+    dirty = body.get("gitDirty")
+    with req.db.transaction() as conn:
+        conn.execute(
+            f"INSERT INTO versions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL, NULL, NULL, NULL, ?, ?)",
+            (version_id, strategy["id"], req.user.id, parent, body["gitSha"], None if dirty is None else int(dirty),
+             template, body.get("builder") or ("template" if template else None), "READY" if template else "PENDING",
+             repository, now, now),
+        )
+    data = to_json(get_version_row(req, strategy["id"], version_id), _registry_address(req))
+    if push:
+        data["push"] = push
+    return ok(data, status=201, headers={"Location": f"/v1/strategies/{strategy['id']}/versions/{version_id}"})
+
+
+def complete_version(req: Request) -> Response:
+    """Record the pushed image; the version becomes READY once the registry holds it for linux/amd64"""
+    strategy_id, version_id = req.path_params["strategyId"], req.path_params["versionId"]
+    row = get_version_row(req, strategy_id, version_id)
+    body = req.validated_json()
+    if row["state"] != "PENDING":
+        raise ApiError(409, f"Version {version_id} is {row['state']}, not PENDING", code="version_not_pending")
+    from tektii_core.errors import TektiiError
+
+    reg = registry(req.ctx, request_host(req))
+    try:
+        manifest = reg.manifest(row["repository"], body["digest"])
+    except TektiiError as exc:
+        raise validation_error([FieldError("digest", f"not in the registry: {exc.message}")]) from None
+    if "/".join(TARGET) not in manifest.platforms:
+        got = ", ".join(manifest.platforms) or "unknown"
+        _set_failed(req, version_id, f"Image platform mismatch (expected linux/amd64, got {got})")
+        raise validation_error([FieldError("digest", f"the pushed image is not linux/amd64 (got {got})")])
+    with req.db.transaction() as conn:
+        conn.execute("UPDATE versions SET state = 'READY', digest = ?, size = ?, os = ?, architecture = ?, updated_at = ?"
+                     " WHERE id = ?", (body["digest"], manifest.size or body.get("size"), TARGET[0], TARGET[1], now_db(),
+                                       version_id))
+    return ok(to_json(get_version_row(req, strategy_id, version_id), _registry_address(req)))
+
+
+def _set_failed(req: Request, version_id: str, reason: str) -> None:
+    with req.db.transaction() as conn:
+        conn.execute("UPDATE versions SET state = 'FAILED', failure_reason = ?, updated_at = ? WHERE id = ? AND state = 'PENDING'",
+                     (reason, now_db(), version_id))
+
+
+def fail_version(req: Request) -> Response:
+    """Mark a pending version failed, with the reason (build, platform or push failure)"""
+    strategy_id, version_id = req.path_params["strategyId"], req.path_params["versionId"]
+    row = get_version_row(req, strategy_id, version_id)
+    body = req.validated_json()
+    if row["state"] != "PENDING":
+        raise ApiError(409, f"Version {version_id} is {row['state']}, not PENDING", code="version_not_pending")
+    _set_failed(req, version_id, body["reason"])
+    return ok(to_json(get_version_row(req, strategy_id, version_id), _registry_address(req)))
+
+
+def list_versions(req: Request) -> Response:
+    """List a strategy's versions, newest first"""
+    strategy = get_owned(req, req.path_params["strategyId"])
+    page = pagination.parse_page(req)
+    clause, params = pagination.keyset_sql(page)
+    rows = req.db.query(f"SELECT {_COLUMNS} FROM versions WHERE strategy_id = ?{clause}", [strategy["id"], *params])
+    rows, next_cursor = pagination.finish(rows, page)
+    address = _registry_address(req)
+    return ok({"versions": [to_json(r, address) for r in rows], "nextCursor": next_cursor})
+
+
+def get_version(req: Request) -> Response:
+    """Get one version"""
+    row = get_version_row(req, req.path_params["strategyId"], req.path_params["versionId"])
+    return ok(to_json(row, _registry_address(req)))
+
+
+def register(router: Router) -> None:
+    version = router.schema("Version", VERSION_SCHEMA)
+    created = {"allOf": [version], "properties": {"push": {
+        "type": "object", "description": "Short-lived credentials for the strategy's repository (uploaded images only)",
+        "properties": {k: {"type": "string"} for k in ("registry", "repository", "username", "password", "expiresAt")}}}}
+    base = "/v1/strategies/{strategyId}/versions"
+    router.add("POST", base, create_version, operation_id="createVersion", tag="versions", status=201,
+               request_schema=router.schema("VersionCreate", CREATE_SCHEMA), response_schema=created, errors=(503,))
+    router.add("GET", base, list_versions, operation_id="listVersions", tag="versions", query=pagination.PARAMS,
+               response_schema={"type": "object", "required": ["versions", "nextCursor"], "properties": {
+                   "versions": {"type": "array", "items": version}, "nextCursor": {"type": ["string", "null"]}}})
+    router.add("GET", base + "/{versionId}", get_version, operation_id="getVersion", tag="versions", response_schema=version)
+    router.add("POST", base + "/{versionId}/complete", complete_version, operation_id="completeVersion", tag="versions",
+               request_schema=router.schema("VersionComplete", COMPLETE_SCHEMA), response_schema=version, errors=(409, 503))
+    router.add("POST", base + "/{versionId}/fail", fail_version, operation_id="failVersion", tag="versions",
+               request_schema=router.schema("VersionFail", FAIL_SCHEMA), response_schema=version, errors=(409,))
