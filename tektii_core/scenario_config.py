@@ -86,9 +86,9 @@ class Problem:
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message
 
-    def to_api(self) -> dict[str, str]:
-        """The shape of one entry of an API error's ``details``."""
-        return {"field": self.path, "message": self.message}
+    def to_api(self) -> dict[str, str | None]:
+        """One entry of an API error's ``details`` (field None: the body as a whole)."""
+        return {"field": self.path or None, "message": self.message}
 
 
 class ConfigError(TektiiError):

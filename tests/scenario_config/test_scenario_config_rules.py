@@ -270,4 +270,5 @@ def test_problem_formatting():
     assert str(Problem("a.b[0]", "bad")) == "a.b[0]: bad"
     assert str(Problem("", "bad")) == "bad"
     assert Problem("x", "y").to_api() == {"field": "x", "message": "y"}
+    assert Problem("", "y").to_api() == {"field": None, "message": "y"}
     assert format_problems([Problem("a", "1"), Problem("b", "2")], indent="  ") == "  a: 1\n  b: 2"
