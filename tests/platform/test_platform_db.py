@@ -134,3 +134,25 @@ def test_unreadable_database_is_a_clear_error(tmp_path):
     (tmp_path / "tektii.db").write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(TektiiError, match="Cannot open the platform database"):
         open_database(tmp_path)
+
+
+def test_processes_migrating_a_fresh_database_at_once_apply_each_migration_once(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    code = "import sys; from tektii_platform.db import open_database; open_database(sys.argv[1]).close()"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], env=env, stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+    db = open_database(tmp_path)
+    versions = [r[0] for r in db.query("SELECT version FROM schema_migrations ORDER BY version")]
+    assert versions == [m.version for m in load_migrations()]
+    db.close()
