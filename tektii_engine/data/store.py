@@ -306,18 +306,21 @@ class CandleStore:
         return self._iter_chunks(sym.symbol, aggregator, lo, hi, chunk_rows)
 
     def _iter_chunks(self, symbol: str, aggregator: Any, lo: int, hi: int, chunk_rows: int) -> Iterator[Candles]:
-        import pyarrow.compute as pc
+        import numpy as np
         import pyarrow.parquet as pq
 
-        parquet = pq.ParquetFile(self.data_path(symbol))
+        # pre_buffer would read ahead every selected row group: memory would grow with the window.
+        parquet = pq.ParquetFile(self.data_path(symbol), pre_buffer=False)
         groups = [g for g in range(parquet.num_row_groups) if _overlaps(parquet, g, lo, hi)]
         if not groups:
             return
         for batch in parquet.iter_batches(batch_size=chunk_rows, row_groups=groups, columns=list(COLUMNS)):
-            times = batch.column(0)
-            mask = pc.and_(pc.greater_equal(times, lo), pc.less(times, hi))
-            chunk = Candles.from_arrow(batch.filter(mask))
-            bars = aggregator.feed(chunk)
+            chunk = Candles.from_arrow(batch)  # zero-copy views of the batch's buffers
+            # Times are ascending, so the window is one contiguous slice of the batch.
+            first, last = np.searchsorted(chunk.time, [lo, hi])
+            if first == last == 0:
+                break  # this batch starts at or after the end: so do all later ones
+            bars = aggregator.feed(chunk[first:last])
             if len(bars):
                 yield bars
         bars = aggregator.flush()
