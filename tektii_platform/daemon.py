@@ -15,8 +15,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,10 +74,12 @@ def _reap(pid: int) -> None:
 
 
 def _health(url: str, timeout: float = 2.0) -> dict | None:
+    import urllib.request  # not at module import: data_dir_default() alone should stay cheap
+
     try:
         with urllib.request.urlopen(f"{url}/healthz", timeout=timeout) as response:
             body = json.loads(response.read())
-    except (OSError, ValueError, urllib.error.URLError):
+    except (OSError, ValueError):  # URLError is an OSError
         return None
     data = body.get("data") if isinstance(body, dict) else None
     return data if isinstance(data, dict) and data.get("service") == SERVICE else None
