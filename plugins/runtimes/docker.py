@@ -36,16 +36,13 @@ class DockerRuntime:
 
             client = docker_client(timeout=10)
         except TektiiError as err:
-            return Availability(
-                False, f"{err.message}: {err.hint}" if err.hint else err.message
-            )
+            return Availability(False, f"{err.message}: {err.hint}" if err.hint else err.message)
         try:
             if relay_image_current(client) or base_image_present(client):
                 return Availability(True)
             return Availability(
                 False,
-                f"the gateway relay image cannot be built: base image {BASE_IMAGE} is missing "
-                "(run scripts/provision)",
+                f"the gateway relay image cannot be built: base image {BASE_IMAGE} is missing (run scripts/provision)",
             )
         finally:
             client.close()

@@ -54,9 +54,7 @@ async def _close(writer: asyncio.StreamWriter) -> None:
 
 
 def _handler(target: str):
-    async def handle(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             up_reader, up_writer = await _open(target)
         except OSError as err:

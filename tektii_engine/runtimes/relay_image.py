@@ -101,7 +101,5 @@ def ensure_relay_image(client: Any | None = None, log: LogFn | None = None) -> s
                     forcerm=True,
                 )
             except (docker.errors.BuildError, docker.errors.APIError) as err:
-                raise TektiiError(
-                    f"Could not build the gateway relay image: {err}"
-                ) from err
+                raise TektiiError(f"Could not build the gateway relay image: {err}") from err
     return RELAY_IMAGE

@@ -99,9 +99,7 @@ def _ensure_image(client: Any, image: str, log: LogFn) -> None:
     try:
         client.images.pull(image)
     except docker.errors.APIError as err:
-        raise TektiiError(
-            f"Could not pull strategy image {image}: {err.explanation or err}"
-        ) from err
+        raise TektiiError(f"Could not pull strategy image {image}: {err.explanation or err}") from err
 
 
 class HostBridge:
@@ -125,9 +123,7 @@ class HostBridge:
         started = threading.Event()
 
         async def start() -> None:
-            self._server = await relay.start_server(
-                f"unix:{self.socket}", f"tcp:{host.strip('[]')}:{parts.port}"
-            )
+            self._server = await relay.start_server(f"unix:{self.socket}", f"tcp:{host.strip('[]')}:{parts.port}")
 
         def run() -> None:
             asyncio.set_event_loop(self._loop)
@@ -135,9 +131,7 @@ class HostBridge:
             started.set()
             self._loop.run_forever()
 
-        self._thread = threading.Thread(
-            target=run, name="tektii-host-bridge", daemon=True
-        )
+        self._thread = threading.Thread(target=run, name="tektii-host-bridge", daemon=True)
         self._thread.start()
         if not started.wait(10):
             raise TektiiError("Could not start the host bridge to the gateway")
@@ -157,9 +151,7 @@ class HostBridge:
 class SandboxedStrategy:
     """A running strategy container and its relay; satisfies the RunningStrategy protocol."""
 
-    def __init__(
-        self, client: Any, relay_container: Any, log: LogFn, limits: SandboxLimits
-    ):
+    def __init__(self, client: Any, relay_container: Any, log: LogFn, limits: SandboxLimits):
         self._client = client
         self._relay = relay_container
         self._container: Any = None
@@ -236,9 +228,7 @@ class SandboxedStrategy:
         self._watch_thread = threading.Thread(target=self._watch, daemon=True)
         self._watch_thread.start()
         if self._limits.wall_clock_s:
-            self._timer = threading.Timer(
-                self._limits.wall_clock_s, self._wall_clock_expired
-            )
+            self._timer = threading.Timer(self._limits.wall_clock_s, self._wall_clock_expired)
             self._timer.daemon = True
             self._timer.start()
 
@@ -247,15 +237,26 @@ class SandboxedStrategy:
         import requests
 
         pending = b""
+        received = 0
+
+        def feed(chunk: bytes) -> None:
+            nonlocal pending
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for raw in lines:
+                self._emit(raw[:_MAX_LINE].decode("utf-8", "replace").rstrip("\r"))
+            if len(pending) > _MAX_LINE:
+                self._emit(pending[:_MAX_LINE].decode("utf-8", "replace"))
+                pending = b""
+
         try:
             for chunk in self._container.logs(stream=True, follow=True):
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for raw in lines:
-                    self._emit(raw[:_MAX_LINE].decode("utf-8", "replace").rstrip("\r"))
-                if len(pending) > _MAX_LINE:
-                    self._emit(pending[:_MAX_LINE].decode("utf-8", "replace"))
-                    pending = b""
+                received += len(chunk)
+                feed(chunk)
+            # The follow stream can end before the daemon has stored the last output of an
+            # exiting container (seen with a final line without newline): read the rest.
+            self._container.wait()
+            feed(self._container.logs(stream=False)[received:])
         except (docker.errors.APIError, requests.RequestException, OSError):
             pass
         if pending:
@@ -269,18 +270,13 @@ class SandboxedStrategy:
             code = int(self._container.wait()["StatusCode"])
         except (docker.errors.APIError, requests.RequestException, OSError) as err:
             code = -1
-            self.exit_reason = (
-                self.exit_reason or f"lost track of the strategy container: {err}"
-            )
+            self.exit_reason = self.exit_reason or f"lost track of the strategy container: {err}"
         if self._log_thread is not None:
             self._log_thread.join(10)
         try:
             self._container.reload()
             if self._container.attrs.get("State", {}).get("OOMKilled"):
-                self.exit_reason = (
-                    f"strategy exceeded its memory limit of {self._limits.memory_mb} MB "
-                    "and was killed"
-                )
+                self.exit_reason = f"strategy exceeded its memory limit of {self._limits.memory_mb} MB and was killed"
         except (docker.errors.APIError, requests.RequestException):
             pass
         with self._lock:
@@ -298,10 +294,7 @@ class SandboxedStrategy:
         with self._lock:
             if self._done.is_set():
                 return
-            self.exit_reason = (
-                f"strategy exceeded its wall-clock limit of {self._limits.wall_clock_s:g} s "
-                "and was stopped"
-            )
+            self.exit_reason = f"strategy exceeded its wall-clock limit of {self._limits.wall_clock_s:g} s and was stopped"
         try:
             self._container.kill()
         except docker.errors.APIError:
@@ -334,9 +327,7 @@ class SandboxedStrategy:
             except docker.errors.NotFound:
                 pass
             except docker.errors.APIError as err:
-                self._emit(
-                    f"tektii: could not remove container {container.short_id}: {err}"
-                )
+                self._emit(f"tektii: could not remove container {container.short_id}: {err}")
         for callback in self._on_cleanup:
             callback()
         _live.discard(self)
@@ -379,9 +370,7 @@ def start_sandboxed(
     bridge: HostBridge | None = None
     if gateway_socket is None:
         if not gateway_url:
-            raise TektiiError(
-                "The docker runtime needs the gateway's Unix socket or URL"
-            )
+            raise TektiiError("The docker runtime needs the gateway's Unix socket or URL")
         bridge = HostBridge(gateway_url)
         gateway_socket = bridge.socket
     gateway_socket = Path(gateway_socket).resolve()
@@ -402,9 +391,7 @@ def start_sandboxed(
                 "RELAY_LISTEN": f"tcp:127.0.0.1:{GATEWAY_PORT}",
                 "RELAY_TARGET": f"unix:{_SOCKET_DIR_IN_RELAY}/{gateway_socket.name}",
             },
-            volumes={
-                str(gateway_socket.parent): {"bind": _SOCKET_DIR_IN_RELAY, "mode": "ro"}
-            },
+            volumes={str(gateway_socket.parent): {"bind": _SOCKET_DIR_IN_RELAY, "mode": "ro"}},
             mem_limit="64m",
             memswap_limit="64m",
             pids_limit=32,
@@ -449,9 +436,7 @@ def start_sandboxed(
         if bridge is not None:
             bridge.close()
         if isinstance(err, docker.errors.APIError):
-            raise TektiiError(
-                f"Could not start the strategy container: {err.explanation or err}"
-            ) from err
+            raise TektiiError(f"Could not start the strategy container: {err.explanation or err}") from err
         raise
     return sandbox
 
@@ -464,13 +449,9 @@ def _wait_relay_ready(container: Any) -> None:
             return
         container.reload()
         if container.status in ("exited", "dead"):
-            raise TektiiError(
-                f"The gateway relay exited at start: {output.strip()[-500:]}"
-            )
+            raise TektiiError(f"The gateway relay exited at start: {output.strip()[-500:]}")
         time.sleep(0.05)
-    raise TektiiError(
-        f"The gateway relay did not start within {_RELAY_READY_TIMEOUT_S:g} s"
-    )
+    raise TektiiError(f"The gateway relay did not start within {_RELAY_READY_TIMEOUT_S:g} s")
 
 
 def remove_run_containers(run_id: str | None = None, client: Any | None = None) -> int:

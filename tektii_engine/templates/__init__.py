@@ -38,14 +38,12 @@ TEMPLATES: dict[str, Template] = {
     for t in (
         Template(
             "ma-crossover",
-            "Simple moving-average crossover: long when the fast SMA crosses above the "
-            "slow SMA, flat when it crosses below",
+            "Simple moving-average crossover: long when the fast SMA crosses above the slow SMA, flat when it crosses below",
             {"FAST_PERIOD": "10", "SLOW_PERIOD": "20", **_COMMON},
         ),
         Template(
             "rsi-momentum",
-            "RSI momentum (Wilder): long when RSI climbs out of the oversold zone, flat "
-            "when it falls out of the overbought zone",
+            "RSI momentum (Wilder): long when RSI climbs out of the oversold zone, flat when it falls out of the overbought zone",
             {
                 "RSI_PERIOD": "14",
                 "RSI_OVERSOLD": "30",
@@ -77,9 +75,7 @@ def template_files(name: str) -> list[Path]:
     return sorted(
         path.relative_to(root)
         for path in root.rglob("*")
-        if path.is_file()
-        and not _SKIP.intersection(path.relative_to(root).parts)
-        and path.suffix != ".pyc"
+        if path.is_file() and not _SKIP.intersection(path.relative_to(root).parts) and path.suffix != ".pyc"
     )
 
 
@@ -95,9 +91,7 @@ def write_project(name: str, dest: Path, *, force: bool = False) -> list[Path]:
     files = template_files(name)
     blocked = [str(dest / f) for f in files if (dest / f).is_dir()]
     if blocked:
-        raise TektiiError(
-            f"Cannot write files where directories exist: {', '.join(blocked)}"
-        )
+        raise TektiiError(f"Cannot write files where directories exist: {', '.join(blocked)}")
     if not force:
         existing = [str(dest / f) for f in files if (dest / f).exists()]
         if existing:

@@ -70,9 +70,7 @@ def assert_no_containers(docker_client, run_id):
     """After the test, no container of this run may be left, whatever happened."""
 
     def check() -> None:
-        left = docker_client.containers.list(
-            all=True, filters={"label": f"org.tektii.run-id={run_id}"}
-        )
+        left = docker_client.containers.list(all=True, filters={"label": f"org.tektii.run-id={run_id}"})
         assert left == [], f"containers left behind: {[c.name for c in left]}"
 
     yield check
@@ -92,9 +90,7 @@ class StandInGateway:
         return f"http://127.0.0.1:{self.tcp_port}"
 
 
-def _serve_gateway(
-    gateway: StandInGateway, tcp: bool
-) -> tuple[asyncio.AbstractEventLoop, threading.Thread, list]:
+def _serve_gateway(gateway: StandInGateway, tcp: bool) -> tuple[asyncio.AbstractEventLoop, threading.Thread, list]:
     from aiohttp import WSMsgType, web
 
     async def account(request: web.Request) -> web.Response:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pluggy
-from tektii_plugins.runtimes import docker as docker_plugin
 
 from tektii_core import hookspecs
 from tektii_core.contracts import (
@@ -14,6 +13,7 @@ from tektii_core.contracts import (
     RuntimeLimits,
     StrategyLaunch,
 )
+from tektii_plugins.runtimes import docker as docker_plugin
 
 
 def registered_runtimes() -> list:
@@ -42,9 +42,7 @@ def test_available_with_docker(docker_client):
     assert docker_plugin.DockerRuntime().availability().ok
 
 
-def test_start_runs_a_launch_through_the_sandbox(
-    docker_client, probe_image, gateway, run_id, assert_no_containers
-):
+def test_start_runs_a_launch_through_the_sandbox(docker_client, probe_image, gateway, run_id, assert_no_containers):
     lines: list[str] = []
     launch = StrategyLaunch(
         run_id=run_id,

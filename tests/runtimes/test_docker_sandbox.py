@@ -30,8 +30,7 @@ def run_probe(image, gateway, run_id, action, *, limits=None, env=None, timeout=
         api_key=API_KEY,
         gateway_socket=gateway.socket,
         env={"PROBE": action, **(env or {})},
-        limits=limits
-        or SandboxLimits(memory_mb=256, cpus=1.0, pids=64, wall_clock_s=60),
+        limits=limits or SandboxLimits(memory_mb=256, cpus=1.0, pids=64, wall_clock_s=60),
         log=lines.append,
     )
     code = sandbox.wait(timeout)
@@ -42,33 +41,23 @@ def run_probe(image, gateway, run_id, action, *, limits=None, env=None, timeout=
 
 
 def result_of(lines: list[str]) -> dict:
-    found = [
-        json.loads(line[len("RESULT ") :])
-        for line in lines
-        if line.startswith("RESULT ")
-    ]
+    found = [json.loads(line[len("RESULT ") :]) for line in lines if line.startswith("RESULT ")]
     assert found, f"the probe printed no result: {lines}"
     return found[-1]
 
 
-def test_strategy_reaches_the_gateway_over_http(
-    probe_image, gateway, run_id, assert_no_containers
-):
+def test_strategy_reaches_the_gateway_over_http(probe_image, gateway, run_id, assert_no_containers):
     sandbox, code, lines = run_probe(probe_image, gateway, run_id, "http")
     assert code == 0, lines
     assert result_of(lines) == {
         "status": 200,
         "body": {"equity": "100000", "currency": "USD"},
     }
-    assert gateway.requests == [
-        {"path": "/v1/account", "authorization": f"Bearer {API_KEY}"}
-    ]
+    assert gateway.requests == [{"path": "/v1/account", "authorization": f"Bearer {API_KEY}"}]
     assert sandbox.exit_reason is None
 
 
-def test_strategy_reaches_the_gateway_websocket(
-    probe_image, gateway, run_id, assert_no_containers
-):
+def test_strategy_reaches_the_gateway_websocket(probe_image, gateway, run_id, assert_no_containers):
     _, code, lines = run_probe(probe_image, gateway, run_id, "ws")
     assert code == 0, lines
     assert result_of(lines) == {
@@ -78,12 +67,8 @@ def test_strategy_reaches_the_gateway_websocket(
     }
 
 
-def test_strategy_gets_the_sdk_environment(
-    probe_image, gateway, run_id, assert_no_containers
-):
-    _, code, lines = run_probe(
-        probe_image, gateway, run_id, "env", env={"MY_PARAM": "7"}
-    )
+def test_strategy_gets_the_sdk_environment(probe_image, gateway, run_id, assert_no_containers):
+    _, code, lines = run_probe(probe_image, gateway, run_id, "env", env={"MY_PARAM": "7"})
     assert code == 0, lines
     assert result_of(lines) == {
         "TEKTII_TRADING_GATEWAY_URL": "http://127.0.0.1:8080",
@@ -97,9 +82,7 @@ def test_strategy_gets_the_sdk_environment(
 def _docker_bridge_ip() -> str:
     """The IPv4 address of the host's docker0 interface (the default bridge gateway)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        packed = fcntl.ioctl(
-            s.fileno(), 0x8915, struct.pack("256s", b"docker0")
-        )  # SIOCGIFADDR
+        packed = fcntl.ioctl(s.fileno(), 0x8915, struct.pack("256s", b"docker0"))  # SIOCGIFADDR
     return socket.inet_ntoa(packed[20:24])
 
 
@@ -123,9 +106,7 @@ def registry():
     with tempfile.TemporaryDirectory() as root:
         config = Path(root) / "config.yml"
         config.write_text(
-            "version: 0.1\n"
-            f"storage:\n  filesystem:\n    rootdirectory: {root}/data\n"
-            f"http:\n  addr: 127.0.0.1:{port}\n"
+            f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {root}/data\nhttp:\n  addr: 127.0.0.1:{port}\n"
         )
         process = subprocess.Popen(
             ["/usr/bin/docker-registry", "serve", str(config)],
@@ -181,25 +162,17 @@ def test_strategy_cannot_reach_host_services_registry_bridge_or_outside(
     outcome = result_of(lines)
     assert outcome["127.0.0.1:8080"] == "connected"  # the gateway relay, as a control
     for target in targets:
-        assert outcome[target] != "connected", (
-            f"{target} was reachable from the sandbox"
-        )
-        assert outcome[target].startswith(("ConnectionRefusedError", "OSError")), (
-            outcome
-        )
+        assert outcome[target] != "connected", f"{target} was reachable from the sandbox"
+        assert outcome[target].startswith(("ConnectionRefusedError", "OSError")), outcome
 
 
-def test_namespace_has_only_loopback_and_no_route(
-    probe_image, gateway, run_id, assert_no_containers
-):
+def test_namespace_has_only_loopback_and_no_route(probe_image, gateway, run_id, assert_no_containers):
     _, code, lines = run_probe(probe_image, gateway, run_id, "netinfo")
     assert code == 0, lines
     assert result_of(lines) == {"interfaces": ["lo"], "routes": []}
 
 
-def test_root_file_system_is_read_only_with_a_writable_tmp(
-    probe_image, gateway, run_id, assert_no_containers
-):
+def test_root_file_system_is_read_only_with_a_writable_tmp(probe_image, gateway, run_id, assert_no_containers):
     _, code, lines = run_probe(probe_image, gateway, run_id, "fs")
     assert code == 0, lines
     outcome = result_of(lines)
@@ -208,9 +181,7 @@ def test_root_file_system_is_read_only_with_a_writable_tmp(
         assert outcome[path] == "OSError: Read-only file system"
 
 
-def test_no_capabilities_and_no_new_privileges(
-    probe_image, gateway, run_id, assert_no_containers
-):
+def test_no_capabilities_and_no_new_privileges(probe_image, gateway, run_id, assert_no_containers):
     _, code, lines = run_probe(probe_image, gateway, run_id, "caps")
     assert code == 0, lines
     outcome = result_of(lines)
@@ -219,9 +190,7 @@ def test_no_capabilities_and_no_new_privileges(
     assert outcome["NoNewPrivs"] == "1"
 
 
-def test_both_containers_are_hardened(
-    docker_client, probe_image, gateway, run_id, assert_no_containers
-):
+def test_both_containers_are_hardened(docker_client, probe_image, gateway, run_id, assert_no_containers):
     sandbox = start_sandboxed(
         run_id=run_id,
         image=probe_image,
@@ -231,9 +200,7 @@ def test_both_containers_are_hardened(
         limits=SandboxLimits(memory_mb=128, cpus=0.5, pids=40, wall_clock_s=60),
     )
     try:
-        strategy = docker_client.api.inspect_container(sandbox.container_id)[
-            "HostConfig"
-        ]
+        strategy = docker_client.api.inspect_container(sandbox.container_id)["HostConfig"]
         relay = docker_client.api.inspect_container(sandbox.relay_id)["HostConfig"]
     finally:
         sandbox.stop(timeout=1)
@@ -251,9 +218,7 @@ def test_both_containers_are_hardened(
     assert set(strategy["Tmpfs"]) == {"/tmp"}
 
 
-def test_pids_limit_stops_a_fork_bomb(
-    probe_image, gateway, run_id, assert_no_containers
-):
+def test_pids_limit_stops_a_fork_bomb(probe_image, gateway, run_id, assert_no_containers):
     limits = SandboxLimits(memory_mb=256, cpus=1.0, pids=24, wall_clock_s=60)
     _, code, lines = run_probe(probe_image, gateway, run_id, "pids", limits=limits)
     assert code == 0, lines
@@ -266,45 +231,34 @@ def test_memory_limit_kills_a_hog(probe_image, gateway, run_id, assert_no_contai
     limits = SandboxLimits(memory_mb=96, cpus=1.0, pids=64, wall_clock_s=120)
     sandbox, code, lines = run_probe(probe_image, gateway, run_id, "mem", limits=limits)
     assert code == 137, lines
-    assert (
-        sandbox.exit_reason
-        == "strategy exceeded its memory limit of 96 MB and was killed"
-    )
+    assert sandbox.exit_reason == "strategy exceeded its memory limit of 96 MB and was killed"
     assert "allocated 16 MB" in lines
     assert not any(line == "allocated 160 MB" for line in lines)
     assert sandbox.log_tail(1) == f"tektii: {sandbox.exit_reason}"
 
 
-def test_wall_clock_limit_stops_the_strategy(
-    probe_image, gateway, run_id, assert_no_containers
-):
+def test_wall_clock_limit_stops_the_strategy(probe_image, gateway, run_id, assert_no_containers):
     limits = SandboxLimits(memory_mb=128, cpus=1.0, pids=64, wall_clock_s=2)
-    sandbox, code, lines = run_probe(
-        probe_image, gateway, run_id, "sleep", limits=limits, timeout=60
-    )
+    sandbox, code, lines = run_probe(probe_image, gateway, run_id, "sleep", limits=limits, timeout=60)
     assert code == 137
-    assert (
-        sandbox.exit_reason
-        == "strategy exceeded its wall-clock limit of 2 s and was stopped"
-    )
+    assert sandbox.exit_reason == "strategy exceeded its wall-clock limit of 2 s and was stopped"
     assert lines[0] == "sleeping"
 
 
-def test_output_lines_are_streamed_to_the_log(
-    probe_image, gateway, run_id, assert_no_containers
-):
+def test_output_lines_are_streamed_to_the_log(probe_image, gateway, run_id, assert_no_containers):
     sandbox, code, lines = run_probe(probe_image, gateway, run_id, "output")
     assert code == 0
-    expected = [f"out {i}" for i in range(5)] + [f"err {i}" for i in range(5)]
-    assert sorted(lines[:-1]) == sorted(expected)
-    assert lines[-1] == "no newline at the end"
-    assert sandbox.log_tail(1) == "no newline at the end"
+    # stdout and stderr are separate pipes: each stream keeps its order, not their interleaving.
+    stdout = [f"out {i}" for i in range(5)] + ["no newline at the end"]
+    stderr = [f"err {i}" for i in range(5)]
+    assert sorted(lines) == sorted(stdout + stderr)
+    assert [line for line in lines if line in stdout] == stdout
+    assert [line for line in lines if line in stderr] == stderr
     assert sandbox.log_tail(100).splitlines() == lines
+    assert sandbox.log_tail(2).splitlines() == lines[-2:]
 
 
-def test_crash_ends_with_its_exit_code_and_traceback(
-    probe_image, gateway, run_id, assert_no_containers
-):
+def test_crash_ends_with_its_exit_code_and_traceback(probe_image, gateway, run_id, assert_no_containers):
     sandbox, code, _ = run_probe(probe_image, gateway, run_id, "crash")
     assert code == 1
     assert sandbox.exit_reason == "strategy exited with code 1"
@@ -314,9 +268,7 @@ def test_crash_ends_with_its_exit_code_and_traceback(
     assert_no_containers()
 
 
-def test_stop_removes_everything_and_is_idempotent(
-    probe_image, gateway, run_id, assert_no_containers
-):
+def test_stop_removes_everything_and_is_idempotent(probe_image, gateway, run_id, assert_no_containers):
     lines: list[str] = []
     sandbox = start_sandboxed(
         run_id=run_id,
@@ -339,17 +291,13 @@ def test_stop_removes_everything_and_is_idempotent(
     assert sandbox.log_tail(50).startswith("sleeping")
 
 
-def test_normal_exit_removes_both_containers(
-    probe_image, gateway, run_id, assert_no_containers
-):
+def test_normal_exit_removes_both_containers(probe_image, gateway, run_id, assert_no_containers):
     _, code, _ = run_probe(probe_image, gateway, run_id, "http")
     assert code == 0
     assert_no_containers()
 
 
-def test_missing_image_is_an_error_and_leaves_nothing(
-    docker_client, gateway, run_id, assert_no_containers
-):
+def test_missing_image_is_an_error_and_leaves_nothing(docker_client, gateway, run_id, assert_no_containers):
     with pytest.raises(TektiiError, match="not available locally"):
         start_sandboxed(
             run_id=run_id,
@@ -359,9 +307,7 @@ def test_missing_image_is_an_error_and_leaves_nothing(
         )
 
 
-def test_unreachable_registry_image_is_an_error(
-    docker_client, gateway, run_id, assert_no_containers
-):
+def test_unreachable_registry_image_is_an_error(docker_client, gateway, run_id, assert_no_containers):
     with socket.socket() as s:  # a free loopback port: nothing listens there
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -374,9 +320,7 @@ def test_unreachable_registry_image_is_an_error(
         )
 
 
-def test_tcp_only_gateway_is_bridged(
-    probe_image, gateway, run_id, assert_no_containers
-):
+def test_tcp_only_gateway_is_bridged(probe_image, gateway, run_id, assert_no_containers):
     lines: list[str] = []
     sandbox = start_sandboxed(
         run_id=run_id,

@@ -51,15 +51,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     errors: list[str] = []
     fast = _number(env, "FAST_PERIOD", errors, int, 10, low=1)
     slow = _number(env, "SLOW_PERIOD", errors, int, 20, low=2)
-    fraction = _number(
-        env, "ORDER_EQUITY_FRACTION", errors, float, 0.10, low=0.0001, high=1
-    )
-    stop = _number(
-        env, "STOP_LOSS_PCT", errors, float, None, low=0.01, high=99.99, optional=True
-    )
-    take = _number(
-        env, "TAKE_PROFIT_PCT", errors, float, None, low=0.01, high=1000, optional=True
-    )
+    fraction = _number(env, "ORDER_EQUITY_FRACTION", errors, float, 0.10, low=0.0001, high=1)
+    stop = _number(env, "STOP_LOSS_PCT", errors, float, None, low=0.01, high=99.99, optional=True)
+    take = _number(env, "TAKE_PROFIT_PCT", errors, float, None, low=0.01, high=1000, optional=True)
     decimals = _number(env, "QUANTITY_DECIMALS", errors, int, 8, low=0, high=18)
     if not errors and fast >= slow:
         errors.append(f"FAST_PERIOD ({fast}) must be smaller than SLOW_PERIOD ({slow})")
@@ -108,9 +102,7 @@ class Crossover:
         return None
 
 
-def order_quantity(
-    equity: Decimal, fraction: float, price: Decimal, decimals: int
-) -> Decimal:
+def order_quantity(equity: Decimal, fraction: float, price: Decimal, decimals: int) -> Decimal:
     """How much to buy for `fraction` of `equity` at `price`, rounded down to `decimals`."""
     if price <= 0 or equity <= 0:
         return Decimal(0)
@@ -123,7 +115,5 @@ def bracket_prices(
 ) -> tuple[Decimal | None, Decimal | None]:
     """Stop-loss and take-profit prices of a long entry at `entry`, or None when unset."""
     stop = entry * (1 - Decimal(str(stop_loss_pct)) / 100) if stop_loss_pct else None
-    take = (
-        entry * (1 + Decimal(str(take_profit_pct)) / 100) if take_profit_pct else None
-    )
+    take = entry * (1 + Decimal(str(take_profit_pct)) / 100) if take_profit_pct else None
     return stop, take

@@ -33,21 +33,15 @@ from tektii import (
 log = logging.getLogger("ma-crossover")
 
 
-def enter_long(
-    gw: TradingGateway, symbol: str, close: Decimal, settings: Settings
-) -> None:
+def enter_long(gw: TradingGateway, symbol: str, close: Decimal, settings: Settings) -> None:
     if any(p.side == PositionSide.LONG for p in gw.list_positions(symbol=symbol)):
         return
     equity = Decimal(gw.get_account().equity)
-    quantity = order_quantity(
-        equity, settings.order_equity_fraction, close, settings.quantity_decimals
-    )
+    quantity = order_quantity(equity, settings.order_equity_fraction, close, settings.quantity_decimals)
     if quantity <= 0:
         log.warning("%s: order size rounds to zero at %s, skipping", symbol, close)
         return
-    stop_loss, take_profit = bracket_prices(
-        close, settings.stop_loss_pct, settings.take_profit_pct
-    )
+    stop_loss, take_profit = bracket_prices(close, settings.stop_loss_pct, settings.take_profit_pct)
     try:
         handle = gw.submit_order(
             symbol,
@@ -87,9 +81,7 @@ def exit_long(gw: TradingGateway, symbol: str, close: Decimal) -> None:
 
 
 def main() -> int:
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stdout, format="%(levelname)s %(message)s"
-    )
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(levelname)s %(message)s")
     try:
         settings = load_settings(os.environ)
     except ConfigError as err:

@@ -31,19 +31,13 @@ class SettingsTest(unittest.TestCase):
         with self.assertRaises(ConfigError) as raised:
             load_settings({"FAST_PERIOD": "ten", "ORDER_EQUITY_FRACTION": "2"})
         self.assertIn("FAST_PERIOD='ten' is not an integer", str(raised.exception))
-        self.assertIn(
-            "ORDER_EQUITY_FRACTION='2' must be between", str(raised.exception)
-        )
+        self.assertIn("ORDER_EQUITY_FRACTION='2' must be between", str(raised.exception))
 
 
 class SizingTest(unittest.TestCase):
     def test_fraction_of_equity_at_the_close(self):
-        self.assertEqual(
-            order_quantity(Decimal(100000), 0.1, Decimal(400), 8), Decimal(25)
-        )
-        self.assertEqual(
-            bracket_prices(Decimal(100), 2, 5), (Decimal(98), Decimal(105))
-        )
+        self.assertEqual(order_quantity(Decimal(100000), 0.1, Decimal(400), 8), Decimal(25))
+        self.assertEqual(bracket_prices(Decimal(100), 2, 5), (Decimal(98), Decimal(105)))
 
 
 if __name__ == "__main__":

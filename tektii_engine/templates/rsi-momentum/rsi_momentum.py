@@ -52,20 +52,12 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     period = _number(env, "RSI_PERIOD", errors, int, 14, low=2)
     oversold = _number(env, "RSI_OVERSOLD", errors, float, 30.0, low=0, high=100)
     overbought = _number(env, "RSI_OVERBOUGHT", errors, float, 70.0, low=0, high=100)
-    fraction = _number(
-        env, "ORDER_EQUITY_FRACTION", errors, float, 0.10, low=0.0001, high=1
-    )
-    stop = _number(
-        env, "STOP_LOSS_PCT", errors, float, None, low=0.01, high=99.99, optional=True
-    )
-    take = _number(
-        env, "TAKE_PROFIT_PCT", errors, float, None, low=0.01, high=1000, optional=True
-    )
+    fraction = _number(env, "ORDER_EQUITY_FRACTION", errors, float, 0.10, low=0.0001, high=1)
+    stop = _number(env, "STOP_LOSS_PCT", errors, float, None, low=0.01, high=99.99, optional=True)
+    take = _number(env, "TAKE_PROFIT_PCT", errors, float, None, low=0.01, high=1000, optional=True)
     decimals = _number(env, "QUANTITY_DECIMALS", errors, int, 8, low=0, high=18)
     if not errors and oversold >= overbought:
-        errors.append(
-            f"RSI_OVERSOLD ({oversold:g}) must be below RSI_OVERBOUGHT ({overbought:g})"
-        )
+        errors.append(f"RSI_OVERSOLD ({oversold:g}) must be below RSI_OVERBOUGHT ({overbought:g})")
     if errors:
         raise ConfigError("invalid settings: " + "; ".join(errors))
     return Settings(period, oversold, overbought, fraction, stop, take, decimals)
@@ -136,9 +128,7 @@ class RsiMomentum:
         return None
 
 
-def order_quantity(
-    equity: Decimal, fraction: float, price: Decimal, decimals: int
-) -> Decimal:
+def order_quantity(equity: Decimal, fraction: float, price: Decimal, decimals: int) -> Decimal:
     """How much to buy for `fraction` of `equity` at `price`, rounded down to `decimals`."""
     if price <= 0 or equity <= 0:
         return Decimal(0)
@@ -151,7 +141,5 @@ def bracket_prices(
 ) -> tuple[Decimal | None, Decimal | None]:
     """Stop-loss and take-profit prices of a long entry at `entry`, or None when unset."""
     stop = entry * (1 - Decimal(str(stop_loss_pct)) / 100) if stop_loss_pct else None
-    take = (
-        entry * (1 + Decimal(str(take_profit_pct)) / 100) if take_profit_pct else None
-    )
+    take = entry * (1 + Decimal(str(take_profit_pct)) / 100) if take_profit_pct else None
     return stop, take

@@ -33,9 +33,7 @@ class MomentumTest(unittest.TestCase):
 class SettingsTest(unittest.TestCase):
     def test_defaults(self):
         settings = load_settings({})
-        self.assertEqual(
-            (settings.rsi_period, settings.oversold, settings.overbought), (14, 30, 70)
-        )
+        self.assertEqual((settings.rsi_period, settings.oversold, settings.overbought), (14, 30, 70))
 
     def test_zones_must_be_ordered(self):
         with self.assertRaisesRegex(ConfigError, "RSI_OVERSOLD \\(80\\) must be below"):
@@ -44,9 +42,7 @@ class SettingsTest(unittest.TestCase):
 
 class SizingTest(unittest.TestCase):
     def test_rounds_down(self):
-        self.assertEqual(
-            order_quantity(Decimal(1000), 0.1, Decimal(3), 2), Decimal("33.33")
-        )
+        self.assertEqual(order_quantity(Decimal(1000), 0.1, Decimal(3), 2), Decimal("33.33"))
 
 
 if __name__ == "__main__":

@@ -27,9 +27,7 @@ def gateway():
 def http():
     request = urllib.request.Request(
         os.environ["TEKTII_TRADING_GATEWAY_URL"] + "/v1/account",
-        headers={
-            "Authorization": "Bearer " + os.environ["TEKTII_TRADING_GATEWAY_API_KEY"]
-        },
+        headers={"Authorization": "Bearer " + os.environ["TEKTII_TRADING_GATEWAY_API_KEY"]},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         result({"status": response.status, "body": json.loads(response.read())})
@@ -77,12 +75,8 @@ def netinfo():
     with open("/proc/net/route") as f:
         routes = f.read().splitlines()[1:]
     with open("/proc/net/ipv6_route") as f:
-        routes6 = [
-            line for line in f.read().splitlines() if not line.rstrip().endswith("lo")
-        ]
-    result(
-        {"interfaces": sorted(os.listdir("/sys/class/net")), "routes": routes + routes6}
-    )
+        routes6 = [line for line in f.read().splitlines() if not line.rstrip().endswith("lo")]
+    result({"interfaces": sorted(os.listdir("/sys/class/net")), "routes": routes + routes6})
 
 
 def fs():
@@ -148,9 +142,7 @@ def output():
 
 
 def env():
-    result(
-        {k: v for k, v in os.environ.items() if "GATEWAY" in k or k.startswith("MY_")}
-    )
+    result({k: v for k, v in os.environ.items() if "GATEWAY" in k or k.startswith("MY_")})
 
 
 if __name__ == "__main__":
