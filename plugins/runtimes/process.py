@@ -1,0 +1,166 @@
+"""The `process` runtime: a strategy file or directory run as a local Python subprocess.
+
+For the local inner loop (`tektii backtest run PATH`) and for templates where Docker is
+absent. The strategy runs with the current interpreter (so the `tektii` SDK is importable),
+talks to the engine on 127.0.0.1 with a per-run key, and is not sandboxed: only its wall
+clock is limited. Its stdout/stderr are captured line by line; stop() kills its process group.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from tektii_core import hookimpl
+from tektii_core.contracts import Availability, LogFn, RunningStrategy, StrategyLaunch, TektiiError
+
+# Never hand the platform's own credentials, or another run's gateway, to strategy code.
+_SCRUBBED_PREFIXES = ("TEKTII_", "TRADING_GATEWAY_")
+LOG_LINES = 5000
+
+
+def strategy_entry(path: Path) -> Path:
+    """The file to run: PATH itself, or PATH/main.py for a directory."""
+    path = Path(path)
+    if path.is_dir():
+        main = path / "main.py"
+        if not main.is_file():
+            raise TektiiError(
+                f"No main.py in strategy directory {path}",
+                hint="Point at the strategy file, or add a main.py that runs the strategy.",
+            )
+        return main
+    if not path.is_file():
+        raise TektiiError(f"Strategy not found: {path}")
+    return path
+
+
+class ProcessStrategy:
+    """A running strategy subprocess (RunningStrategy)."""
+
+    def __init__(self, proc: subprocess.Popen, log: LogFn, wall_clock_s: float | None):
+        self._proc = proc
+        self._log = log
+        self._tail: collections.deque[str] = collections.deque(maxlen=LOG_LINES)
+        self._lock = threading.Lock()
+        self._stopped = False
+        self.exit_reason: str | None = None
+        self._reader = threading.Thread(target=self._read, name="strategy-log", daemon=True)
+        self._reader.start()
+        self._timer: threading.Timer | None = None
+        if wall_clock_s:
+            self._timer = threading.Timer(wall_clock_s, self._wall_clock, args=(wall_clock_s,))
+            self._timer.daemon = True
+            self._timer.start()
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    def _read(self) -> None:
+        assert self._proc.stdout is not None
+        for raw in self._proc.stdout:
+            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            with self._lock:
+                self._tail.append(line)
+            try:
+                self._log(line)
+            except Exception:  # noqa: BLE001 - a failing log sink must not stop the capture
+                pass
+        self._proc.stdout.close()
+
+    def _wall_clock(self, limit: float) -> None:
+        if self._proc.poll() is None:
+            self.exit_reason = f"strategy exceeded its wall-clock limit of {limit:g} s"
+            self._kill_group(signal.SIGKILL)
+
+    def _kill_group(self, sig: int) -> None:
+        try:
+            os.killpg(self._proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def poll(self) -> int | None:
+        return self._proc.poll()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._proc.poll() is None:
+            self._kill_group(signal.SIGTERM)
+            try:
+                self._proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        # Also whatever the strategy spawned, even when the leader already exited.
+        self._kill_group(signal.SIGKILL)
+        self._proc.wait()
+        self._reader.join(timeout=timeout)
+
+    def log_tail(self, lines: int = 50) -> str:
+        with self._lock:
+            tail = list(self._tail)[-lines:] if lines > 0 else []
+        return "\n".join(tail)
+
+
+class ProcessRuntime:
+    name = "process"
+    description = (
+        "Runs a strategy file or directory (its main.py) as a local Python subprocess;"
+        " not isolated, for trusted code and the local inner loop"
+    )
+
+    def availability(self) -> Availability:
+        return Availability(True)
+
+    def start(self, launch: StrategyLaunch) -> RunningStrategy:
+        if launch.path is None:
+            raise TektiiError("The process runtime needs a strategy file or directory to run")
+        entry = strategy_entry(launch.path)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
+        env.update(launch.env)
+        env.update(
+            {
+                "TEKTII_TRADING_GATEWAY_URL": launch.gateway_url,
+                "TEKTII_TRADING_GATEWAY_API_KEY": launch.api_key,
+                "TRADING_GATEWAY_URL": launch.gateway_url,
+                "TRADING_GATEWAY_API_KEY": launch.api_key,
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-u", str(entry.resolve())],
+                cwd=entry.resolve().parent,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, killed as a whole on stop()
+            )
+        except OSError as exc:
+            raise TektiiError(f"Could not start the strategy {entry}: {exc}") from exc
+        return ProcessStrategy(proc, launch.log, launch.limits.wall_clock_s)
+
+
+def wait_exit(strategy: RunningStrategy, timeout: float) -> int | None:
+    """Poll until the strategy exits or `timeout` passes (helper for tests and callers)."""
+    deadline = time.monotonic() + timeout
+    while (code := strategy.poll()) is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return code
+
+
+@hookimpl(trylast=True)
+def register_runtimes(register) -> None:
+    register(ProcessRuntime())

@@ -1,0 +1,1 @@
+"""The trading-gateway API (REST + WebSocket) that `tektii` SDK strategies speak to the engine."""

@@ -1,0 +1,355 @@
+"""The trading-gateway REST API and WebSocket, served by aiohttp for one backtest session.
+
+Handlers run on the session's event loop, between the engine's steps (the engine waits for
+the strategy's acks there), so they read and change the broker without locks. See
+docs/gateway-api.md for what is implemented.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSMsgType, web
+
+from tektii_engine.broker import BrokerError
+from tektii_engine.broker.broker import parse_decimal
+from tektii_engine.config import TIMEFRAMES, asset_class, rfc3339, to_epoch
+from tektii_engine.gateway import wire
+
+if TYPE_CHECKING:
+    from tektii_engine.gateway.session import Session
+
+SESSION: web.AppKey[Session] = web.AppKey("session")
+VERSION = "0.1.0"
+MAX_BARS = 10_000
+DEFAULT_BARS = 1_000
+
+
+def _error(status: int, code: str, message: str, details: Any = None) -> web.Response:
+    return web.json_response(wire.error(code, message, details), status=status)
+
+
+@web.middleware
+async def _errors_and_auth(request: web.Request, handler):
+    session = request.app[SESSION]
+    if request.path.startswith("/v1"):
+        header = request.headers.get("Authorization", "")
+        key = header[7:] if header.startswith("Bearer ") else request.headers.get("X-API-Key", "")
+        if not hmac.compare_digest(key.encode(), session.api_key.encode()):
+            return _error(401, "UNAUTHORIZED", "Unauthorized: missing or invalid API key")
+    try:
+        return await handler(request)
+    except BrokerError as err:
+        return _error(err.status, err.code, err.message, err.details)
+    except _BadRequest as err:
+        return _error(400, "INVALID_REQUEST", f"Invalid request: {err}")
+
+
+class _BadRequest(Exception):
+    pass
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    try:
+        data = json.loads(await request.read() or b"{}")
+    except ValueError as exc:
+        raise _BadRequest(f"malformed JSON body: {exc}") from None
+    if not isinstance(data, dict):
+        raise _BadRequest("expected a JSON object")
+    return data
+
+
+def _time_param(request: web.Request, name: str) -> int | None:
+    value = request.query.get(name)
+    if value is None:
+        return None
+    try:
+        return to_epoch(value)
+    except (ValueError, TypeError):
+        raise _BadRequest(f"{name} must be an RFC 3339 timestamp, got {value!r}") from None
+
+
+def _limit(request: web.Request, default: int | None = None) -> int | None:
+    value = request.query.get("limit")
+    if value is None:
+        return default
+    try:
+        limit = int(value)
+    except ValueError:
+        raise _BadRequest(f"limit must be an integer, got {value!r}") from None
+    if limit < 0:
+        raise _BadRequest("limit must not be negative")
+    return limit
+
+
+def _symbol(session: Session, raw: str) -> str:
+    symbol = session.broker.resolve_symbol(raw)
+    if symbol is None:
+        raise BrokerError(404, "SYMBOL_NOT_FOUND", f"Symbol not found: {raw}", {"symbol": raw})
+    return symbol
+
+
+def _filtered_orders(request: web.Request, orders) -> list[dict[str, Any]]:
+    session = request.app[SESSION]
+    q = request.query
+    symbol = _symbol(session, q["symbol"]) if q.get("symbol") else None
+    statuses = {s.strip().upper() for s in q["status"].split(",")} if q.get("status") else None
+    side = q.get("side", "").upper() or None
+    since, until = _time_param(request, "since"), _time_param(request, "until")
+    picked = [
+        o
+        for o in orders
+        if (symbol is None or o.symbol == symbol)
+        and (statuses is None or o.status in statuses)
+        and (side is None or wire.side(o.side) == side)
+        and (q.get("client_order_id") is None or o.client_order_id == q["client_order_id"])
+        and (q.get("oco_group_id") is None or o.oco_group_id == q["oco_group_id"])
+        and (since is None or o.created_at >= since)
+        and (until is None or o.created_at < until)
+    ]
+    limit = _limit(request)
+    if limit is not None:
+        picked = picked[-limit:] if limit else []
+    return [wire.order(o) for o in picked]
+
+
+# -- account and orders ------------------------------------------------------------------------
+async def get_account(request: web.Request) -> web.Response:
+    return web.json_response(wire.account(request.app[SESSION].broker.account()))
+
+
+async def submit_order(request: web.Request) -> web.Response:
+    order = request.app[SESSION].broker.submit_request(await _body(request))
+    return web.json_response(wire.handle(order), status=201)
+
+
+async def list_orders(request: web.Request) -> web.Response:
+    broker = request.app[SESSION].broker
+    pool = (
+        broker.orders.values()
+        if request.query.get("status")
+        else (o for o in broker.orders.values() if o.is_open)
+    )
+    return web.json_response(_filtered_orders(request, pool))
+
+
+async def order_history(request: web.Request) -> web.Response:
+    broker = request.app[SESSION].broker
+    done = (o for o in broker.orders.values() if not o.is_open)
+    return web.json_response(_filtered_orders(request, done))
+
+
+async def get_order(request: web.Request) -> web.Response:
+    order = request.app[SESSION].broker.get_order(request.match_info["order_id"])
+    return web.json_response(wire.order(order))
+
+
+async def modify_order(request: web.Request) -> web.Response:
+    broker = request.app[SESSION].broker
+    order = broker.modify(request.match_info["order_id"], await _body(request))
+    return web.json_response({"order": wire.order(order), "previous_order_id": None})
+
+
+async def cancel_order(request: web.Request) -> web.Response:
+    order = request.app[SESSION].broker.cancel(request.match_info["order_id"])
+    return web.json_response({"order": wire.order(order), "success": True})
+
+
+async def cancel_all(request: web.Request) -> web.Response:
+    count = request.app[SESSION].broker.cancel_all(request.query.get("symbol"))
+    return web.json_response({"cancelled_count": count, "failed_count": 0, "failed_order_ids": []})
+
+
+# -- positions and trades ----------------------------------------------------------------------
+async def list_positions(request: web.Request) -> web.Response:
+    session = request.app[SESSION]
+    raw = request.query.get("symbol")
+    symbol = _symbol(session, raw) if raw else None
+    positions = session.broker.positions.values()
+    return web.json_response(
+        [wire.position(p) for p in positions if symbol is None or p.symbol == symbol]
+    )
+
+
+async def get_position(request: web.Request) -> web.Response:
+    broker = request.app[SESSION].broker
+    pid = request.match_info["position_id"]
+    position = broker.positions.get(pid)
+    if position is None:
+        raise BrokerError(
+            404,
+            "POSITION_NOT_FOUND",
+            f"Position not found: {pid}",
+            {"resource": "position", "id": pid},
+        )
+    return web.json_response(wire.position(position))
+
+
+async def close_position(request: web.Request) -> web.Response:
+    broker = request.app[SESSION].broker
+    body = await _body(request)
+    quantity = body.get("quantity")
+    limit_price = body.get("limit_price")
+    order = broker.close_position(
+        request.match_info["position_id"],
+        quantity=None
+        if quantity is None
+        else parse_decimal(quantity, "quantity", "INVALID_QUANTITY"),
+        order_type=str(body.get("order_type") or "MARKET").upper(),
+        limit_price=None
+        if limit_price is None
+        else parse_decimal(limit_price, "limit_price", "INVALID_PRICE"),
+        cancel_associated_orders=body.get("cancel_associated_orders") is not False,
+    )
+    return web.json_response(wire.handle(order))
+
+
+async def close_all_positions(request: web.Request) -> web.Response:
+    orders = request.app[SESSION].broker.close_all(request.query.get("symbol"))
+    return web.json_response([wire.handle(o) for o in orders])
+
+
+async def list_trades(request: web.Request) -> web.Response:
+    session = request.app[SESSION]
+    q = request.query
+    symbol = _symbol(session, q["symbol"]) if q.get("symbol") else None
+    since, until = _time_param(request, "since"), _time_param(request, "until")
+    fills = [
+        f
+        for f in session.broker.fills
+        if (symbol is None or f.symbol == symbol)
+        and (q.get("order_id") is None or f.order_id == q["order_id"])
+        and (since is None or f.time >= since)
+        and (until is None or f.time < until)
+    ]
+    limit = _limit(request)
+    if limit is not None:
+        fills = fills[-limit:] if limit else []
+    return web.json_response([wire.trade(f) for f in fills])
+
+
+# -- market data -------------------------------------------------------------------------------
+async def get_bars(request: web.Request) -> web.Response:
+    session = request.app[SESSION]
+    symbol = _symbol(session, request.match_info["symbol"])
+    tf = request.query.get("timeframe", "")
+    if tf not in TIMEFRAMES:
+        raise BrokerError(
+            400,
+            "INVALID_VALUE",
+            f"Invalid value for timeframe: {tf!r}",
+            {"field": "timeframe", "provided": tf},
+        )
+    limit = min(_limit(request, DEFAULT_BARS) or 0, MAX_BARS)
+    rows = session.history(
+        symbol, tf, _time_param(request, "start"), _time_param(request, "end"), limit
+    )
+    return web.json_response([wire.bar(symbol, tf, *row) for row in rows])
+
+
+async def get_quote(request: web.Request) -> web.Response:
+    session = request.app[SESSION]
+    symbol = _symbol(session, request.match_info["symbol"])
+    last = session.last_price(symbol)
+    if last is None:
+        raise BrokerError(404, "SYMBOL_NOT_FOUND", f"No price for {symbol} yet", {"symbol": symbol})
+    price = wire.dec(last)
+    return web.json_response(
+        {
+            "symbol": symbol,
+            "provider": wire.PROVIDER,
+            "bid": price,
+            "ask": price,
+            "last": price,
+            "bid_size": None,
+            "ask_size": None,
+            "volume": None,
+            "timestamp": rfc3339(session.engine.now),
+        }
+    )
+
+
+# -- system ------------------------------------------------------------------------------------
+async def capabilities(request: web.Request) -> web.Response:
+    session = request.app[SESSION]
+    config = session.engine.config
+    return web.json_response(
+        {
+            "features": ["bracket_orders", "oco", "reduce_only", "trailing_stop", "event_ack"],
+            "max_leverage": wire.dec(max(config.leverage(s) for s in config.symbols)),
+            "position_mode": config.position_mode.upper(),
+            "rate_limits": None,
+            "supported_asset_classes": sorted({asset_class(s) for s in config.symbols}),
+            "supported_order_types": ["MARKET", "LIMIT", "STOP", "STOP_LIMIT", "TRAILING_STOP"],
+        }
+    )
+
+
+async def status(request: web.Request) -> web.Response:
+    now = rfc3339(request.app[SESSION].engine.now)
+    return web.json_response({"connected": True, "last_heartbeat": now, "latency_ms": 0})
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response(
+        {
+            "status": "connected",
+            "version": VERSION,
+            "git_sha": "unknown",
+            "providers": [{"connected": True, "platform": "tektii", "stale_instruments": []}],
+        }
+    )
+
+
+async def circuit_breakers(request: web.Request) -> web.Response:
+    closed = {"failure_count": 0, "state": "closed"}
+    return web.json_response({"adapter": closed, "exit_order": closed})
+
+
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    session = request.app[SESSION]
+    ws = web.WebSocketResponse(max_msg_size=1 << 20, autoping=True)
+    await ws.prepare(request)
+    await session.attach(ws)
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                session.on_message(msg.data)
+            elif msg.type == WSMsgType.ERROR:
+                break
+    finally:
+        session.detach(ws)
+    return ws
+
+
+def create_app(session: Session) -> web.Application:
+    app = web.Application(middlewares=[_errors_and_auth], client_max_size=1 << 20)
+    app[SESSION] = session
+    r = app.router
+    r.add_get("/health", health)
+    r.add_get("/v1/health", health)
+    r.add_get("/v1/account", get_account)
+    r.add_post("/v1/orders", submit_order)
+    r.add_get("/v1/orders", list_orders)
+    r.add_delete("/v1/orders", cancel_all)
+    r.add_get("/v1/orders/history", order_history)
+    r.add_get("/v1/orders/{order_id}", get_order)
+    r.add_patch("/v1/orders/{order_id}", modify_order)
+    r.add_delete("/v1/orders/{order_id}", cancel_order)
+    r.add_get("/v1/positions", list_positions)
+    r.add_delete("/v1/positions", close_all_positions)
+    r.add_get("/v1/positions/{position_id}", get_position)
+    r.add_delete("/v1/positions/{position_id}", close_position)
+    r.add_get("/v1/trades", list_trades)
+    r.add_get("/v1/bars/{symbol}", get_bars)
+    r.add_get("/v1/quotes/{symbol}", get_quote)
+    r.add_get("/v1/capabilities", capabilities)
+    r.add_get("/v1/status", status)
+    r.add_get("/v1/circuit-breakers", circuit_breakers)
+    r.add_post("/v1/circuit-breakers/reset", circuit_breakers)
+    r.add_get("/v1/ws", websocket)
+    return app

@@ -1,0 +1,129 @@
+"""Broker records as the trading-gateway JSON the `tektii` SDK parses (snake_case, decimals
+as strings, RFC 3339 UTC times), and the WebSocket frames that carry them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tektii_engine.config import rfc3339
+
+PROVIDER = "tektii"
+CURRENCY = "USD"
+
+
+def dec(value: float | None) -> str | None:
+    """A float as a plain decimal string (no exponent, no float noise beyond 10 places)."""
+    if value is None:
+        return None
+    text = f"{value:.10f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def side(value: int) -> str:
+    return "BUY" if value > 0 else "SELL"
+
+
+def order(o: Any) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "client_order_id": o.client_order_id,
+        "correlation_id": None,
+        "symbol": o.symbol,
+        "side": side(o.side),
+        "order_type": o.order_type,
+        "quantity": dec(o.quantity),
+        "filled_quantity": dec(o.filled_quantity),
+        "remaining_quantity": dec(o.remaining),
+        "limit_price": dec(o.limit_price),
+        "stop_price": dec(o.stop_price),
+        "stop_loss": dec(o.stop_loss),
+        "take_profit": dec(o.take_profit),
+        "trailing_distance": dec(o.trailing_distance),
+        "trailing_type": o.trailing_type,
+        "average_fill_price": dec(o.average_fill_price),
+        "status": o.status,
+        "reject_reason": o.reject_reason,
+        "time_in_force": o.time_in_force,
+        "reduce_only": o.reduce_only,
+        "post_only": o.post_only,
+        "hidden": None,
+        "display_quantity": None,
+        "oco_group_id": o.oco_group_id,
+        "position_id": o.position_id,
+        "created_at": rfc3339(o.created_at),
+        "updated_at": rfc3339(o.updated_at),
+    }
+
+
+def handle(o: Any) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "client_order_id": o.client_order_id,
+        "correlation_id": None,
+        "status": o.status,
+    }
+
+
+def position(p: Any) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "symbol": p.symbol,
+        "side": "LONG" if p.side > 0 else "SHORT",
+        "quantity": dec(p.quantity),
+        "average_entry_price": dec(p.average_price),
+        "current_price": dec(p.current_price),
+        "unrealized_pnl": dec(p.unrealized_pnl),
+        "realized_pnl": dec(p.realized_pnl),
+        "leverage": dec(p.leverage),
+        "liquidation_price": None,
+        "margin_mode": "CROSS",
+        "opened_at": rfc3339(p.opened_at),
+        "updated_at": rfc3339(p.updated_at),
+    }
+
+
+def trade(f: Any) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "order_id": f.order_id,
+        "symbol": f.symbol,
+        "side": side(f.side),
+        "quantity": dec(f.quantity),
+        "price": dec(f.price),
+        "commission": dec(f.commission),
+        "commission_currency": CURRENCY,
+        "is_maker": f.is_maker,
+        "timestamp": rfc3339(f.time),
+    }
+
+
+def account(values: dict[str, float]) -> dict[str, Any]:
+    return {
+        "balance": dec(values["balance"]),
+        "currency": CURRENCY,
+        "equity": dec(values["equity"]),
+        "margin_available": dec(values["margin_available"]),
+        "margin_used": dec(values["margin_used"]),
+        "unrealized_pnl": dec(values["unrealized_pnl"]),
+    }
+
+
+def bar(symbol: str, timeframe: str, t_open: int, o, h, low, c, v) -> dict[str, Any]:
+    return {
+        "symbol": symbol,
+        "provider": PROVIDER,
+        "timeframe": timeframe,
+        "timestamp": rfc3339(t_open),
+        "open": dec(o),
+        "high": dec(h),
+        "low": dec(low),
+        "close": dec(c),
+        "volume": dec(v),
+    }
+
+
+def error(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    return body
