@@ -102,11 +102,10 @@ def docker_ready() -> None:
 def containers_tool_ready(tool: str, *flags: str) -> None:
     if shutil.which(tool) is None:
         require(f"{tool} is not installed (run scripts/provision)")
-    found = subprocess.run(
-        [tool, *flags, "images", "--format", "{{.Repository}}:{{.Tag}}"],
-        capture_output=True, text=True, timeout=60,
-    )
-    if f"docker.io/library/{BASE_IMAGE}" not in found.stdout.split():
+    name = f"docker.io/library/{BASE_IMAGE}"
+    probe = ["image", "exists", name] if tool == "podman" else ["inspect", "--type", "image", name]
+    found = subprocess.run([tool, *flags, *probe], capture_output=True, text=True, timeout=60)
+    if found.returncode != 0:
         require(f"{BASE_IMAGE} is not in {tool}'s containers-storage (run scripts/provision)")
 
 
