@@ -35,6 +35,10 @@ ROW_GROUP_ROWS = 65_536
 SOURCES = ("imported", "synthetic")
 
 
+class MergeConflictError(TektiiError):
+    """New data cannot be merged into what is stored (other base timeframe or source)."""
+
+
 @attrs.frozen
 class InstrumentInfo:
     """What the store knows about one instrument (times are Unix seconds, UTC)."""
@@ -221,12 +225,12 @@ class CandleStore:
             old = self.info(sym.symbol) if mode == "merge" else None
             if old is not None:
                 if old.base_timeframe != base_timeframe:
-                    raise TektiiError(
+                    raise MergeConflictError(
                         f"{sym.symbol} holds {old.base_timeframe} data; cannot merge {base_timeframe} data into it",
                         hint="re-import with --replace to replace the stored data",
                     )
                 if old.source != source:
-                    raise TektiiError(
+                    raise MergeConflictError(
                         f"{sym.symbol} holds {old.source} data; cannot merge {source} data into it",
                         hint="use --replace to replace the stored data",
                     )
