@@ -1,0 +1,3 @@
+"""Fault: exits immediately without connecting."""
+
+print("nothing to do here", flush=True)
