@@ -473,8 +473,9 @@ def _build(table: _RawTable, source: str, declared: str | None) -> LoadedFile:
 def _check_prices(table: _RawTable, v: dict[str, np.ndarray], problems: list) -> None:
     import numpy as np
 
-    top = np.maximum(v["open"], v["close"])
-    bottom = np.minimum(v["open"], v["close"])
+    # fmax/fmin skip a NaN (an unparseable cell, reported already): the other price still counts.
+    top = np.fmax(v["open"], v["close"])
+    bottom = np.fmin(v["open"], v["close"])
     with np.errstate(invalid="ignore"):  # NaN cells were reported already; they compare False
         high_low, low_high, negative = (
             v["high"] < top,
