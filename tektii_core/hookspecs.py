@@ -65,6 +65,16 @@ def register_runtimes(register: Callable[..., None]) -> None:
     """
 
 
+@hookspec
+def register_execution_backends(register: Callable[..., None]) -> None:
+    """Add platform execution backends (where scenario runs execute).
+
+    ``register(backend)`` with a ``tektii_core.contracts.ExecutionBackend``. The platform uses
+    the backend named by its ``--execution-backend`` setting (default ``local``: a worker pool
+    of isolated processes on this machine); a backend on a distributed engine plugs in here.
+    """
+
+
 @hookspec(firstresult=True)
 def resolve_api_url(settings: dict[str, Any]) -> str | None:
     """Return the platform API URL to use when the user configured none, or None.
