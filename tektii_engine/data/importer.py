@@ -182,16 +182,16 @@ def _parse_csv(handle: io.TextIOBase) -> _RawTable:
     problems: list[tuple[int, str]] = []
     previous = 0  # reader.line_num counts physical lines read after the header
     for row in reader:
-        line = header_line + previous + 1
+        line_no = header_line + previous + 1  # where this record starts
         previous = reader.line_num
         if not row or all(not c.strip() for c in row):
             continue
         if len(row) < len(names):
-            problems.append((len(lines), f"line {line}: {len(row)} fields, expected {len(names)}"))
+            problems.append((len(lines), f"line {line_no}: {len(row)} fields, expected {len(names)}"))
             row = row + [""] * (len(names) - len(row))
         for column, value in zip(cells, row, strict=False):
             column.append(value)
-        lines.append(line)
+        lines.append(line_no)
     return _RawTable(
         names=names,
         columns=dict(zip(names, cells, strict=True)),
