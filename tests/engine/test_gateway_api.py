@@ -1,0 +1,229 @@
+"""The gateway's HTTP surface and raw WebSocket contract, checked by a hand-written client.
+
+The "strategy" here is a thread started through the launcher hook: it speaks HTTP over TCP
+and over the Unix socket, and raw WebSocket frames, without the SDK in between.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+import time
+from urllib.parse import urlsplit
+
+from websockets.sync.client import connect
+
+from tektii_engine.config import BacktestConfig
+from tektii_engine.gateway.session import StrategyLauncher
+from tektii_engine.run import RunLimits, run_backtest
+from tektii_plugins.runtimes.process import ProcessRuntime
+
+from .fixtures import TableFeed, WalkFeed
+
+T0 = 1_704_067_200
+FEED = TableFeed(
+    {("C:BTCUSD", "1m"): [(T0 + 60 * i, 100 + i, 101 + i, 99 + i, 100 + i) for i in range(-3, 5)]}
+)
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str):
+        super().__init__("localhost")
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self.unix_path)
+
+
+class ThreadStrategy:
+    """RunningStrategy for a client thread."""
+
+    def __init__(self, target, launch):
+        self.error: BaseException | None = None
+        self.out: dict = {}
+
+        def body():
+            try:
+                target(launch, self.out)
+            except BaseException as exc:  # noqa: BLE001 - reported by the test
+                self.error = exc
+
+        self.thread = threading.Thread(target=body, daemon=True)
+        self.thread.start()
+
+    def poll(self):
+        return None if self.thread.is_alive() else 0
+
+    def stop(self, timeout=5.0):
+        self.thread.join(timeout)
+
+    def log_tail(self, lines=50):
+        return ""
+
+
+def call(conn, method, path, key=None, body=None):
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    conn.request(method, path, body=body, headers=headers)
+    resp = conn.getresponse()
+    return resp.status, json.loads(resp.read() or b"null")
+
+
+def client(launch, out):
+    url = urlsplit(launch.gateway_url)
+    tcp = http.client.HTTPConnection(url.hostname, url.port)
+    key = launch.api_key
+    out["no_key"] = call(tcp, "GET", "/v1/account")
+    out["bad_key"] = call(tcp, "GET", "/v1/account", "wrong")
+    out["health"] = call(tcp, "GET", "/health")
+    out["unix_account"] = call(
+        UnixHTTPConnection(str(launch.gateway_socket)), "GET", "/v1/account", key
+    )
+    out["bad_json"] = call(tcp, "POST", "/v1/orders", key, body="{not json")
+    out["no_order"] = call(tcp, "GET", "/v1/orders/ord_404", key)
+    out["bad_tf"] = call(tcp, "GET", "/v1/bars/C%3ABTCUSD?timeframe=3m", key)
+    frames = []
+    with connect(
+        launch.gateway_url.replace("http", "ws") + "/v1/ws",
+        additional_headers={"Authorization": f"Bearer {key}"},
+    ) as ws:
+        first = json.loads(ws.recv(timeout=10))
+        frames.append(first)
+        out["bars_at_first"] = call(
+            tcp, "GET", "/v1/bars/C%3ABTCUSD?timeframe=1m&end=2030-01-01T00:00:00Z", key
+        )
+        out["quote"] = call(tcp, "GET", "/v1/quotes/C%3ABTCUSD", key)
+        # An empty ack releases nothing: no next frame may arrive.
+        ws.send(
+            json.dumps(
+                {"type": "event_ack", "correlation_id": "x", "events_processed": [], "timestamp": 0}
+            )
+        )
+        try:
+            out["after_empty_ack"] = ws.recv(timeout=0.5)
+        except TimeoutError:
+            out["after_empty_ack"] = None
+        ack = first
+        while True:
+            ws.send(
+                json.dumps(
+                    {
+                        "type": "event_ack",
+                        "correlation_id": "x",
+                        "events_processed": [ack["event_id"]],
+                        "timestamp": 0,
+                    }
+                )
+            )
+            if ack["type"] == "backtest_complete":
+                break
+            ack = json.loads(ws.recv(timeout=10))
+            frames.append(ack)
+    out["frames"] = frames
+
+
+def run_with_client(target, **limits):
+    holder = {}
+
+    def launcher(launch):
+        holder["s"] = ThreadStrategy(target, launch)
+        return holder["s"]
+
+    config = BacktestConfig([("C:BTCUSD", ["candle_1m"])], T0, T0 + 240)
+    result = run_backtest(config, FEED, launcher, limits=RunLimits(ack_timeout_s=5, **limits))
+    strategy = holder["s"]
+    if strategy.error:
+        raise strategy.error
+    return result, strategy.out
+
+
+def test_http_surface_auth_errors_and_unix_socket():
+    result, out = run_with_client(client)
+    assert result.state == "COMPLETE", result.reason
+    assert out["no_key"][0] == 401 and out["no_key"][1]["code"] == "UNAUTHORIZED"
+    assert out["bad_key"][0] == 401
+    assert out["health"][0] == 200 and out["health"][1]["status"] == "connected"
+    assert out["unix_account"] == (
+        200,
+        {
+            "balance": "100000",
+            "currency": "USD",
+            "equity": "100000",
+            "margin_available": "100000",
+            "margin_used": "0",
+            "unrealized_pnl": "0",
+        },
+    )
+    assert out["bad_json"][0] == 400 and out["bad_json"][1]["code"] == "INVALID_REQUEST"
+    assert out["no_order"][0] == 404 and out["no_order"][1]["code"] == "ORDER_NOT_FOUND"
+    assert out["bad_tf"][0] == 400 and out["bad_tf"][1]["details"]["field"] == "timeframe"
+
+
+def test_no_look_ahead_in_rest_history_and_quotes():
+    _, out = run_with_client(client)
+    status, bars = out["bars_at_first"]
+    assert status == 200
+    # At the first candle (closing T0+60) only bars opening up to T0 exist, even with end=2030.
+    assert [b["timestamp"] for b in bars][-1] == "2024-01-01T00:00:00Z"
+    assert len(bars) == 4 and bars[-1]["close"] == "100"
+    assert out["quote"][1]["last"] == "100"
+
+
+def test_raw_frames_carry_event_ids_and_wait_for_acks():
+    _, out = run_with_client(client)
+    frames = out["frames"]
+    assert out["after_empty_ack"] is None
+    assert [f["type"] for f in frames] == ["candle"] * 4 + ["backtest_complete"]
+    assert len({f["event_id"] for f in frames}) == 5
+    bar = frames[0]["bar"]
+    assert bar == {
+        "symbol": "C:BTCUSD",
+        "provider": "tektii",
+        "timeframe": "1m",
+        "timestamp": "2024-01-01T00:00:00Z",
+        "open": "100",
+        "high": "101",
+        "low": "99",
+        "close": "100",
+        "volume": "1",
+    }
+    assert frames[0]["timestamp"] == "2024-01-01T00:01:00Z"  # delivered at its close
+
+
+def test_cancel_and_progress(tmp_path):
+    cancel = threading.Event()
+    progress = []
+
+    def on_progress(fraction, rate, equity):
+        progress.append((fraction, rate, equity))
+        cancel.set()
+
+    config = BacktestConfig([("C:BTCUSD", ["candle_1m"])], T0, T0 + 86400 * 30)
+    started = time.monotonic()
+    result = run_backtest(
+        config,
+        WalkFeed(),
+        StrategyLauncher(ProcessRuntime(), path="tests/engine/strategies/buy_and_hold.py"),
+        on_progress=on_progress,
+        cancel=cancel,
+    )
+    assert result.state == "CANCELLED"
+    assert time.monotonic() - started < 60
+    fraction, rate, equity = progress[0]
+    assert 0 < fraction < 1 and rate > 0 and equity > 0
+    assert 0 < result.counters["candles"] < 30 * 1440
+
+
+def test_wall_clock_limit():
+    config = BacktestConfig([("C:BTCUSD", ["candle_1m"])], T0, T0 + 86400 * 30)
+    result = run_backtest(
+        config,
+        WalkFeed(),
+        StrategyLauncher(ProcessRuntime(), path="tests/engine/strategies/buy_and_hold.py"),
+        limits=RunLimits(wall_clock_s=2),
+    )
+    assert result.state == "FAILED" and "wall-clock limit of 2 s" in result.reason
