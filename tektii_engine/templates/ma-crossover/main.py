@@ -82,6 +82,7 @@ def exit_long(gw: TradingGateway, symbol: str, close: Decimal) -> None:
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per gateway request
     try:
         settings = load_settings(os.environ)
     except ConfigError as err:

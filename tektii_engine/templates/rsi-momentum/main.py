@@ -84,6 +84,7 @@ def exit_long(gw: TradingGateway, symbol: str, close: Decimal, rsi: float) -> No
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per gateway request
     try:
         settings = load_settings(os.environ)
     except ConfigError as err:
