@@ -33,9 +33,13 @@ class APIError(TektiiError):
 
     def __init__(self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None):
         self.status, self.code, self.details = status, code, details or []
-        parts = [message.rstrip(".")]
-        parts += [f"{d.get('field')}: {d.get('message')}" if d.get("field") else str(d.get("message")) for d in self.details]
-        super().__init__("; ".join(parts), hint=_HINTS.get(status))
+        problems = [f"{d.get('field')}: {d.get('message')}" if d.get("field") else str(d.get("message")) for d in self.details]
+        text = message.rstrip(".")
+        if len(problems) == 1:
+            text = f"{text}: {problems[0]}"
+        elif problems:  # every problem on its own line, as the platform reported them
+            text = f"{text}:\n" + "\n".join(f"  {p}" for p in problems)
+        super().__init__(text, hint=_HINTS.get(status))
 
 
 _HINTS = {401: "Check your API key: `tektii auth status` shows where it comes from; `tektii auth login` sets one."}
@@ -107,6 +111,17 @@ class APIClient:
         if response.ok:
             raise TektiiError(f"Unexpected answer from the platform ({response.status_code}): not a JSON object")
         raise APIError(response.status_code, "http_error", f"HTTP {response.status_code} {response.reason}")
+
+    def get_text(self, path: str, *, params: dict[str, Any] | None = None) -> str:
+        """A non-JSON body (e.g. CSV results); errors still come as the JSON envelope."""
+        try:
+            response = self.session.get(f"{self.base_url}{path}", params=params, timeout=self.timeout)
+        except requests.exceptions.RequestException:
+            raise TektiiError(f"Cannot reach the tektii platform at {self.base_url}") from None
+        if response.ok:
+            return response.text
+        self._decode(response)  # raises the platform's error
+        raise TektiiError(f"HTTP {response.status_code} from the platform")
 
     def get(self, path: str, **kw: Any) -> dict[str, Any]:
         return self.request("GET", path, **kw)

@@ -50,6 +50,7 @@ BUILTIN_PLUGINS = {
     "builders.podman": "tektii_plugins.builders.podman",
     "runtimes.process": "tektii_plugins.runtimes.process",
     "runtimes.docker": "tektii_plugins.runtimes.docker",
+    "execution.local": "tektii_plugins.execution.local",
     "local_platform": "tektii_plugins.local_platform",
 }
 

@@ -1,0 +1,275 @@
+"""`tektii scenario create | get | list | cancel | logs | results | report`: backtest runs."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from tektii_core import hookimpl
+from tektii_core.errors import TektiiError
+from tektii_core.output import Output
+from tektii_plugins.commands.strategy import add_page_arguments
+
+STATES = ("PENDING", "RUNNING", "COMPLETE", "FAILED", "CANCELLED")
+FINISHED = {"COMPLETE", "FAILED", "CANCELLED"}
+RESULT_TYPES = ("metadata", "timeseries", "trades")
+# (label, field, unit) of the headline metrics, in the order the summary shows them
+METRICS = (
+    ("Total Return", "totalReturn", "%"), ("Sharpe Ratio", "sharpeRatio", ""), ("Max Drawdown", "maxDrawdownPct", "%"),
+    ("Total Trades", "totalTrades", ""), ("Win Rate", "winRatePct", "%"), ("Sortino Ratio", "sortinoRatio", ""),
+    ("CAGR", "cagrPct", "%"), ("Volatility", "volatilityPct", "%"), ("Profit Factor", "profitFactor", ""),
+    ("Average Win", "averageWin", ""), ("Average Loss", "averageLoss", ""), ("Exposure Time", "exposureTimePct", "%"),
+    ("Total Fees", "totalFees", ""), ("Longest Drawdown", "longestDrawdownDays", " days"),
+    ("Start Equity", "startEquity", ""), ("End Equity", "endEquity", ""),
+)
+
+
+@hookimpl
+def register_commands(register):
+    register("scenario", help="Configure, run and read backtest scenarios",
+             examples=["tektii scenario create strat_abc123 --config ./backtest-config.json --wait",
+                       "tektii scenario get strat_abc123 scen_def456",
+                       "tektii --output json scenario get strat_abc123 scen_def456"])
+    register("create", parent="scenario", help="Validate a scenario config and start its backtest", run=create,
+             arguments=_create_arguments,
+             description="Reads the JSON config (see docs/scenario-config.md), checks every field before any request, "
+                         "and starts the run on the platform. The scenario starts PENDING and moves through RUNNING to "
+                         "COMPLETE (or FAILED / CANCELLED).",
+             examples=["tektii scenario create strat_abc123 --config ./backtest-config.json",
+                       "tektii scenario create strat_abc123 --config ./backtest-config.json --wait"])
+    register("get", parent="scenario", help="Show a scenario's state and headline metrics", run=get,
+             arguments=_ids, examples=["tektii scenario get strat_abc123 scen_def456"])
+    register("list", parent="scenario", help="List a strategy's scenarios", run=list_, arguments=_list_arguments,
+             examples=["tektii scenario list strat_abc123 --state COMPLETE", "tektii scenario list strat_abc123 --version ver_x"])
+    register("cancel", parent="scenario", help="Cancel a pending or running scenario", run=cancel, arguments=_ids)
+    register("logs", parent="scenario", help="Show the strategy's output (stdout/stderr) of a run", run=logs,
+             arguments=_logs_arguments, examples=["tektii scenario logs strat_abc123 scen_def456 --follow"])
+    register("results", parent="scenario", help="Download a result: metadata, the equity time series, or the trade log",
+             run=results, arguments=_results_arguments,
+             examples=["tektii scenario results strat_abc123 scen_def456 --type trades --format csv -o trades.csv"])
+    register("report", parent="scenario", help="Write a self-contained HTML report (metrics, equity, drawdown, trades)",
+             run=report, arguments=_report_arguments,
+             examples=["tektii scenario report strat_abc123 scen_def456 -o report.html"])
+
+
+def _ids(parser):
+    parser.add_argument("strategy_id", metavar="STRATEGY_ID")
+    parser.add_argument("scenario_id", metavar="SCENARIO_ID")
+
+
+def _create_arguments(parser):
+    parser.add_argument("strategy_id", metavar="STRATEGY_ID")
+    parser.add_argument("--config", required=True, metavar="FILE", help="scenario configuration (JSON)")
+    parser.add_argument("--wait", action="store_true",
+                        help="follow the run until it finishes and print its metrics (Ctrl-C stops waiting, not the run)")
+
+
+def _list_arguments(parser):
+    parser.add_argument("strategy_id", metavar="STRATEGY_ID")
+    parser.add_argument("--state", type=str.upper, choices=STATES, help="only scenarios in this state")
+    parser.add_argument("--version", metavar="VERSION_ID", help="only scenarios of this version")
+    add_page_arguments(parser)
+
+
+def _logs_arguments(parser):
+    _ids(parser)
+    parser.add_argument("-f", "--follow", action="store_true", help="keep printing new lines until the run ends")
+
+
+def _results_arguments(parser):
+    _ids(parser)
+    parser.add_argument("--type", required=True, choices=RESULT_TYPES, help="which result to download")
+    parser.add_argument("--format", choices=("json", "csv"), default="json", help="file format (default json)")
+    parser.add_argument("-o", "--out", metavar="FILE", help="write to FILE instead of standard output")
+
+
+def _report_arguments(parser):
+    _ids(parser)
+    parser.add_argument("-o", "--out", metavar="FILE", required=True, help="the HTML file to write")
+
+
+def _path(args) -> str:
+    return f"/v1/strategies/{args.strategy_id}/scenarios/{args.scenario_id}"
+
+
+def _fmt(value, unit: str = "") -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float):
+        text = f"{value:,.2f}"
+    else:
+        text = f"{value:,}" if isinstance(value, int) else str(value)
+    return text + unit
+
+
+def summary_record(s: dict) -> list[tuple[str, object]]:
+    config = s.get("config") or {}
+    record: list[tuple[str, object]] = [("Scenario ID", s["scenarioId"]), ("State", s["state"])]
+    if s.get("failureReason"):
+        record.append(("Failure Reason", s["failureReason"]))
+    record += [("Strategy ID", s.get("strategyId")), ("Version ID", s.get("strategyVersionId")),
+               ("Window", f"{config.get('startTime')} → {config.get('endTime')}" if config else None),
+               ("Instruments", ", ".join(sub["instrument"] for sub in config.get("subscriptions", [])) or None),
+               ("Initial Capital", _fmt(config.get("initialCapital"))), ("Position Mode", config.get("positionMode"))]
+    progress = s.get("progress") or {}
+    if s["state"] == "RUNNING" and progress:
+        record.append(("Progress", f"{progress.get('fraction', 0) * 100:.1f}%"))
+    if s["state"] == "COMPLETE":
+        # risk metrics stay "-" until the run had enough data to compute them
+        record += [(label, _fmt(s.get(field), unit)) for label, field, unit in METRICS]
+    record += [("Created At", s.get("createdAt")), ("Started At", s.get("startedAt")), ("Finished At", s.get("finishedAt"))]
+    return record
+
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float], width: int = 60) -> str:
+    if len(values) < 2:
+        return ""
+    step = max(1, len(values) // width)
+    points = [values[min(i, len(values) - 1)] for i in range(0, len(values), step)][:width]
+    low, high = min(points), max(points)
+    span = (high - low) or 1.0
+    return "".join(SPARKS[int((v - low) / span * (len(SPARKS) - 1))] for v in points)
+
+
+def create(ctx, args):
+    from tektii_core.scenario_config import load_scenario_config, read_config_file
+
+    load_scenario_config(args.config)  # every problem, before any request
+    body = ctx.client.post(f"/v1/strategies/{args.strategy_id}/scenarios", json=read_config_file(args.config))
+    scenario = body["data"]
+    if not args.wait:
+        return Output(payload=body, headline=f"✓ Scenario created: {scenario['scenarioId']} ({scenario['state']})",
+                      record=summary_record(scenario),
+                      footer=["", f"Read the results with: tektii scenario get {args.strategy_id} {scenario['scenarioId']}"])
+    return _wait(ctx, args.strategy_id, scenario)
+
+
+def _wait(ctx, strategy_id: str, scenario: dict) -> Output:
+    path = f"/v1/strategies/{strategy_id}/scenarios/{scenario['scenarioId']}"
+    bar = ProgressDisplay(ctx)
+    try:
+        while scenario["state"] not in FINISHED:
+            bar.update(scenario)
+            time.sleep(0.5)
+            scenario = ctx.client.get(path)["data"]
+    except KeyboardInterrupt:
+        bar.close()
+        ctx.stderr.write(f"\nStopped waiting; the run goes on. Check it with: tektii scenario get {strategy_id} "
+                         f"{scenario['scenarioId']}\n")
+        return 130
+    bar.close()
+    if scenario["state"] == "FAILED":
+        raise TektiiError(f"Scenario {scenario['scenarioId']} failed: {scenario.get('failureReason') or 'no reason given'}",
+                          hint=f"The strategy's output: tektii scenario logs {strategy_id} {scenario['scenarioId']}")
+    if scenario["state"] == "CANCELLED":
+        raise TektiiError(f"Scenario {scenario['scenarioId']} was cancelled")
+    return Output(payload={"data": scenario}, headline=f"✓ Scenario {scenario['scenarioId']} complete",
+                  record=summary_record(scenario))
+
+
+class ProgressDisplay:
+    """A redrawn bar on a terminal; a plain line every few seconds (or 10% of the window) otherwise."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.live = ctx.tty and not ctx.quiet and ctx.output_format == "table"
+        self.last_line = 0.0
+        self.last_fraction = -1.0
+
+    def update(self, s: dict) -> None:
+        p = s.get("progress") or {}
+        fraction = float(p.get("fraction") or 0.0)
+        text = f"{s['state']:<8} {fraction * 100:5.1f}%"
+        if p.get("eventsPerSecond") is not None:
+            text += f"  {p['eventsPerSecond']:,.0f} events/s"
+        if p.get("equity") is not None:
+            text += f"  equity {p['equity']:,.2f}"
+        if p.get("simulatedTime"):
+            text += f"  at {p['simulatedTime']}"
+        if self.live:
+            filled = int(fraction * 30)
+            self.ctx.stdout.write(f"\r\033[K[{'█' * filled}{'░' * (30 - filled)}] {text}")
+            self.ctx.stdout.flush()
+            return
+        now = time.monotonic()
+        if now - self.last_line >= 5 or fraction - self.last_fraction >= 0.1:
+            self.ctx.say(text)
+            self.last_line, self.last_fraction = now, fraction
+
+    def close(self) -> None:
+        if self.live:
+            self.ctx.stdout.write("\r\033[K")
+            self.ctx.stdout.flush()
+
+
+def get(ctx, args):
+    body = ctx.client.get(_path(args))
+    scenario = body["data"]
+    footer = []
+    if scenario["state"] == "COMPLETE" and ctx.tty and ctx.output_format == "table":
+        rows = ctx.client.get(_path(args) + "/results/timeseries")["data"]["rows"]
+        line = sparkline([r["equity"] for r in rows])
+        if line:
+            footer = ["", f"Equity  {line}"]
+    return Output(payload=body, record=summary_record(scenario), footer=footer)
+
+
+def list_(ctx, args):
+    params = {"limit": args.limit, "cursor": args.cursor, "state": args.state, "versionId": args.version}
+    body = ctx.client.get(f"/v1/strategies/{args.strategy_id}/scenarios", params=params)
+    page = body["data"]
+    rows = [[s["scenarioId"], s.get("strategyVersionId"), s["state"], _fmt(s.get("totalReturn"), "%"),
+             _fmt(s.get("sharpeRatio")), _fmt(s.get("maxDrawdownPct"), "%"), s.get("totalTrades"), s.get("createdAt")]
+            for s in page["scenarios"]]
+    footer = [f"More: tektii scenario list {args.strategy_id} --cursor {page['nextCursor']}"] if page.get("nextCursor") else []
+    return Output(payload=body, rows=rows, footer=footer,
+                  columns=["Scenario ID", "Version ID", "State", "Return", "Sharpe", "Max DD", "Trades", "Created At"])
+
+
+def cancel(ctx, args):
+    body = ctx.client.post(_path(args) + "/cancel")
+    return Output(payload=body, headline=f"✓ Cancelled scenario {args.scenario_id}", record=summary_record(body["data"]))
+
+
+def logs(ctx, args):
+    offset = 0
+    while True:
+        page = ctx.client.get(_path(args) + "/logs", params={"offset": offset})["data"]
+        for line in page["lines"]:
+            ctx.stdout.write(line + "\n")
+        ctx.stdout.flush()
+        offset = page["nextOffset"]
+        if not args.follow or (page["state"] in FINISHED and not page["lines"]):
+            return 0
+        if not page["lines"]:
+            time.sleep(0.5)
+
+
+def results(ctx, args):
+    path = _path(args) + f"/results/{args.type}"
+    if args.format == "csv":
+        text = ctx.client.get_text(path, params={"format": "csv"})
+    else:
+        import json
+
+        text = json.dumps(ctx.client.get(path), indent=2) + "\n"
+    if args.out:
+        with open(args.out, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        ctx.say(f"✓ Wrote {args.type} ({args.format}) to {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def report(ctx, args):
+    from tektii_core.report import render_report
+
+    parts = {kind: ctx.client.get(_path(args) + f"/results/{kind}")["data"] for kind in RESULT_TYPES}
+    html = render_report(parts["metadata"], parts["timeseries"]["rows"], parts["trades"]["trades"])
+    with open(args.out, "w", encoding="utf-8") as fh:
+        fh.write(html)
+    return Output.message(f"✓ Report written to {args.out}", {"data": {"path": args.out, "bytes": len(html.encode())}})
