@@ -6,7 +6,6 @@ Candles are fixed rows, so every number the strategy observes is computed by han
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from tektii_engine.run import RunLimits, run_backtest
 from tektii_plugins.runtimes.process import ProcessRuntime
 
 from .fixtures import TableFeed, WalkFeed
+from .test_process_runtime import running
 
 STRATEGIES = Path(__file__).parent / "strategies"
 T0 = 1_704_067_200
@@ -66,8 +66,7 @@ def run(strategy, config, tmp_path, feed=FEED, limits=None):
     )
     for started in runtime.started:
         assert started.poll() is not None
-        with pytest.raises(ProcessLookupError):
-            os.killpg(started.pid, 0)  # the whole process group is gone
+        assert not running(started.pid)
     data = json.loads(report.read_text()) if report.exists() else None
     return result, data
 
