@@ -59,9 +59,7 @@ def libtrust_key_id(public_key: Any) -> str:
     of SHA-256 over the DER SubjectPublicKeyInfo, base32 in 12 groups of 4, joined by ':'."""
     from cryptography.hazmat.primitives import serialization
 
-    der = public_key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     encoded = base64.b32encode(hashlib.sha256(der).digest()[:30]).decode("ascii").rstrip("=")
     return ":".join(encoded[i : i + 4] for i in range(0, len(encoded), 4))
 
@@ -111,8 +109,7 @@ class TokenIssuer:
     authenticated the client as `subject` and looked up what that subject may do.
     """
 
-    def __init__(self, key_dir: str | os.PathLike[str], *, issuer: str = DEFAULT_ISSUER,
-                 service: str = DEFAULT_SERVICE):
+    def __init__(self, key_dir: str | os.PathLike[str], *, issuer: str = DEFAULT_ISSUER, service: str = DEFAULT_SERVICE):
         self.key_dir = Path(key_dir)
         self.issuer = issuer
         self.service = service
@@ -155,11 +152,13 @@ class TokenIssuer:
             # Written key first, 0600, then the certificate: its presence marks a complete pair.
             fd = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as out:
-                out.write(key.private_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PrivateFormat.PKCS8,
-                    serialization.NoEncryption(),
-                ))
+                out.write(
+                    key.private_bytes(
+                        serialization.Encoding.PEM,
+                        serialization.PrivateFormat.PKCS8,
+                        serialization.NoEncryption(),
+                    )
+                )
             self.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
             self._key = key
         self._kid = libtrust_key_id(self._key.public_key())
@@ -195,8 +194,9 @@ class TokenIssuer:
         issued_at = dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return {"token": token, "access_token": token, "expires_in": ttl, "issued_at": issued_at}
 
-    def issue(self, subject: str, granted: Mapping[str, Iterable[str]],
-              requested_scope: str | Iterable[str] | None, ttl: int = 300) -> dict[str, Any]:
+    def issue(
+        self, subject: str, granted: Mapping[str, Iterable[str]], requested_scope: str | Iterable[str] | None, ttl: int = 300
+    ) -> dict[str, Any]:
         """A token for `subject` granting, per requested repository scope, only the actions
         both requested and allowed by `granted` (repository name or fnmatch pattern -> actions).
 
@@ -248,9 +248,16 @@ class LocalRegistry:
     stay valid across restarts; a new free port is chosen only when that one is taken.
     """
 
-    def __init__(self, data_dir: str | os.PathLike[str], token_realm: str, *,
-                 issuer: TokenIssuer | None = None, port: int | None = None,
-                 binary: str | None = None, startup_timeout: float = 15.0):
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str],
+        token_realm: str,
+        *,
+        issuer: TokenIssuer | None = None,
+        port: int | None = None,
+        binary: str | None = None,
+        startup_timeout: float = 15.0,
+    ):
         self.data_dir = Path(data_dir)
         self.token_realm = token_realm
         self.issuer = issuer or TokenIssuer(self.data_dir / "token")
@@ -353,7 +360,9 @@ class LocalRegistry:
         self._log_file = open(self.log_path, "ab")  # noqa: SIM115
         self._process = subprocess.Popen(
             [binary, "serve", str(config_path)],
-            stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C in the platform's terminal is handled by the platform
         )
         self.port = port
@@ -368,16 +377,12 @@ class LocalRegistry:
         while time.monotonic() < deadline:
             assert self._process is not None
             if self._process.poll() is not None:
-                raise TektiiError(
-                    f"The image registry exited at start (code {self._process.returncode}): "
-                    f"{self._log_tail()}"
-                )
+                raise TektiiError(f"The image registry exited at start (code {self._process.returncode}): {self._log_tail()}")
             if self.healthy():
                 return
             time.sleep(0.1)
         raise TektiiError(
-            f"The image registry did not answer on {self.address} within "
-            f"{self.startup_timeout:.0f}s: {self._log_tail()}"
+            f"The image registry did not answer on {self.address} within {self.startup_timeout:.0f}s: {self._log_tail()}"
         )
 
     def healthy(self, timeout: float = 1.0) -> bool:
@@ -425,8 +430,9 @@ class LocalRegistry:
         self.stop()
 
     # --- reading what is stored (the platform's own view, with a token it signs itself) -----
-    def _get(self, path: str, access: list[dict[str, Any]], accept: Iterable[str] = (),
-             method: str = "GET") -> tuple[dict[str, Any], Any]:
+    def _get(
+        self, path: str, access: list[dict[str, Any]], accept: Iterable[str] = (), method: str = "GET"
+    ) -> tuple[dict[str, Any], Any]:
         token = self.issuer.token_for_access("tektii-platform", access, ttl=60)["token"]
         headers = {"Authorization": f"Bearer {token}"}
         if accept:
@@ -487,9 +493,9 @@ class LocalRegistry:
 Authenticate = Any  # Callable[[str, str], tuple[str, Mapping[str, Iterable[str]]] | None]
 
 
-def token_endpoint(issuer: TokenIssuer, *, authorization: str | None,
-                   query: Mapping[str, list[str]], authenticate: Authenticate,
-                   ttl: int = 300) -> tuple[int, dict[str, Any]]:
+def token_endpoint(
+    issuer: TokenIssuer, *, authorization: str | None, query: Mapping[str, list[str]], authenticate: Authenticate, ttl: int = 300
+) -> tuple[int, dict[str, Any]]:
     """Answer one ``GET realm?service=...&scope=...`` request: (HTTP status, JSON body).
 
     `authenticate(username, password)` returns ``(subject, granted)`` for credentials the

@@ -53,8 +53,7 @@ class BuildxBuilder:
         if done.returncode != 0:
             return Availability(
                 False,
-                "the docker buildx plugin is missing (`docker buildx version` failed; install "
-                "docker-buildx or Docker Desktop)",
+                "the docker buildx plugin is missing (`docker buildx version` failed; install docker-buildx or Docker Desktop)",
             )
         return Availability(True)
 
@@ -64,14 +63,18 @@ class BuildxBuilder:
             raise TektiiError("docker CLI not installed", hint="apt-get install docker.io")
         return docker
 
-    def build(self, *, dockerfile: Path, context: Path, tag: str, platform: str,
-              log: LogFn) -> BuiltImage:
+    def build(self, *, dockerfile: Path, context: Path, tag: str, platform: str, log: LogFn) -> BuiltImage:
         argv = [
-            self._docker(), "buildx", "build",
-            "--platform", platform,
+            self._docker(),
+            "buildx",
+            "build",
+            "--platform",
+            platform,
             "--load",
-            "-t", tag,
-            "-f", str(Path(dockerfile).resolve()),
+            "-t",
+            tag,
+            "-f",
+            str(Path(dockerfile).resolve()),
             str(Path(context).resolve()),
         ]
         step = ""
@@ -95,7 +98,9 @@ class BuildxBuilder:
     def inspect(self, reference: str) -> BuiltImage:
         done = subprocess.run(
             [self._docker(), "image", "inspect", "--format", "{{json .}}", reference],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         if done.returncode != 0:
             if is_docker_down(done.stderr):
@@ -117,13 +122,16 @@ class BuildxBuilder:
             env = child_env(DOCKER_CONFIG=config)
             login = stream(
                 [docker, "login", "--username", credentials.username, "--password-stdin", credentials.registry],
-                log, env=env, stdin_data=credentials.password + "\n",
+                log,
+                env=env,
+                stdin_data=credentials.password + "\n",
             )
             if login.returncode != 0:
                 raise push_error(credentials, last_error_line(login.tail))
             if image.reference != target:
-                tagged = subprocess.run([docker, "tag", image.reference, target],
-                                        capture_output=True, text=True, env=env, timeout=60)
+                tagged = subprocess.run(
+                    [docker, "tag", image.reference, target], capture_output=True, text=True, env=env, timeout=60
+                )
                 if tagged.returncode != 0:
                     raise TektiiError(f"docker tag {image.reference} {target} failed: {tagged.stderr.strip()}")
             result = stream([docker, "push", target], log, env=env)

@@ -21,6 +21,8 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 def clean_line(text: str) -> str:
     """A log line without terminal colour codes or trailing whitespace."""
     return _ANSI.sub("", text).rstrip()
+
+
 DOCKER_HINT = "Start Docker Desktop or the Docker daemon."
 
 
@@ -30,8 +32,9 @@ class ToolResult:
     tail: tuple[str, ...]  # the last lines of output, for error messages
 
 
-def stream(argv: Sequence[str], log: LogFn, *, env: Mapping[str, str] | None = None,
-           stdin_data: str | None = None, keep: int = 60) -> ToolResult:
+def stream(
+    argv: Sequence[str], log: LogFn, *, env: Mapping[str, str] | None = None, stdin_data: str | None = None, keep: int = 60
+) -> ToolResult:
     """Run `argv`, passing each output line (stdout and stderr merged) to `log` as it comes."""
     tail: collections.deque[str] = collections.deque(maxlen=keep)
     try:
@@ -88,11 +91,26 @@ def is_loopback_registry(registry: str) -> bool:
         return False
 
 
-_UNREACHABLE = ("connection refused", "no such host", "i/o timeout", "network is unreachable",
-                "connection reset", "server gave http response to https client",
-                "no route to host", "timeout")
-_REFUSED = ("denied", "unauthorized", "authentication required", "forbidden",
-            "insufficient_scope", "invalid credentials", "401", "403")
+_UNREACHABLE = (
+    "connection refused",
+    "no such host",
+    "i/o timeout",
+    "network is unreachable",
+    "connection reset",
+    "server gave http response to https client",
+    "no route to host",
+    "timeout",
+)
+_REFUSED = (
+    "denied",
+    "unauthorized",
+    "authentication required",
+    "forbidden",
+    "insufficient_scope",
+    "invalid credentials",
+    "401",
+    "403",
+)
 
 
 def push_error(credentials: PushCredentials, message: str) -> TektiiError:
@@ -126,9 +144,11 @@ def _short(text: str, limit: int = 300) -> str:
 
 def is_docker_down(message: str) -> bool:
     lowered = message.lower()
-    return ("cannot connect to the docker daemon" in lowered
-            or "is the docker daemon running" in lowered
-            or ("docker.sock" in lowered and ("no such file" in lowered or "connection refused" in lowered)))
+    return (
+        "cannot connect to the docker daemon" in lowered
+        or "is the docker daemon running" in lowered
+        or ("docker.sock" in lowered and ("no such file" in lowered or "connection refused" in lowered))
+    )
 
 
 def last_error_line(tail: Sequence[str]) -> str:

@@ -90,8 +90,7 @@ class DockerBuilder:
             return Availability(False, "the docker Python package is not installed (pip install docker)")
         return Availability(True)
 
-    def build(self, *, dockerfile: Path, context: Path, tag: str, platform: str,
-              log: LogFn) -> BuiltImage:
+    def build(self, *, dockerfile: Path, context: Path, tag: str, platform: str, log: LogFn) -> BuiltImage:
         from docker.errors import APIError, DockerException
 
         client = docker_client()

@@ -84,16 +84,18 @@ class _ContainersToolBuilder:
             raise TektiiError(f"{self.tool} not installed", hint=f"apt-get install {self.tool}")
         return [executable, *global_flags(), *args]
 
-    def build(self, *, dockerfile: Path, context: Path, tag: str, platform: str,
-              log: LogFn) -> BuiltImage:
+    def build(self, *, dockerfile: Path, context: Path, tag: str, platform: str, log: LogFn) -> BuiltImage:
         argv = self._argv(
             *self.build_verb,
-            "--platform", platform,
+            "--platform",
+            platform,
             "--pull=missing",  # base images come from the local store; never ask Docker Hub
             "--layers",  # reuse cached steps, so an unchanged rebuild gives the same layers
             *isolation_flags(),
-            "-t", tag,
-            "-f", str(Path(dockerfile).resolve()),
+            "-t",
+            tag,
+            "-f",
+            str(Path(dockerfile).resolve()),
             str(Path(context).resolve()),
         )
         step = ""
@@ -142,8 +144,10 @@ class _ContainersToolBuilder:
             digestfile = Path(tmp) / "digest"
             argv = self._argv(
                 "push",
-                "--authfile", str(authfile),
-                "--digestfile", str(digestfile),
+                "--authfile",
+                str(authfile),
+                "--digestfile",
+                str(digestfile),
                 *(["--tls-verify=false"] if is_loopback_registry(credentials.registry) else []),
                 image.reference,
                 f"docker://{target}",

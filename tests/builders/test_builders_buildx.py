@@ -82,18 +82,28 @@ def test_missing_docker_cli_is_explained(tmp_path, monkeypatch):
     assert BuildxBuilder().availability().reason == "docker CLI not installed (apt-get install docker.io)"
 
 
-def test_builds_with_buildx_arguments_and_pushes(stand_in, docker_ready, registry_env,
-                                                 example_strategy, log, unique, docker_images):
+def test_builds_with_buildx_arguments_and_pushes(
+    stand_in, docker_ready, registry_env, example_strategy, log, unique, docker_images
+):
     builder = BuildxBuilder()
     assert builder.availability().ok
     tag = f"tektii-test/buildx-{unique}:abc1234"
     docker_images.append(tag)
-    image = builder.build(dockerfile=example_strategy / "Dockerfile", context=example_strategy,
-                          tag=tag, platform="linux/amd64", log=log)
+    image = builder.build(
+        dockerfile=example_strategy / "Dockerfile", context=example_strategy, tag=tag, platform="linux/amd64", log=log
+    )
     calls = invocations(stand_in)
     assert calls[1] == [
-        "buildx", "build", "--platform", "linux/amd64", "--load", "-t", tag,
-        "-f", str(example_strategy / "Dockerfile"), str(example_strategy),
+        "buildx",
+        "build",
+        "--platform",
+        "linux/amd64",
+        "--load",
+        "-t",
+        tag,
+        "-f",
+        str(example_strategy / "Dockerfile"),
+        str(example_strategy),
     ]
     assert calls[2][:3] == ["image", "inspect", "--format"] and calls[2][-1] == tag
     assert (image.os, image.architecture) == ("linux", "amd64")
@@ -117,20 +127,21 @@ def test_builds_with_buildx_arguments_and_pushes(stand_in, docker_ready, registr
 def test_arm64_build_reports_arm64(stand_in, docker_ready, arm64_context, log, unique, docker_images):
     tag = f"tektii-test/buildx-arm-{unique}:v1"
     docker_images.append(tag)
-    image = BuildxBuilder().build(dockerfile=arm64_context / "Dockerfile", context=arm64_context,
-                                  tag=tag, platform="linux/arm64", log=log)
+    image = BuildxBuilder().build(
+        dockerfile=arm64_context / "Dockerfile", context=arm64_context, tag=tag, platform="linux/arm64", log=log
+    )
     assert invocations(stand_in)[0][2:4] == ["--platform", "linux/arm64"]
     assert (image.os, image.architecture) == ("linux", "arm64")
 
 
-def test_failed_push_is_one_line(stand_in, docker_ready, registry_env, arm64_context, log, unique,
-                                 docker_images):
+def test_failed_push_is_one_line(stand_in, docker_ready, registry_env, arm64_context, log, unique, docker_images):
     from tektii_core.contracts import PushCredentials
 
     tag = f"tektii-test/buildx-refused-{unique}:v1"
     docker_images.append(tag)
-    image = BuildxBuilder().build(dockerfile=arm64_context / "Dockerfile", context=arm64_context,
-                                  tag=tag, platform="linux/amd64", log=log)
+    image = BuildxBuilder().build(
+        dockerfile=arm64_context / "Dockerfile", context=arm64_context, tag=tag, platform="linux/amd64", log=log
+    )
     good = registry_env.credentials(f"strat_{unique}/ver_b")
     wrong = PushCredentials(good.registry, good.repository, good.username, "wrong")
     with pytest.raises(TektiiError) as caught:

@@ -28,13 +28,13 @@ def blob_uploads(log_text: str, repository: str) -> list[str]:
     return re.findall(rf'"(?:POST|PATCH|PUT) /v2/{re.escape(repository)}/blobs/uploads/[^"]*" 20\d', log_text)
 
 
-def test_builds_pushes_and_reuses_layers(builder, registry_env, example_strategy, log, unique,
-                                         storage_images):
+def test_builds_pushes_and_reuses_layers(builder, registry_env, example_strategy, log, unique, storage_images):
     tag = f"localhost/tektii-test/{builder.name}-{unique}:abc1234"
     storage_images.append(([], tag))
     assert builder.availability().ok
-    image = builder.build(dockerfile=example_strategy / "Dockerfile", context=example_strategy,
-                          tag=tag, platform="linux/amd64", log=log)
+    image = builder.build(
+        dockerfile=example_strategy / "Dockerfile", context=example_strategy, tag=tag, platform="linux/amd64", log=log
+    )
     assert (image.os, image.architecture) == ("linux", "amd64")
     assert image.image_id and image.image_id.startswith("sha256:")
     assert any(line.startswith("STEP 4/6: RUN pip install -r requirements.txt") for line in log)
@@ -58,17 +58,17 @@ def test_builds_pushes_and_reuses_layers(builder, registry_env, example_strategy
     first_push = registry_log.read_text()
     assert blob_uploads(first_push, repository), "the first push uploads blobs"
     assert builder.push(image=image, credentials=credentials, log=log) == digest
-    second_push = registry_log.read_text()[len(first_push):]
+    second_push = registry_log.read_text()[len(first_push) :]
     assert f"HEAD /v2/{repository}/blobs/" in second_push
     assert blob_uploads(second_push, repository) == []
 
 
-def test_refused_push_and_wrong_password(builder, registry_env, arm64_context, log, unique,
-                                         storage_images):
+def test_refused_push_and_wrong_password(builder, registry_env, arm64_context, log, unique, storage_images):
     tag = f"localhost/tektii-test/{builder.name}-refused-{unique}:v1"
     storage_images.append(([], tag))
-    image = builder.build(dockerfile=arm64_context / "Dockerfile", context=arm64_context,
-                          tag=tag, platform="linux/amd64", log=log)
+    image = builder.build(
+        dockerfile=arm64_context / "Dockerfile", context=arm64_context, tag=tag, platform="linux/amd64", log=log
+    )
     mine = registry_env.credentials(f"strat_{unique}/ver_mine")
     other = PushCredentials(mine.registry, f"strat_other{unique}/ver_x", mine.username, mine.password)
     with pytest.raises(TektiiError) as caught:
@@ -88,8 +88,9 @@ def test_refused_push_and_wrong_password(builder, registry_env, arm64_context, l
 def test_arm64_image_reports_arm64(builder, arm64_context, log, unique, storage_images):
     tag = f"localhost/tektii-test/{builder.name}-arm-{unique}:v1"
     storage_images.append(([], tag))
-    image = builder.build(dockerfile=arm64_context / "Dockerfile", context=arm64_context,
-                          tag=tag, platform="linux/arm64", log=log)
+    image = builder.build(
+        dockerfile=arm64_context / "Dockerfile", context=arm64_context, tag=tag, platform="linux/arm64", log=log
+    )
     assert (image.os, image.architecture) == ("linux", "arm64")
 
 
@@ -97,8 +98,7 @@ def test_failing_step_is_named(builder, tmp_path, log, unique, storage_images):
     (tmp_path / "Dockerfile").write_text(f"FROM {BASE_IMAGE}\nRUN echo about to fail && exit 3\n")
     tag = f"localhost/tektii-test/{builder.name}-fail-{unique}:v1"
     with pytest.raises(TektiiError) as caught:
-        builder.build(dockerfile=tmp_path / "Dockerfile", context=tmp_path, tag=tag,
-                      platform="linux/amd64", log=log)
+        builder.build(dockerfile=tmp_path / "Dockerfile", context=tmp_path, tag=tag, platform="linux/amd64", log=log)
     assert caught.value.message.startswith("Image build failed at step 2/2 (RUN echo about to fail && exit 3): ")
     assert "exit status 3" in caught.value.message
     assert "about to fail" in log
@@ -111,8 +111,7 @@ def test_missing_executable_is_explained(tool, tmp_path, monkeypatch, log):
     assert builder.availability().ok is False
     assert builder.availability().reason == f"{tool} not installed (apt-get install {tool})"
     with pytest.raises(TektiiError, match=f"{tool} not installed"):
-        builder.build(dockerfile=tmp_path / "Dockerfile", context=tmp_path, tag="x:y",
-                      platform="linux/amd64", log=log)
+        builder.build(dockerfile=tmp_path / "Dockerfile", context=tmp_path, tag="x:y", platform="linux/amd64", log=log)
 
 
 @pytest.fixture
@@ -130,9 +129,10 @@ def vfs_store(monkeypatch):
     present = subprocess.run(["podman", *flags, "image", "exists", name], capture_output=True, timeout=60)
     if present.returncode != 0:
         copied = subprocess.run(
-            ["skopeo", "copy", "--quiet", f"docker-daemon:{BASE_IMAGE}",
-             f"containers-storage:[vfs@{root}+{runroot}]{name}"],
-            capture_output=True, text=True, timeout=300,
+            ["skopeo", "copy", "--quiet", f"docker-daemon:{BASE_IMAGE}", f"containers-storage:[vfs@{root}+{runroot}]{name}"],
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         if copied.returncode != 0:
             require(f"cannot put {BASE_IMAGE} into the vfs store: {copied.stderr.strip()}")
@@ -140,17 +140,18 @@ def vfs_store(monkeypatch):
 
 
 @pytest.mark.parametrize("tool", sorted(BUILDERS))
-def test_vfs_storage_and_chroot_isolation(tool, vfs_store, example_strategy, log, unique,
-                                          storage_images, registry_env):
+def test_vfs_storage_and_chroot_isolation(tool, vfs_store, example_strategy, log, unique, storage_images, registry_env):
     builder = BUILDERS[tool]()
     tag = f"localhost/tektii-test/{tool}-vfs-{unique}:v1"
     storage_images.append((vfs_store, tag))
-    image = builder.build(dockerfile=example_strategy / "Dockerfile", context=example_strategy,
-                          tag=tag, platform="linux/amd64", log=log)
+    image = builder.build(
+        dockerfile=example_strategy / "Dockerfile", context=example_strategy, tag=tag, platform="linux/amd64", log=log
+    )
     assert (image.os, image.architecture) == ("linux", "amd64")
     # the image is in the vfs store, and only there
-    listed = subprocess.run(["podman", *vfs_store, "images", "--format", "{{.Repository}}:{{.Tag}}"],
-                            capture_output=True, text=True, timeout=60)
+    listed = subprocess.run(
+        ["podman", *vfs_store, "images", "--format", "{{.Repository}}:{{.Tag}}"], capture_output=True, text=True, timeout=60
+    )
     assert tag in listed.stdout.split()
     default = subprocess.run(["podman", "image", "exists", tag], capture_output=True, timeout=60)
     assert default.returncode == 1

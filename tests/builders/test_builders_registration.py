@@ -18,7 +18,10 @@ def test_registered_in_documented_order():
     registered = []
     manager.hook.register_builders(register=lambda builder, *, order=100: registered.append((order, builder)))
     assert sorted((order, builder.name) for order, builder in registered) == [
-        (10, "docker"), (20, "buildx"), (30, "podman"), (40, "buildah"),
+        (10, "docker"),
+        (20, "buildx"),
+        (30, "podman"),
+        (40, "buildah"),
     ]
     for _, builder in registered:
         assert isinstance(builder, Builder)

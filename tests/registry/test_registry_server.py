@@ -44,17 +44,21 @@ def tiny_image(architecture: str) -> tuple[dict, list[tuple[str, bytes]]]:
         tar.addfile(info, io.BytesIO(data))
     layer_digest, layer = blob(gzip.compress(raw.getvalue(), mtime=0))
     diff_id = "sha256:" + hashlib.sha256(raw.getvalue()).hexdigest()
-    config_digest, config = blob(json.dumps({
-        "architecture": architecture, "os": "linux",
-        "rootfs": {"type": "layers", "diff_ids": [diff_id]}, "config": {},
-    }).encode())
+    config_digest, config = blob(
+        json.dumps(
+            {
+                "architecture": architecture,
+                "os": "linux",
+                "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+                "config": {},
+            }
+        ).encode()
+    )
     manifest = {
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   "digest": config_digest, "size": len(config)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                    "digest": layer_digest, "size": len(layer)}],
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": len(config)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer_digest, "size": len(layer)}],
     }
     return manifest, [(config_digest, config), (layer_digest, layer)]
 
@@ -70,13 +74,20 @@ def push_http(env, token: str, repository: str, tag: str, architecture: str = "a
             return started
         location = started.headers["Location"]
         location = location if location.startswith("http") else base + location
-        done = requests.put(location, params={"digest": digest}, data=content,
-                            headers={**headers, "Content-Type": "application/octet-stream"}, timeout=10)
+        done = requests.put(
+            location,
+            params={"digest": digest},
+            data=content,
+            headers={**headers, "Content-Type": "application/octet-stream"},
+            timeout=10,
+        )
         if done.status_code != 201:
             return done
     return requests.put(
-        f"{base}/v2/{repository}/manifests/{tag}", data=json.dumps(manifest),
-        headers={**headers, "Content-Type": manifest["mediaType"]}, timeout=10,
+        f"{base}/v2/{repository}/manifests/{tag}",
+        data=json.dumps(manifest),
+        headers={**headers, "Content-Type": manifest["mediaType"]},
+        timeout=10,
     )
 
 
@@ -119,8 +130,7 @@ def test_credentials_cannot_push_to_another_repository(registry_env):
     # ... so the registry refuses the upload.
     refused = push_http(registry_env, response.json()["token"], "strat_b/ver_1", "x")
     assert refused.status_code == 401
-    assert refused.json()["errors"][0]["code"] == "DENIED" or "insufficient_scope" in refused.headers.get(
-        "WWW-Authenticate", "")
+    assert refused.json()["errors"][0]["code"] == "DENIED" or "insufficient_scope" in refused.headers.get("WWW-Authenticate", "")
     assert "strat_b/ver_1" not in registry_env.registry.catalog()
 
 
@@ -131,8 +141,9 @@ def test_wrong_password_gets_no_token(registry_env):
 
 
 def test_token_signed_by_another_key_is_rejected(registry_env, tmp_path):
-    stranger = TokenIssuer(tmp_path / "other-keys", issuer=registry_env.registry.issuer.issuer,
-                           service=registry_env.registry.issuer.service)
+    stranger = TokenIssuer(
+        tmp_path / "other-keys", issuer=registry_env.registry.issuer.issuer, service=registry_env.registry.issuer.service
+    )
     token = stranger.issue("mallory", {"*": {"*"}}, "repository:strat_a/ver_9:push,pull")["token"]
     assert push_http(registry_env, token, "strat_a/ver_9", "x").status_code == 401
 
@@ -169,16 +180,18 @@ def test_missing_binary_says_what_to_install(tmp_path, monkeypatch):
 def test_a_port_in_use_is_reported(tmp_path, registry_env):
     # Another process (here the first registry) holds the port: never mistake it for ours.
     port = int(registry_env.registry.address.rsplit(":", 1)[1])
-    clash = LocalRegistry(tmp_path / "clash", registry_env.tokens.realm,
-                          issuer=registry_env.registry.issuer, port=port, startup_timeout=10)
+    clash = LocalRegistry(
+        tmp_path / "clash", registry_env.tokens.realm, issuer=registry_env.registry.issuer, port=port, startup_timeout=10
+    )
     with pytest.raises(TektiiError, match=f"Port {port} for the image registry is already in use"):
         clash.start()
     assert not clash.running
 
 
 def test_a_registry_that_exits_at_start_is_reported(tmp_path, registry_env):
-    registry = LocalRegistry(tmp_path / "broken", registry_env.tokens.realm,
-                             issuer=registry_env.registry.issuer, startup_timeout=10)
+    registry = LocalRegistry(
+        tmp_path / "broken", registry_env.tokens.realm, issuer=registry_env.registry.issuer, startup_timeout=10
+    )
     # A certificate bundle the registry cannot read makes it exit during start-up.
     registry.issuer = TokenIssuer(tmp_path / "keys", service="s", issuer="i")
     registry.issuer.cert_path.write_text("not a certificate")

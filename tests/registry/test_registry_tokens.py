@@ -23,9 +23,7 @@ def decode(issuer: TokenIssuer, token: str) -> tuple[dict, dict]:
     """Header and claims, after checking the signature against the issuer's certificate."""
     header, claims, signature = token.split(".")
     cert = x509.load_pem_x509_certificate(issuer.cert_path.read_bytes())
-    cert.public_key().verify(
-        _b64decode(signature), f"{header}.{claims}".encode(), padding.PKCS1v15(), hashes.SHA256()
-    )
+    cert.public_key().verify(_b64decode(signature), f"{header}.{claims}".encode(), padding.PKCS1v15(), hashes.SHA256())
     return json.loads(_b64decode(header)), json.loads(_b64decode(claims))
 
 
@@ -38,8 +36,12 @@ def test_grants_only_the_intersection_of_requested_and_allowed(issuer):
     response = issuer.issue(
         "user_1",
         {"strat_a/ver_1": {"pull", "push"}, "strat_a/ver_0": {"pull"}},
-        ["repository:strat_a/ver_1:push,pull", "repository:strat_a/ver_0:pull,push",
-         "repository:strat_b/ver_9:push,pull", "registry:catalog:*"],
+        [
+            "repository:strat_a/ver_1:push,pull",
+            "repository:strat_a/ver_0:pull,push",
+            "repository:strat_b/ver_9:push,pull",
+            "registry:catalog:*",
+        ],
     )
     header, claims = decode(issuer, response["token"])
     assert header["alg"] == "RS256"
@@ -56,8 +58,10 @@ def test_grants_only_the_intersection_of_requested_and_allowed(issuer):
 
 def test_patterns_in_granted_and_space_separated_scopes(issuer):
     response = issuer.issue(
-        "user_1", {"strat_a/*": {"pull"}},
-        "repository:strat_a/ver_1:pull,push repository:strat_ab/ver_1:pull", ttl=60,
+        "user_1",
+        {"strat_a/*": {"pull"}},
+        "repository:strat_a/ver_1:pull,push repository:strat_ab/ver_1:pull",
+        ttl=60,
     )
     _, claims = decode(issuer, response["token"])
     assert claims["access"] == [{"type": "repository", "name": "strat_a/ver_1", "actions": ["pull"]}]
