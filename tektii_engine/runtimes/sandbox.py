@@ -192,18 +192,21 @@ class SandboxedStrategy:
         import docker.errors
 
         with self._lock:
-            if self._done.is_set() or self._cleaned:
+            if self._done.is_set():
                 return
-            if self.exit_reason is None:
+            # Still running (not already exiting on its own): this stop is the reason.
+            running = not self._cleaned and self._exit_code is None
+            if running and self.exit_reason is None:
                 self.exit_reason = "stopped by the engine"
-        if self._container is not None:
+        if running and self._container is not None:
             try:
                 self._container.stop(timeout=max(0, round(timeout)))
             except docker.errors.NotFound:
                 pass
             except docker.errors.APIError as err:
                 self._emit(f"tektii: could not stop the strategy container: {err}")
-        if self._watch_thread is not None:
+        # Also when the watcher is already cleaning up: return only once everything is gone.
+        if self._watch_thread is not None and self._watch_thread is not threading.current_thread():
             self._watch_thread.join(timeout + 30)
         self._cleanup()
         self._done.set()
