@@ -30,6 +30,7 @@ class RunLimits:
     ack_timeout_s: float = 30.0  # how long one event may stay unacknowledged
     connect_timeout_s: float = 60.0  # from start until the strategy opens /v1/ws
     shutdown_grace_s: float = 5.0  # after backtest_complete, for the strategy to exit
+    ping_interval_s: float = 15.0  # heartbeat `ping` frames while the strategy is busy
 
 
 def run_in_process(

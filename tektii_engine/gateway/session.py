@@ -388,7 +388,7 @@ async def _wait_exit(running: RunningStrategy, grace: float) -> None:
 
 
 async def _monitor(session, engine, running, limits, cancel, on_progress, started) -> None:
-    last_progress = started
+    last_progress = last_ping = started
     last_events = 0
     while True:
         await asyncio.sleep(0.05)
@@ -428,6 +428,14 @@ async def _monitor(session, engine, running, limits, cancel, on_progress, starte
             )
         if session.stopped:
             return
+        ws = session.ws
+        if ws is not None and session.outstanding and now - last_ping >= limits.ping_interval_s:
+            if now - session.sent_at >= limits.ping_interval_s:
+                last_ping = now
+                with contextlib.suppress(ConnectionError):
+                    await ws.send_str(
+                        json.dumps({"type": "ping", "timestamp": rfc3339(engine.now)})
+                    )
         if on_progress is not None and now - last_progress >= 0.5:
             rate = (session.events - last_events) / (now - last_progress)
             last_progress, last_events = now, session.events

@@ -227,3 +227,29 @@ def test_wall_clock_limit():
         limits=RunLimits(wall_clock_s=2),
     )
     assert result.state == "FAILED" and "wall-clock limit of 2 s" in result.reason
+
+
+def test_heartbeat_pings_while_the_strategy_is_busy():
+    def slow_client(launch, out):
+        headers = {"Authorization": f"Bearer {launch.api_key}"}
+        url = launch.gateway_url.replace("http", "ws") + "/v1/ws"
+        with connect(url, additional_headers=headers) as ws:
+            frame = json.loads(ws.recv(timeout=10))
+            time.sleep(0.7)  # "busy": no ack yet, so the engine sends heartbeats
+            pings = []
+            while True:
+                if frame["type"] == "ping":
+                    pings.append(frame)
+                else:
+                    ws.send(
+                        json.dumps({"type": "event_ack", "events_processed": [frame["event_id"]]})
+                    )
+                    if frame["type"] == "backtest_complete":
+                        break
+                frame = json.loads(ws.recv(timeout=10))
+        out["pings"] = pings
+
+    result, out = run_with_client(slow_client, ping_interval_s=0.2)
+    assert result.state == "COMPLETE", result.reason
+    assert out["pings"] and all("event_id" not in p for p in out["pings"])
+    assert out["pings"][0]["timestamp"] == "2024-01-01T00:01:00Z"
