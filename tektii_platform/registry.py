@@ -23,6 +23,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -230,6 +231,15 @@ def _port_free(port: int, host: str = "127.0.0.1") -> bool:
         return True
 
 
+def _alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie has exited; its parent just has not collected it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
 @attrs.frozen
 class ManifestInfo:
     """What the registry stores for one tag or digest of a repository."""
@@ -267,6 +277,7 @@ class LocalRegistry:
         self.port: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._log_file: Any = None
+        self._log_offset = 0
 
     # --- lifecycle -------------------------------------------------------------------------
     @property
@@ -350,12 +361,15 @@ class LocalRegistry:
         binary = self.binary_path()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "storage").mkdir(exist_ok=True)
+        self._reap_orphan()
         port = self._choose_port()
         if not _port_free(port):
             # checked first: otherwise whoever holds the port would answer our health check
             raise TektiiError(f"Port {port} for the image registry is already in use")
         config_path = self.data_dir / "config.json"
         config_path.write_text(json.dumps(self.config(port), indent=2))
+        self._rotate_log()
+        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         # kept open for the life of the process; closed in stop()
         self._log_file = open(self.log_path, "ab")  # noqa: SIM115
         self._process = subprocess.Popen(
@@ -366,6 +380,7 @@ class LocalRegistry:
             start_new_session=True,  # Ctrl-C in the platform's terminal is handled by the platform
         )
         self.port = port
+        self.pid_path.write_text(f"{self._process.pid}\n")
         try:
             self._wait_healthy()
         except BaseException:
@@ -397,10 +412,47 @@ class LocalRegistry:
         except OSError:
             return False
 
-    def _log_tail(self, lines: int = 3) -> str:
-        """The telling part of the registry's log: its panic/fatal line, else the last lines."""
+    @property
+    def pid_path(self) -> Path:
+        return self.data_dir / "registry.pid"
+
+    def _reap_orphan(self) -> None:
+        """Stop a registry this data directory's owner started and never stopped (the platform
+        was killed): it would hold the remembered port. Only a process whose command line
+        names this directory's config is touched."""
         try:
-            text = self.log_path.read_text(errors="replace").strip().splitlines()
+            pid = int(self.pid_path.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            return
+        if str(self.data_dir / "config.json").encode() not in cmdline:
+            return  # the pid was reused by something else
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.05)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        # the kernel may release its listening socket a moment after the process is gone
+        try:
+            port = int((self.data_dir / "port").read_text().strip())
+        except (OSError, ValueError):
+            return
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not _port_free(port):
+            time.sleep(0.05)
+
+    def _rotate_log(self, limit: int = 10 * 1024 * 1024) -> None:
+        """The registry logs every request; keep one previous log once it passes `limit`."""
+        if self.log_path.exists() and self.log_path.stat().st_size > limit:
+            self.log_path.replace(self.log_path.with_suffix(".log.1"))
+
+    def _log_tail(self, lines: int = 3) -> str:
+        """The telling part of this run's log: its panic/fatal line, else the last lines."""
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(self._log_offset)
+                text = log.read().decode(errors="replace").strip().splitlines()
         except OSError:
             return "(no log)"
         for line in text:
@@ -418,6 +470,8 @@ class LocalRegistry:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        if process is not None:
+            self.pid_path.unlink(missing_ok=True)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from tektii_core.errors import TektiiError
-from tektii_platform.registry import LocalRegistry, TokenIssuer
+from tektii_platform.registry import LocalRegistry, TokenIssuer, _alive
 
 
 def token_for(env, username: str, password: str, scope: str) -> requests.Response:
@@ -208,3 +208,21 @@ def _registry_binary_present():
         from registry_support import require
 
         require("docker-registry is not installed (run scripts/provision)")
+
+
+def test_a_registry_left_running_by_a_killed_platform_is_replaced(tmp_path, registry_env):
+    # The platform process died without stop(): its registry still holds the port.
+    orphaned = LocalRegistry(tmp_path / "reg", registry_env.tokens.realm, issuer=registry_env.registry.issuer)
+    orphaned.start()
+    address, pid = orphaned.address, orphaned._process.pid
+    orphaned._process = None  # forgotten, as by a process that was killed
+
+    successor = LocalRegistry(tmp_path / "reg", registry_env.tokens.realm, issuer=registry_env.registry.issuer)
+    try:
+        successor.start()
+        assert successor.address == address  # image references keep working
+        assert successor._process.pid != pid
+        assert not _alive(pid)
+    finally:
+        successor.stop()
+    assert not (tmp_path / "reg" / "registry.pid").exists()
