@@ -117,7 +117,7 @@ class Engine:
         pending = broker.pending
         cursors: list[list[Any]] = []  # [stream, rows iterator, cols, i, n, next_close]
         for stream in self.streams:
-            cursor = [stream, self._rows(stream), None, 0, 0, 0]
+            cursor: list[Any] = [stream, self._rows(stream), None, 0, 0, 0]
             if self._advance(cursor):
                 cursors.append(cursor)
         step = self.step

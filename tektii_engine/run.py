@@ -71,14 +71,13 @@ def run_backtest(
     `(StrategyLaunch fields...) -> RunningStrategy` accepted by StrategyLauncher, or an
     in-process strategy object with `on_candles(engine, t, bars)`.
     """
-    if not isinstance(config, BacktestConfig):
-        config = BacktestConfig.from_dict(config)
+    cfg = config if isinstance(config, BacktestConfig) else BacktestConfig.from_dict(config)
     if hasattr(launcher, "on_candles"):
-        return run_in_process(config, feed, launcher, on_progress=on_progress, cancel=cancel)
+        return run_in_process(cfg, feed, launcher, on_progress=on_progress, cancel=cancel)
     from tektii_engine.gateway.session import run_lockstep
 
     return run_lockstep(
-        config, feed, launcher, on_progress=on_progress, cancel=cancel, limits=limits or RunLimits()
+        cfg, feed, launcher, on_progress=on_progress, cancel=cancel, limits=limits or RunLimits()
     )
 
 

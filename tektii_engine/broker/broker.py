@@ -55,6 +55,12 @@ def parse_decimal(value: Any, field: str, reason: str, *, positive: bool = True)
     return float(number)
 
 
+def _set(value: float | None) -> float:
+    """A price the order's type requires (validated when the order was placed)."""
+    assert value is not None
+    return value
+
+
 def _invalid(field: str, message: str, provided: Any = None) -> BrokerError:
     details = {"field": field, "provided": None if provided is None else str(provided)}
     return BrokerError(400, "INVALID_VALUE", f"Invalid value for {field}: {message}", details)
@@ -185,7 +191,7 @@ class Broker:
         if tif not in TIME_IN_FORCE:
             raise _invalid("time_in_force", f"expected one of {', '.join(TIME_IN_FORCE)}", tif)
         quantity = parse_decimal(body["quantity"], "quantity", "INVALID_QUANTITY")
-        prices: dict[str, float | None] = {}
+        prices: dict[str, Any] = {}
         for field in (
             "limit_price",
             "stop_price",
@@ -295,7 +301,7 @@ class Broker:
                 raise BrokerError.rejected(
                     "POST_ONLY_VIOLATED", "post-only applies to LIMIT orders"
                 )
-            if mark is not None and (limit_price - mark) * side >= 0:
+            if mark is not None and (_set(limit_price) - mark) * side >= 0:
                 raise BrokerError.rejected(
                     "POST_ONLY_VIOLATED",
                     f"limit {limit_price} would fill at once (last {mark})",
@@ -537,7 +543,7 @@ class Broker:
         if kind == "MARKET":
             return o * slip, False
         if kind == "STOP" or (kind == "STOP_LIMIT" and not order.triggered):
-            stop = order.stop_price
+            stop = _set(order.stop_price)
             if side > 0:
                 hit = o if o >= stop else (stop if h >= stop else None)
             else:
@@ -547,19 +553,19 @@ class Broker:
             # STOP_LIMIT: from the trigger on it works as a limit; on the trigger bar it fills
             # only if the trigger price itself satisfies the limit (the later path is unknown).
             order.triggered = True
-            if (order.limit_price - hit) * side >= 0:
+            if (_set(order.limit_price) - hit) * side >= 0:
                 return hit, False
             return None, False
         if kind == "TRAILING_STOP":
             return self._trailing(order, o, h, l, slip)
-        limit = order.limit_price  # LIMIT, or a triggered STOP_LIMIT
+        limit = _set(order.limit_price)  # LIMIT, or a triggered STOP_LIMIT
         if side > 0:
             return (o if o <= limit else (limit if l <= limit else None)), True
         return (o if o >= limit else (limit if h >= limit else None)), True
 
     @staticmethod
     def _trailing(order: Order, o: float, h: float, l: float, slip: float):
-        side, dist = order.side, order.trailing_distance
+        side, dist = order.side, _set(order.trailing_distance)
         if order.watermark is None:
             order.watermark = o
         mark = order.watermark
@@ -650,7 +656,9 @@ class Broker:
             else:
                 position_events.append(("POSITION_MODIFIED", pos))
         if opening > EPS:
-            pos = self.positions.get(self.net.get(symbol, "")) if not self.hedging else None
+            # netting adds to the symbol's position; hedging always opens a new one
+            net_id = None if self.hedging else self.net.get(symbol)
+            pos = self.positions[net_id] if net_id else None  # type: ignore[assignment]
             opening_fee = fee * opening / qty
             if pos is not None and pos.side == side:
                 total = pos.quantity + opening
@@ -710,12 +718,12 @@ class Broker:
 
     def _attach_bracket(self, entry: Order, pos: Position | None, qty: float, t_next: int) -> None:
         group = f"oco_{entry.id}"
-        legs = []
+        legs: list[tuple[str, float | None, float | None]] = []
         if entry.stop_loss is not None:
-            legs.append(("STOP", {"stop_price": entry.stop_loss}))
+            legs.append(("STOP", entry.stop_loss, None))
         if entry.take_profit is not None:
-            legs.append(("LIMIT", {"limit_price": entry.take_profit}))
-        for kind, price in legs:
+            legs.append(("LIMIT", None, entry.take_profit))
+        for kind, stop_price, limit_price in legs:
             child = Order(
                 id=self._next("ord"),
                 symbol=entry.symbol,
@@ -730,7 +738,8 @@ class Broker:
                 oco_group_id=group,
                 position_id=pos.id if pos else None,
                 parent_id=entry.id,
-                **price,
+                stop_price=stop_price,
+                limit_price=limit_price,
             )
             self.orders[child.id] = child
             self.pending[entry.symbol][child.id] = child

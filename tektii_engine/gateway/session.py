@@ -308,7 +308,7 @@ async def _run(config, feed, launcher, on_progress, cancel, limits) -> BacktestR
     try:
         tcp = web.TCPSite(runner, "127.0.0.1", 0)
         await tcp.start()
-        port = tcp._server.sockets[0].getsockname()[1]  # noqa: SLF001 - aiohttp has no public accessor
+        port = next(a[1] for a in runner.addresses if isinstance(a, tuple))
         await web.UnixSite(runner, str(socket_path)).start()
         socket_path.chmod(0o666)  # the relay in the strategy's sandbox may run as another user
         launch = StrategyLaunch(
