@@ -15,9 +15,21 @@ def register_commands(register):
              examples=['tektii strategy create --name "momentum-v1"'])
     register("list", parent="strategy", help="List your strategies", run=list_, arguments=add_page_arguments,
              examples=["tektii strategy list --limit 50", "tektii --output json strategy list | jq '.data.strategies[0].id'"])
+    register("init", parent="strategy", help="Write a ready-to-upload strategy project from a template", run=init,
+             arguments=_init_arguments,
+             description="Writes the strategy (on the tektii SDK), a linux/amd64 Dockerfile, requirements, a small test and "
+                         "a README with the next commands. Existing files are never overwritten without --force.",
+             examples=["tektii strategy init", "tektii strategy init rsi-momentum ./my-rsi", "tektii strategy init ma-crossover . --force"])
     register("get", parent="strategy", help="Show one strategy", run=get,
              arguments=lambda p: p.add_argument("strategy_id", metavar="STRATEGY_ID"),
              examples=["tektii strategy get strat_abc123"])
+
+
+def _init_arguments(parser):
+    parser.add_argument("template", nargs="?", default="ma-crossover", metavar="TEMPLATE",
+                        help="ma-crossover (default) or rsi-momentum")
+    parser.add_argument("directory", nargs="?", default=".", metavar="DIR", help="where to write the project (default .)")
+    parser.add_argument("--force", action="store_true", help="overwrite existing files")
 
 
 def add_page_arguments(parser):
@@ -51,3 +63,21 @@ def list_(ctx, args):
     rows = [[s["id"], s["name"], s["createdAt"], s["updatedAt"]] for s in page["strategies"]]
     footer = [f"More: tektii strategy list --cursor {page['nextCursor']}"] if page.get("nextCursor") else []
     return Output(payload=body, columns=["Strategy ID", "Name", "Created At", "Updated At"], rows=rows, footer=footer)
+
+
+def init(ctx, args):
+    from pathlib import Path
+
+    from tektii_core.errors import TektiiError
+    from tektii_engine.templates import TEMPLATES, write_project
+
+    if args.template not in TEMPLATES:
+        raise TektiiError(f"Unknown template {args.template!r}", hint=f"Available: {', '.join(TEMPLATES)}")
+    written = write_project(args.template, Path(args.directory), force=args.force)
+    files = [str(p) for p in written]
+    return Output(payload={"data": {"template": args.template, "directory": args.directory, "files": files}},
+                  headline=f"✓ Wrote a {args.template} strategy project to {args.directory}",
+                  columns=["File"], rows=[[f] for f in files],
+                  footer=["", "Next:", '  tektii strategy create --name "my-strategy"',
+                          f"  cd {args.directory} && tektii version upload strat_...",
+                          "  tektii backtest run . --config CONFIG.json   (run it locally first; docs/scenario-config.md)"])

@@ -151,3 +151,20 @@ def test_traceback_only_with_vv(user_cli):
     assert result.code == 1 and "Traceback" in result.err and "HTTP GET" in result.err
     quiet = user_cli("strategy", "get", "strat_missing")
     assert "Traceback" not in quiet.err and "HTTP GET" not in quiet.err
+
+
+def test_strategy_init_writes_a_template_project_and_refuses_to_overwrite(cli, tmp_path):
+    target = tmp_path / "my-rsi"
+    result = cli("strategy", "init", "rsi-momentum", str(target))
+    assert result.code == 0, result.err
+    assert result.out.startswith(f"✓ Wrote a rsi-momentum strategy project to {target}")
+    for name in ("Dockerfile", "main.py", "requirements.txt", "README.md"):
+        assert (target / name).is_file(), name
+    assert "FROM python:3.11-slim" in (target / "Dockerfile").read_text()
+    (target / "main.py").write_text("# my edits\n")
+    again = cli("strategy", "init", "rsi-momentum", str(target))
+    assert again.code == 1 and again.err.startswith("Error: Refusing to overwrite existing files")
+    assert (target / "main.py").read_text() == "# my edits\n"
+    forced = cli("strategy", "init", "rsi-momentum", str(target), "--force")
+    assert forced.code == 0 and (target / "main.py").read_text() != "# my edits\n"
+    assert cli("strategy", "init", "nope", str(tmp_path / "x")).err.startswith("Error: Unknown template 'nope'")
