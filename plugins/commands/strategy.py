@@ -19,7 +19,8 @@ def register_commands(register):
              arguments=_init_arguments,
              description="Writes the strategy (on the tektii SDK), a linux/amd64 Dockerfile, requirements, a small test and "
                          "a README with the next commands. Existing files are never overwritten without --force.",
-             examples=["tektii strategy init", "tektii strategy init rsi-momentum ./my-rsi", "tektii strategy init ma-crossover . --force"])
+             examples=["tektii strategy init", "tektii strategy init rsi-momentum ./my-rsi",
+                       "tektii strategy init ma-crossover . --force"])
     register("get", parent="strategy", help="Show one strategy", run=get,
              arguments=lambda p: p.add_argument("strategy_id", metavar="STRATEGY_ID"),
              examples=["tektii strategy get strat_abc123"])

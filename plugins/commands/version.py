@@ -32,7 +32,8 @@ def register_commands(register):
 
 def _upload_arguments(parser):
     parser.add_argument("strategy_id", metavar="STRATEGY_ID")
-    parser.add_argument("--dockerfile", metavar="PATH", default="./Dockerfile", help="path to your Dockerfile (default ./Dockerfile)")
+    parser.add_argument("--dockerfile", metavar="PATH", default="./Dockerfile",
+                        help="path to your Dockerfile (default ./Dockerfile)")
     parser.add_argument("--context", metavar="PATH", default=".", help="Docker build context directory (default .)")
     parser.add_argument("--git-sha", metavar="SHA", help="Git commit SHA for this version (default: auto-detected)")
     parser.add_argument("--parent", metavar="VERSION_ID", help="parent version ID when branching from an existing version")

@@ -166,8 +166,8 @@ def complete_version(req: Request) -> Response:
 
 def _set_failed(req: Request, version_id: str, reason: str) -> None:
     with req.db.transaction() as conn:
-        conn.execute("UPDATE versions SET state = 'FAILED', failure_reason = ?, updated_at = ? WHERE id = ? AND state = 'PENDING'",
-                     (reason, now_db(), version_id))
+        conn.execute("UPDATE versions SET state = 'FAILED', failure_reason = ?, updated_at = ?"
+                     " WHERE id = ? AND state = 'PENDING'", (reason, now_db(), version_id))
 
 
 def fail_version(req: Request) -> Response:

@@ -10,7 +10,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from conftest import require
 
 SPEC_DOCKERFILE = """\
@@ -127,7 +126,8 @@ def test_upload_from_a_plain_directory_falls_back_to_a_timestamp(user_cli, base_
 def test_custom_paths_git_sha_dirty_tree_and_second_upload_reuses_layers(user_cli, base_image, registry_binary, tmp_path):
     repo = make_strategy(tmp_path / "repo", git=True)
     (repo / "docker").mkdir()
-    (repo / "docker" / "Dockerfile.prod").write_text(SPEC_DOCKERFILE.replace('CMD ["python", "main.py"]', 'CMD ["python", "app.py"]'))
+    prod = SPEC_DOCKERFILE.replace('CMD ["python", "main.py"]', 'CMD ["python", "app.py"]')
+    (repo / "docker" / "Dockerfile.prod").write_text(prod)
     src = repo / "src"
     src.mkdir()
     (src / "requirements.txt").write_text("six==1.16.0\n")
