@@ -10,6 +10,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tektii_core.errors import TektiiError
 from tektii_platform.registry import Scope, TokenIssuer, libtrust_key_id, parse_scopes, token_endpoint
@@ -121,3 +123,28 @@ def test_token_endpoint_answers(issuer):
     # a login (no scope) gets a token that grants nothing
     status, body = call(_basic("alice", "pw"), {"service": ["svc"]})
     assert status == 200 and decode(issuer, body["token"])[1]["access"] == []
+
+
+_names = st.sampled_from(["strat_a/ver_1", "strat_a/ver_2", "strat_b/ver_1", "strategies/strat_c"])
+_actions = st.sets(st.sampled_from(["pull", "push", "delete"]), min_size=1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(granted=st.dictionaries(_names, _actions), requested=st.dictionaries(_names, _actions))
+def test_never_grants_more_than_requested_and_allowed(tmp_path_factory, granted, requested):
+    issuer = _shared_issuer(tmp_path_factory)
+    scopes = [f"repository:{name}:{','.join(sorted(actions))}" for name, actions in requested.items()]
+    _, claims = decode(issuer, issuer.issue("user", granted, scopes)["token"])
+    got = {entry["name"]: set(entry["actions"]) for entry in claims["access"]}
+    expected = {name: requested[name] & granted.get(name, set()) for name in requested}
+    assert got == {name: actions for name, actions in expected.items() if actions}
+
+
+_ISSUERS: dict[str, TokenIssuer] = {}
+
+
+def _shared_issuer(tmp_path_factory) -> TokenIssuer:
+    # one RSA key for all examples: generating one per example would dominate the run time
+    if "issuer" not in _ISSUERS:
+        _ISSUERS["issuer"] = TokenIssuer(tmp_path_factory.mktemp("prop-keys"))
+    return _ISSUERS["issuer"]
