@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
+from tektii_core.contracts import TektiiError
 from tektii_engine.broker import BrokerError
 from tektii_engine.broker.broker import parse_decimal
 from tektii_engine.config import TIMEFRAMES, asset_class, rfc3339, to_epoch
@@ -45,6 +46,15 @@ async def _errors_and_auth(request: web.Request, handler):
         return _error(err.status, err.code, err.message, err.details)
     except _BadRequest as err:
         return _error(400, "INVALID_REQUEST", f"Invalid request: {err}")
+    except TektiiError as err:  # e.g. a timeframe finer than the stored market data
+        return _error(400, "INVALID_REQUEST", f"Invalid request: {err.message}")
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = "INVALID_REQUEST" if exc.status < 500 else "INTERNAL_ERROR"
+        return _error(exc.status, code, f"{exc.reason}: {request.method} {request.path}")
+    except Exception as exc:  # noqa: BLE001 - the SDK expects the JSON envelope, even for bugs
+        return _error(500, "INTERNAL_ERROR", f"Internal error: {type(exc).__name__}: {exc}")
 
 
 class _BadRequest(Exception):

@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -336,6 +337,11 @@ async def _run(config, feed, launcher, on_progress, cancel, limits) -> BacktestR
                 await monitor
     except RunStopped as stop:
         state, reason = stop.state, stop.reason
+    except TektiiError as exc:  # e.g. the market data is missing
+        state, reason = FAILED, exc.message
+    except Exception as exc:  # noqa: BLE001 - a run ends FAILED, it never takes its caller down
+        log(traceback.format_exc())
+        state, reason = FAILED, f"internal engine error: {type(exc).__name__}: {exc}"
     finally:
         if session.ws is not None:
             with contextlib.suppress(Exception):

@@ -253,3 +253,48 @@ def test_heartbeat_pings_while_the_strategy_is_busy():
     assert result.state == "COMPLETE", result.reason
     assert out["pings"] and all("event_id" not in p for p in out["pings"])
     assert out["pings"][0]["timestamp"] == "2024-01-01T00:01:00Z"
+
+
+def test_unknown_endpoint_gets_the_json_envelope():
+    def probe(launch, out):
+        url = urlsplit(launch.gateway_url)
+        out["missing"] = call(
+            http.client.HTTPConnection(url.hostname, url.port),
+            "GET",
+            "/v1/nothing-here",
+            launch.api_key,
+        )
+        client_acks_everything(launch)
+
+    _, out = run_with_client(probe)
+    status, body = out["missing"]
+    assert status == 404 and body["code"] == "INVALID_REQUEST"
+
+
+def client_acks_everything(launch):
+    headers = {"Authorization": f"Bearer {launch.api_key}"}
+    with connect(
+        launch.gateway_url.replace("http", "ws") + "/v1/ws", additional_headers=headers
+    ) as ws:
+        while True:
+            frame = json.loads(ws.recv(timeout=10))
+            ws.send(json.dumps({"type": "event_ack", "events_processed": [frame["event_id"]]}))
+            if frame["type"] == "backtest_complete":
+                return
+
+
+def test_missing_market_data_fails_the_run_cleanly():
+    from tektii_core.contracts import TektiiError
+
+    def no_data(symbol, tf, start, end):
+        raise TektiiError(f"no market data for {symbol}")
+
+    holder = {}
+
+    def launcher(launch):
+        holder["s"] = ThreadStrategy(lambda launch, out: client_acks_everything(launch), launch)
+        return holder["s"]
+
+    config = BacktestConfig([("C:BTCUSD", ["candle_1m"])], T0, T0 + 240)
+    result = run_backtest(config, no_data, launcher, limits=RunLimits(ack_timeout_s=5))
+    assert result.state == "FAILED" and result.reason == "no market data for C:BTCUSD"
