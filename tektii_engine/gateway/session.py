@@ -223,9 +223,10 @@ class Session:
         mark = self.broker.marks.get(symbol)
         if mark is not None:
             return mark
-        finest = min(
-            (s for s in self.engine.streams if s.symbol == symbol), key=lambda s: s.seconds
-        )
+        streams = [s for s in self.engine.streams if s.symbol == symbol]
+        if not streams:
+            return None  # subscribed without candles: no prices at all
+        finest = min(streams, key=lambda s: s.seconds)
         rows = self.history(symbol, finest.timeframe, None, None, 1)
         return rows[-1][4] if rows else None
 
