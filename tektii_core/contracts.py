@@ -141,3 +141,89 @@ class Runtime(Protocol):
 
     def start(self, launch: StrategyLaunch) -> RunningStrategy:
         """Start the strategy; raise TektiiError when it cannot be started at all."""
+
+
+# --- Execution backends (see hookspecs.register_execution_backends, docs/execution-backends.md) ---
+
+RUN_STATES = ("RUNNING", "COMPLETE", "FAILED", "CANCELLED")
+
+
+@attrs.frozen
+class RunSpec:
+    """One scenario run as the platform hands it to an execution backend.
+
+    The backend appends the strategy's output lines to ``run_dir/strategy.log`` while it
+    runs and, when the run ends, leaves the result (``BacktestResult.to_dict()`` plus
+    ``metrics``) in ``run_dir/result.json``; the platform reads both from there.
+    """
+
+    scenario_id: str
+    config: Mapping[str, Any]  # the scenario config, defaults filled in (ScenarioConfig.to_api())
+    run_dir: Path
+    market_data_dir: Path  # the platform's CandleStore root
+    runtime: str  # the Runtime that starts the strategy: "docker", "process", or a plugin's
+    image: str | None = None  # image reference, for container runtimes
+    template: str | None = None  # template name (tektii_engine.templates) when there is no image
+    pull_auth: Mapping[str, str] | None = None  # {"username", "password"} for pulling `image`
+    limits: RuntimeLimits = attrs.field(factory=RuntimeLimits)
+
+
+@attrs.frozen
+class RunProgress:
+    fraction: float  # share of the simulated window done, 0..1
+    events_per_second: float
+    equity: float
+    simulated_time: str | None = None  # RFC 3339
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "fraction": self.fraction,
+            "eventsPerSecond": self.events_per_second,
+            "equity": self.equity,
+            "simulatedTime": self.simulated_time,
+        }
+
+
+@attrs.frozen
+class RunStatus:
+    """What a run is doing now: RUNNING (with progress), or how it ended."""
+
+    state: str  # one of RUN_STATES
+    progress: RunProgress | None = None
+    reason: str | None = None  # why it FAILED (or was CANCELLED)
+
+    @property
+    def finished(self) -> bool:
+        return self.state != "RUNNING"
+
+
+@runtime_checkable
+class RunHandle(Protocol):
+    """A started run; every method is cheap, non-blocking and safe after the run ended."""
+
+    ident: str  # what the backend needs to find the run again, e.g. "pid:1234"
+
+    def poll(self) -> RunStatus:
+        """The run's state now; once finished, the result is in ``run_dir``."""
+
+    def cancel(self) -> None:
+        """Ask the run to stop (the strategy is stopped and removed); poll() then reports
+        CANCELLED within seconds."""
+
+
+@runtime_checkable
+class ExecutionBackend(Protocol):
+    """Where scenario runs execute (see hookspecs.register_execution_backends)."""
+
+    name: str
+    description: str
+
+    def availability(self) -> Availability:
+        """Cheap check whether runs can start here."""
+
+    def start(self, run: RunSpec) -> RunHandle:
+        """Start the run and return at once; raise TektiiError when it cannot start at all."""
+
+    def abandon(self, scenario_id: str, run_dir: Path, ident: str | None) -> None:
+        """Release whatever a run left behind when the platform stopped during it
+        (processes, containers); called at platform start for runs that were RUNNING."""

@@ -169,6 +169,17 @@ class Plugins:
         return {a[0].name: a[0] for a, _ in self._collect("register_runtimes")}
 
     @cached_property
+    def execution_backends(self) -> dict[str, Any]:
+        return {a[0].name: a[0] for a, _ in self._collect("register_execution_backends")}
+
+    def execution_backend(self, name: str) -> Any:
+        backends = self.execution_backends
+        if name not in backends:
+            names = ", ".join(sorted(backends)) or "none"
+            raise TektiiError(f"Unknown execution backend {name!r}", hint=f"Available execution backends: {names}")
+        return backends[name]
+
+    @cached_property
     def commands(self) -> list[dict[str, Any]]:
         return [{"name": a[0], **kw} for a, kw in self._collect("register_commands")]
 

@@ -1,0 +1,257 @@
+"""One scenario run in its own process: ``python -m tektii_engine.worker RUN_SPEC_JSON_PATH``.
+
+The platform's ``local`` execution backend (tektii_plugins.execution.local) starts one worker
+per run. The worker prepares the strategy (pulls the version's image from the platform's
+registry, or builds a template's image, or points the process runtime at the template's
+directory), runs ``run_backtest`` against the platform's market data and reports:
+
+* stdout: one JSON object per line: ``{"type": "progress", "fraction", "eventsPerSecond",
+  "equity", "simulatedTime"}`` about twice a second, ``{"type": "end", "state", "reason"}``
+  last;
+* ``<runDir>/strategy.log``: the strategy's stdout/stderr lines as they come (and the
+  worker's own ``tektii: ...`` lines about preparing the run);
+* ``<runDir>/result.json``: ``BacktestResult.to_dict()`` without the log, plus ``metrics``,
+  written atomically once the run has ended (COMPLETE, FAILED or CANCELLED).
+
+SIGTERM (or SIGINT) cancels: the engine stops the strategy (containers are removed) and the
+run ends CANCELLED. The worker also cancels itself when its parent (the platform) dies, so
+that a killed platform leaves no strategy running.
+
+The spec file (JSON, written by the backend): ``scenarioId``, ``config`` (the scenario
+config with defaults), ``runDir``, ``marketDataDir``, ``runtime``, ``image``, ``template``,
+``pullAuth`` (``{"username", "password"}`` or null), ``limits`` (RuntimeLimits fields) and
+optionally ``wallClockS`` (the whole run's limit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any, TextIO
+
+from tektii_core.contracts import RuntimeLimits, TektiiError
+
+TEMPLATE_IMAGE_REPOSITORY = "tektii-template"
+_PARENT_POLL_S = 0.5
+
+
+class _Cancelled(Exception):
+    """Raised in the main thread when a cancel arrives before the backtest started."""
+
+
+class Worker:
+    def __init__(self, spec: dict[str, Any], out: TextIO = sys.stdout):
+        self.spec = spec
+        self.out = out
+        self.run_dir = Path(spec["runDir"])
+        self.scenario_id = spec["scenarioId"]
+        self.cancel = threading.Event()
+        self.backtest_started = False
+        self._out_lock = threading.Lock()
+        self._log_file = open(self.run_dir / "strategy.log", "a", encoding="utf-8")  # noqa: SIM115 - closed in run()
+        self._log_lock = threading.Lock()
+
+    # -- reporting ------------------------------------------------------------------------
+    def emit(self, **message: Any) -> None:
+        with self._out_lock:
+            self.out.write(json.dumps(message, separators=(",", ":")) + "\n")
+            self.out.flush()
+
+    def log(self, line: str) -> None:
+        """One line of the strategy log (flushed at once: `scenario logs --follow` reads it)."""
+        with self._log_lock:
+            self._log_file.write(line.replace("\n", " ") + "\n")
+            self._log_file.flush()
+
+    def on_progress(self, fraction: float, rate: float, equity: float) -> None:
+        from tektii_engine.config import rfc3339, to_epoch
+
+        config = self.spec["config"]
+        start, end = to_epoch(config["startTime"]), to_epoch(config["endTime"])
+        fraction = min(max(float(fraction), 0.0), 1.0)
+        self.emit(
+            type="progress",
+            fraction=fraction,
+            eventsPerSecond=round(float(rate), 1),
+            equity=float(equity),
+            simulatedTime=rfc3339(start + fraction * (end - start)),
+        )
+
+    # -- cancellation -----------------------------------------------------------------------
+    def on_signal(self, signum: int, _frame: Any) -> None:
+        self.cancel.set()
+        if not self.backtest_started:
+            raise _Cancelled()  # interrupts an image pull or build in the main thread
+
+    def watch_parent(self) -> None:
+        parent = os.getppid()
+        while not self.cancel.is_set():
+            time.sleep(_PARENT_POLL_S)
+            if os.getppid() != parent:
+                self.log("tektii: the platform stopped; stopping the run")
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    # -- the run ------------------------------------------------------------------------------
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self.on_signal)
+        signal.signal(signal.SIGINT, self.on_signal)
+        threading.Thread(target=self.watch_parent, name="parent-watch", daemon=True).start()
+        try:
+            try:
+                result = self.backtest()
+            except TektiiError as exc:
+                reason = exc.message + (f" ({exc.hint})" if exc.hint else "")
+                self.log(f"tektii: {reason}")
+                result = {"state": "FAILED", "reason": reason}
+            # From here on a signal only sets self.cancel: the result is written whatever comes.
+            self.backtest_started = True
+            self.finish(result)
+            return 0
+        except _Cancelled:
+            self.backtest_started = True
+            self.finish({"state": "CANCELLED", "reason": "cancelled"})
+            return 0
+        except Exception as exc:  # noqa: BLE001 - report a crash as the run's reason
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            traceback.print_exc(file=sys.stderr)
+            self.emit(type="end", state="FAILED", reason=f"internal error in the run's worker: {detail}")
+            return 1
+        finally:
+            self._log_file.close()
+
+    def backtest(self) -> dict[str, Any]:
+        from tektii_core.plugins import Plugins
+        from tektii_engine.data.store import CandleStore
+        from tektii_engine.gateway.session import StrategyLauncher
+        from tektii_engine.run import RunLimits, run_backtest
+
+        spec = self.spec
+        runtimes = Plugins().runtimes
+        runtime = runtimes.get(spec["runtime"])
+        if runtime is None:
+            raise TektiiError(f"Unknown runtime {spec['runtime']!r}; available: {', '.join(sorted(runtimes))}")
+        available = runtime.availability()
+        if not available.ok:
+            raise TektiiError(f"The {runtime.name} runtime cannot run here: {available.reason}")
+        path, image = self.prepare(runtime.name)
+        limits = RuntimeLimits(**(spec.get("limits") or {}))
+        launcher = StrategyLauncher(
+            runtime, path=path, image=image, limits=limits, run_id=self.scenario_id, log=self.log
+        )
+        feed = CandleStore(Path(spec["marketDataDir"])).read
+        run_limits = RunLimits(wall_clock_s=spec["wallClockS"]) if "wallClockS" in spec else RunLimits()
+        self.backtest_started = True
+        if self.cancel.is_set():
+            raise _Cancelled()
+        result = run_backtest(
+            spec["config"], feed, launcher, on_progress=self.on_progress, cancel=self.cancel, limits=run_limits
+        )
+        data = result.to_dict()
+        data.pop("log", None)  # already in strategy.log, line by line
+        if result.state == "COMPLETE":
+            data["metrics"] = result.metrics(risk_free_rate=float(spec["config"].get("riskFreeRate") or 0.0))
+        return data
+
+    def prepare(self, runtime: str) -> tuple[Path | None, str | None]:
+        """What the runtime starts: (template directory, None) or (None, image reference)."""
+        from tektii_engine.templates import template_dir
+
+        image, template = self.spec.get("image"), self.spec.get("template")
+        if runtime == "process":
+            if template is None:
+                raise TektiiError("The process runtime can run template versions only; this version is an image")
+            return template_dir(template), None
+        if image is not None:
+            pull_image(image, self.spec.get("pullAuth"), self.log)
+            return None, image
+        if template is None:
+            raise TektiiError("The run names neither an image nor a template")
+        return None, build_template_image(template, self.log)
+
+    def finish(self, result: dict[str, Any]) -> None:
+        """Write result.json (atomically), then the final stdout line."""
+        target = self.run_dir / "result.json"
+        tmp = target.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(result, separators=(",", ":")), encoding="utf-8")
+        os.replace(tmp, target)
+        self.emit(type="end", state=result["state"], reason=result.get("reason"))
+
+
+def pull_image(image: str, auth: dict[str, str] | None, log: Any) -> None:
+    """Pull `image` from the platform's registry unless the Docker daemon has it already."""
+    import docker.errors
+
+    from tektii_engine.runtimes.relay_image import docker_client
+
+    client = docker_client()
+    try:
+        try:
+            client.images.get(image)
+            return
+        except docker.errors.ImageNotFound:
+            pass
+        log(f"tektii: pulling {image}")
+        try:
+            client.images.pull(image, auth_config=dict(auth) if auth else None)
+        except docker.errors.APIError as err:
+            raise TektiiError(f"Could not pull the version's image {image}: {err.explanation or err}") from None
+    finally:
+        client.close()
+
+
+def template_hash(name: str) -> str:
+    """sha256 over a template's files (names and contents): its image tag."""
+    from tektii_engine.templates import template_dir, template_files
+
+    root = template_dir(name)
+    digest = hashlib.sha256()
+    for relative in template_files(name):
+        digest.update(str(relative).encode() + b"\0")
+        digest.update((root / relative).read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def build_template_image(name: str, log: Any) -> str:
+    """The template's image, built once per content hash (reused while the files are the same)."""
+    import docker.errors
+
+    from tektii_engine.runtimes.relay_image import docker_client
+    from tektii_engine.templates import template_dir
+
+    tag = f"{TEMPLATE_IMAGE_REPOSITORY}/{name}:{template_hash(name)[:16]}"
+    client = docker_client(timeout=600)
+    try:
+        try:
+            client.images.get(tag)
+            return tag
+        except docker.errors.ImageNotFound:
+            pass
+        log(f"tektii: building the {name} template image {tag}")
+        try:
+            client.images.build(path=str(template_dir(name)), tag=tag, pull=False, rm=True, forcerm=True)
+        except (docker.errors.BuildError, docker.errors.APIError) as err:
+            raise TektiiError(f"Could not build the {name} template image: {err}") from None
+        return tag
+    finally:
+        client.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m tektii_engine.worker RUN_SPEC_JSON_PATH", file=sys.stderr)
+        return 2
+    spec = json.loads(Path(args[0]).read_text(encoding="utf-8"))
+    return Worker(spec).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""OpenAPI schemas of the scenarios API, and the scenario config's JSON Schema adapted to
+the OpenAPI document (its ``$defs`` become components, so every ``$ref`` resolves there).
+
+No routes here (no ``register``): tektii_platform/api/scenarios.py uses these.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+STATES = ("PENDING", "RUNNING", "COMPLETE", "FAILED", "CANCELLED")
+RESULT_TYPES = ("metadata", "timeseries", "trades")
+_TIMESTAMP = {"type": "string", "format": "date-time"}
+_NULLABLE_TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
+
+# Every metric of tektii_engine.metrics.compute_metrics (docs/metrics.md); each is absent
+# until a COMPLETE run has the data to compute it.
+METRICS = {
+    "totalReturn": "Total return, % (12.45 = 12.45 %).",
+    "sharpeRatio": "Annualised Sharpe ratio of daily returns.",
+    "sortinoRatio": "Annualised Sortino ratio of daily returns.",
+    "maxDrawdownPct": "Largest peak-to-trough fall of equity, %.",
+    "longestDrawdownDays": "Longest time below a previous equity peak, days.",
+    "cagrPct": "Compound annual growth rate, %.",
+    "volatilityPct": "Annualised volatility of daily returns, %.",
+    "totalTrades": "Closed round trips.",
+    "winRatePct": "Share of closed trades with a profit, %.",
+    "profitFactor": "Gross profit / gross loss of closed trades.",
+    "averageWin": "Mean profit of winning trades.",
+    "averageLoss": "Mean loss of losing trades (negative).",
+    "exposureTimePct": "Share of the window with a position open, %.",
+    "totalFees": "Commissions paid.",
+    "startEquity": "Equity at the start.",
+    "endEquity": "Equity at the end.",
+}
+PROGRESS_SCHEMA = {
+    "type": ["object", "null"],
+    "description": "While RUNNING (and the last value after): how far the simulated window got.",
+    "properties": {
+        "fraction": {"type": "number", "minimum": 0, "maximum": 1},
+        "eventsPerSecond": {"type": "number"},
+        "equity": {"type": ["number", "null"]},
+        "simulatedTime": {"type": ["string", "null"], "format": "date-time"},
+    },
+}
+
+
+def scenario_schema(config_ref: dict[str, Any]) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "scenarioId": {"type": "string", "pattern": "^scen_[a-z2-7]+$"},
+        "strategyId": {"type": "string"},
+        "strategyVersionId": {"type": "string"},
+        "state": {"type": "string", "enum": list(STATES)},
+        "failureReason": {"type": ["string", "null"], "description": "Why the run FAILED."},
+        "createdAt": _TIMESTAMP,
+        "startedAt": _NULLABLE_TIMESTAMP,
+        "finishedAt": _NULLABLE_TIMESTAMP,
+        "config": config_ref,
+        "progress": PROGRESS_SCHEMA,
+    }
+    for name, description in METRICS.items():
+        kind = "integer" if name == "totalTrades" else "number"
+        properties[name] = {"type": kind, "description": f"{description} COMPLETE runs only; absent when not computable."}
+    return {
+        "type": "object",
+        "required": ["scenarioId", "strategyId", "strategyVersionId", "state", "failureReason", "createdAt",
+                     "startedAt", "finishedAt", "config", "progress"],
+        "properties": properties,
+    }
+
+
+def list_schema(scenario_ref: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["scenarios", "nextCursor"],
+        "properties": {
+            "scenarios": {"type": "array", "items": scenario_ref},
+            "nextCursor": {"type": ["string", "null"], "description": "null on the last page"},
+        },
+    }
+
+
+LOGS_SCHEMA = {
+    "type": "object",
+    "required": ["lines", "nextOffset", "state"],
+    "properties": {
+        "lines": {"type": "array", "items": {"type": "string"}},
+        "nextOffset": {"type": "integer", "minimum": 0, "description": "Pass as offset to get the lines after these."},
+        "state": {"type": "string", "enum": list(STATES)},
+    },
+}
+TIMESERIES_ROW = {
+    "type": "object",
+    "required": ["time", "equity", "cash", "drawdownPct"],
+    "properties": {"time": _TIMESTAMP, "equity": {"type": "number"}, "cash": {"type": "number"},
+                   "drawdownPct": {"type": "number", "description": "Below the running equity peak, %."}},
+}
+TRADE_ROW = {
+    "type": "object",
+    "required": ["symbol", "side", "quantity", "entryTime", "entryPrice", "exitTime", "exitPrice", "pnl", "fees"],
+    "properties": {
+        "symbol": {"type": "string"},
+        "side": {"type": "string", "description": "LONG or SHORT"},
+        "quantity": {"type": "number"},
+        "entryTime": _TIMESTAMP,
+        "entryPrice": {"type": "number"},
+        "exitTime": _TIMESTAMP,
+        "exitPrice": {"type": "number"},
+        "pnl": {"type": "number", "description": "Realised profit, net of the trade's fees."},
+        "grossPnl": {"type": "number"},
+        "fees": {"type": "number"},
+    },
+}
+
+
+def results_schema(scenario_ref: dict[str, Any]) -> dict[str, Any]:
+    """One schema for the three result types (json format); csv answers text/csv."""
+    return {
+        "type": "object",
+        "description": "metadata: the scenario with counters and final figures; timeseries: "
+                       "{scenarioId, rows}; trades: {scenarioId, trades}. With format=csv: text/csv.",
+        "oneOf": [
+            {"allOf": [scenario_ref], "properties": {"counters": {"type": "object"}}},
+            {"type": "object", "required": ["scenarioId", "rows"],
+             "properties": {"scenarioId": {"type": "string"}, "rows": {"type": "array", "items": TIMESERIES_ROW}}},
+            {"type": "object", "required": ["scenarioId", "trades"],
+             "properties": {"scenarioId": {"type": "string"}, "trades": {"type": "array", "items": TRADE_ROW}}},
+        ],
+    }
+
+
+def openapi_config_schema(
+    schema: dict[str, Any], prefix: str = "ScenarioConfig"
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The config JSON Schema as (main schema, extra components): ``#/$defs/x`` becomes
+    ``#/components/schemas/<prefix><X>``; ``$schema`` and ``$id`` are dropped."""
+    doc = copy.deepcopy(schema)
+    doc.pop("$schema", None)
+    doc.pop("$id", None)
+    defs = doc.pop("$defs", {})
+
+    def name(ref: str) -> str:
+        key = ref.rsplit("/", 1)[-1]
+        return prefix + key[:1].upper() + key[1:]
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: (f"#/components/schemas/{name(v)}" if k == "$ref" and isinstance(v, str) and v.startswith("#/$defs/")
+                        else rewrite(v)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [rewrite(v) for v in node]
+        return node
+
+    return rewrite(doc), {name(key): rewrite(value) for key, value in defs.items()}

@@ -1,0 +1,269 @@
+"""The run scheduler: a persistent queue in SQLite and a bounded number of concurrent runs.
+
+The queue is the ``scenarios`` table itself: PENDING rows start in created order as run
+slots free up (``TEKTII_MAX_CONCURRENT_RUNS``, default 2). Each run goes to the execution
+backend named by ``TEKTII_EXECUTION_BACKEND`` (default ``local``: a worker process per run);
+one scheduler thread starts runs, polls their handles, writes progress and outcomes to the
+database, and passes on cancel requests (the API sets ``cancel_requested``).
+
+Restart safety: only one process schedules a data directory (an exclusive lock on
+``runs/scheduler.lock``, released by the OS when the process dies, even on SIGKILL). The
+process that takes the lock first marks every run still RUNNING as FAILED with the reason
+``The platform stopped during the run`` (after asking the backend to release what it left),
+then starts the PENDING ones. Nothing stays RUNNING forever. A graceful stop ends the
+running runs the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from tektii_core.contracts import RunHandle, RunStatus, TektiiError
+
+from .execution import RuntimeChooser, build_run_spec, read_result, run_dir
+from .http import AppContext
+from .ids import now_db
+
+log = logging.getLogger(__name__)
+
+MAX_CONCURRENT_ENV = "TEKTII_MAX_CONCURRENT_RUNS"
+BACKEND_ENV = "TEKTII_EXECUTION_BACKEND"
+DEFAULT_MAX_CONCURRENT = 2
+DEFAULT_BACKEND = "local"
+PLATFORM_STOPPED = "The platform stopped during the run"
+POLL_INTERVAL_S = 0.2
+PROGRESS_WRITE_INTERVAL_S = 0.5
+STOP_GRACE_S = 15.0
+
+
+def max_concurrent_from_env() -> int:
+    text = os.environ.get(MAX_CONCURRENT_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_CONCURRENT
+    if not text.isdigit() or int(text) < 1:
+        raise TektiiError(f"{MAX_CONCURRENT_ENV} must be a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
+@attrs.define
+class _Running:
+    handle: RunHandle
+    cancel_sent: bool = False
+    last_progress: Any = None
+    progress_written_at: float = 0.0
+
+
+class Scheduler:
+    """Starts, supervises and finishes the scenario runs of one data directory."""
+
+    def __init__(self, ctx: AppContext, backend: Any, runtimes: dict[str, Any], max_concurrent: int):
+        self.ctx = ctx
+        self.db = ctx.db
+        self.backend = backend
+        self.max_concurrent = max_concurrent
+        self.chooser = RuntimeChooser(runtimes)
+        self.running: dict[str, _Running] = {}
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock_file: Any = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> bool:
+        """Take the data directory's scheduler lock, recover, and start the thread.
+        False (and nothing started) when another live process schedules this directory."""
+        if not self._take_lock():
+            log.warning("another platform process schedules runs in %s; this one only serves", self.ctx.data_dir)
+            return False
+        self.recover()
+        self._thread = threading.Thread(target=self._loop, name="tektii-scheduler", daemon=True)
+        self._thread.start()
+        return True
+
+    def stop(self) -> None:
+        """End the running runs (FAILED, "The platform stopped during the run") and the thread."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=STOP_GRACE_S + 10)
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    def wake(self) -> None:
+        """Look at the queue now (a scenario was created or a cancel requested)."""
+        self._wake.set()
+
+    def _take_lock(self) -> bool:
+        import fcntl
+
+        path = Path(self.ctx.data_dir) / "runs" / "scheduler.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+")  # noqa: SIM115 - held for the life of the scheduler
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        self._lock_file = handle
+        return True
+
+    # -- recovery --------------------------------------------------------------------------
+    def recover(self) -> None:
+        """Runs left RUNNING by a platform that died: release their leftovers, mark FAILED."""
+        for row in self.db.query("SELECT id, handle FROM scenarios WHERE state = 'RUNNING'"):
+            try:
+                self.backend.abandon(row["id"], run_dir(self.ctx.data_dir, row["id"]), row["handle"])
+            except Exception:  # noqa: BLE001 - the row must not stay RUNNING whatever happens
+                log.exception("could not release what run %s left behind", row["id"])
+            self._finish(row["id"], RunStatus("FAILED", None, PLATFORM_STOPPED))
+            log.warning("run %s was RUNNING when the platform stopped: marked FAILED", row["id"])
+
+    # -- the loop ------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._tick()
+            except Exception:  # noqa: BLE001 - keep scheduling; the error is in the log
+                log.exception("scheduler tick failed")
+            self._wake.wait(POLL_INTERVAL_S)
+            self._wake.clear()
+        self._shutdown()
+
+    def _tick(self) -> None:
+        self._supervise()
+        while len(self.running) < self.max_concurrent and not self._stopping.is_set():
+            row = self._claim()
+            if row is None:
+                break
+            self._launch(row)
+
+    def _claim(self) -> Any:
+        """The oldest PENDING scenario, now RUNNING (atomically: a cancel cannot slip in)."""
+        now = now_db()
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT * FROM scenarios WHERE state = 'PENDING' ORDER BY created_at, id LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return None
+            conn.execute(
+                "UPDATE scenarios SET state = 'RUNNING', started_at = ?, updated_at = ?, backend = ? WHERE id = ?",
+                (now, now, self.backend.name, row["id"]),
+            )
+        return row
+
+    def _launch(self, row: Any) -> None:
+        try:
+            spec = build_run_spec(self.ctx, row, self.chooser)
+            handle = self.backend.start(spec)
+        except TektiiError as exc:
+            reason = exc.message + (f" ({exc.hint})" if exc.hint else "")
+            self._finish(row["id"], RunStatus("FAILED", None, reason))
+            return
+        except Exception as exc:  # noqa: BLE001 - a run that cannot start fails, the queue goes on
+            log.exception("could not start run %s", row["id"])
+            self._finish(row["id"], RunStatus("FAILED", None, f"The run could not be started: {exc}"))
+            return
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE scenarios SET runtime = ?, handle = ?, updated_at = ? WHERE id = ?",
+                (spec.runtime, handle.ident, now_db(), row["id"]),
+            )
+        self.running[row["id"]] = _Running(handle)
+        log.info("run %s started (%s runtime, %s)", row["id"], spec.runtime, handle.ident)
+
+    def _supervise(self) -> None:
+        if not self.running:
+            return
+        marks = ",".join("?" * len(self.running))
+        wanted = {
+            r["id"]
+            for r in self.db.query(
+                f"SELECT id FROM scenarios WHERE id IN ({marks}) AND cancel_requested = 1", list(self.running)
+            )
+        }
+        for scenario_id, run in list(self.running.items()):
+            if scenario_id in wanted and not run.cancel_sent:
+                run.cancel_sent = True
+                run.handle.cancel()
+            status = run.handle.poll()
+            if status.finished:
+                del self.running[scenario_id]
+                if run.cancel_sent and status.state == "FAILED":
+                    status = RunStatus("CANCELLED", status.progress, "cancelled")
+                self._finish(scenario_id, status)
+            elif status.progress is not None and status.progress != run.last_progress:
+                now = time.monotonic()
+                if now - run.progress_written_at >= PROGRESS_WRITE_INTERVAL_S:
+                    run.last_progress, run.progress_written_at = status.progress, now
+                    with self.db.transaction() as conn:
+                        conn.execute(
+                            "UPDATE scenarios SET progress = ?, updated_at = ? WHERE id = ? AND state = 'RUNNING'",
+                            (json.dumps(status.progress.to_api()), now_db(), scenario_id),
+                        )
+
+    def _finish(self, scenario_id: str, status: RunStatus) -> None:
+        """Record how a run ended; a COMPLETE run's metrics and counters come from its result."""
+        state, reason = status.state, status.reason
+        metrics = counters = None
+        progress = status.progress.to_api() if status.progress is not None else None
+        if state == "COMPLETE":
+            result = read_result(run_dir(self.ctx.data_dir, scenario_id))
+            if result is None or result.get("state") != "COMPLETE":
+                state, reason = "FAILED", "The run ended without a readable result"
+            else:
+                metrics = json.dumps(result.get("metrics") or {})
+                counters = json.dumps(result.get("counters") or {})
+                progress = {**(progress or {}), "fraction": 1.0, "equity": result.get("finalEquity"),
+                            "simulatedTime": result.get("config", {}).get("endTime")}
+                progress.setdefault("eventsPerSecond", 0.0)
+        if state == "CANCELLED":
+            reason = None
+        now = now_db()
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE scenarios SET state = ?, failure_reason = ?, metrics = ?, counters = ?, progress = ?,"
+                " finished_at = ?, updated_at = ? WHERE id = ? AND state = 'RUNNING'",
+                (state, reason, metrics, counters, json.dumps(progress) if progress else None, now, now,
+                 scenario_id),
+            )
+        log.info("run %s ended %s%s", scenario_id, state, f": {reason.splitlines()[0]}" if reason else "")
+
+    def _shutdown(self) -> None:
+        """The platform is stopping: stop every run, record it as stopped by the platform."""
+        for run in self.running.values():
+            run.handle.cancel()
+        deadline = time.monotonic() + STOP_GRACE_S
+        while self.running and time.monotonic() < deadline:
+            for scenario_id, run in list(self.running.items()):
+                if run.handle.poll().finished:
+                    del self.running[scenario_id]
+                    self._finish(scenario_id, RunStatus("FAILED", None, PLATFORM_STOPPED))
+            time.sleep(0.1)
+        for scenario_id in list(self.running):
+            # still going after the grace period: the next start releases it (recover())
+            log.warning("run %s did not stop within %.0f s", scenario_id, STOP_GRACE_S)
+
+
+def start_scheduler(ctx: AppContext) -> Scheduler | None:
+    """The scheduler of this platform process, started; None when another process has it."""
+    from tektii_core.plugins import Plugins
+
+    plugins = Plugins()
+    backend = plugins.execution_backend(os.environ.get(BACKEND_ENV, "").strip() or DEFAULT_BACKEND)
+    available = backend.availability()
+    if not available.ok:
+        raise TektiiError(f"The execution backend {backend.name!r} cannot run here: {available.reason}")
+    scheduler = Scheduler(ctx, backend, plugins.runtimes, max_concurrent_from_env())
+    if not scheduler.start():
+        return None
+    return scheduler
