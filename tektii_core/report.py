@@ -177,23 +177,24 @@ def time_ticks(t0: float, t1: float, max_ticks: int = 8) -> list[tuple[float, st
     """Calendar-aligned ticks for epoch seconds [t0, t1] (UTC): (time, label, context).
 
     The step is the finest of 1s..2w, 1/2/3/6 months or 1/2/5/10.. years that gives at most
-    `max_ticks` ticks. `context` is the coarser unit (date under a clock time, year under a
-    day or month) on the first tick and wherever it changes; otherwise "".
+    `max_ticks` ticks (months vary in length: a month step may give one more). `context` is
+    the coarser unit (date under a clock time, year under a day or month) on the first tick
+    and wherever it changes; otherwise "".
     """
     if t1 < t0:
         t0, t1 = t1, t0
     span = t1 - t0
     for step, kind in _FIXED_STEPS:
-        if span / step <= max_ticks:
+        if span // step + 1 <= max_ticks:
             offset = _MONDAY if kind == "w" else 0
             first = offset + math.ceil((t0 - offset) / step) * step
             times = [float(t) for t in range(int(first), int(t1) + 1, step)]
             return _label(times, kind)
     for months in _MONTH_STEPS:
-        if span / (months * 30.44 * 86400) <= max_ticks:
+        if span / (months * 30.44 * 86400) + 1 <= max_ticks:
             return _label(_month_starts(t0, t1, months), "mo")
     years = 1
-    while span / (years * 365.25 * 86400) > max_ticks:
+    while span / (years * 365.25 * 86400) + 1 > max_ticks:
         years = years * 5 // 2 if str(years).startswith("2") else years * 2  # 1, 2, 5, 10, 20, 50...
     return _label(_month_starts(t0, t1, 12 * years), "y")
 
@@ -468,11 +469,14 @@ def _metric_text(value: float, kind: str) -> str:
     return _fixed(value, 2)
 
 
-def _fmt_time(t: float | None, *, seconds: bool = False) -> str:
+def _fmt_time(t: float | None, *, seconds: bool | None = None) -> str:
+    """UTC as 2024-01-15 10:30, with seconds when asked (by default: when they are not 0)."""
     if t is None:
         return "—"
     d = datetime.fromtimestamp(t, UTC)
-    return f"{d:%Y-%m-%d %H:%M:%S}" if seconds or d.second else f"{d:%Y-%m-%d %H:%M}"
+    if seconds is None:
+        seconds = d.second != 0
+    return f"{d:%Y-%m-%d %H:%M:%S}" if seconds else f"{d:%Y-%m-%d %H:%M}"
 
 
 def _fmt_duration(seconds: float) -> str:
@@ -754,6 +758,8 @@ def _trades(trades: Sequence[_Trade], max_trades: int) -> str:
         f" · fees {_e(_fixed(fees, 2))}"
     )
     shown = trades[: max(max_trades, 0)]
+    # one time format for the whole column: seconds only when some trade needs them
+    seconds = any(t is not None and t % 60 for tr in shown for t in (tr.entry_time, tr.exit_time))
     body = []
     for n, t in enumerate(shown, 1):
         held = (
@@ -765,7 +771,8 @@ def _trades(trades: Sequence[_Trade], max_trades: int) -> str:
         side_class = "long" if side in ("buy", "long") else "short" if side in ("sell", "short") else ""
         pnl = _fixed(t.pnl, 2, sign=True) if t.pnl is not None else "—"
         body.append(
-            f"<tr><td class=n>{n}</td><td>{_fmt_time(t.entry_time)}</td><td>{_fmt_time(t.exit_time)}</td>"
+            f"<tr><td class=n>{n}</td><td>{_fmt_time(t.entry_time, seconds=seconds)}</td>"
+            f"<td>{_fmt_time(t.exit_time, seconds=seconds)}</td>"
             f"<td class=h>{held}</td><td>{_e(t.symbol) or '—'}</td>"
             f'<td><span class="side {side_class}">{_e(t.side) or "—"}</span></td>'
             f"<td class=n>{_plain(t.quantity)}</td><td class=n>{_price(t.entry_price)}</td>"
