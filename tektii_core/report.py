@@ -205,13 +205,14 @@ def _month_starts(t0: float, t1: float, months: int) -> list[float]:
     if (start.day, start.hour, start.minute, start.second, start.microsecond) != (1, 0, 0, 0, 0):
         index += 1
     index = math.ceil(index / months) * months  # align: quarters start in Jan/Apr/Jul/Oct
-    out = []
-    while True:
+    out: list[float] = []
+    while index // 12 <= 9999:  # datetime's last year
         t = datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC).timestamp()
         if t > t1:
-            return out
+            break
         out.append(t)
         index += months
+    return out
 
 
 def _label(times: list[float], kind: str) -> list[tuple[float, str, str]]:
@@ -281,7 +282,8 @@ def _number(value: Any, path: str, problems: list[str], *, required: bool = Fals
 
 def parse_time(value: Any) -> float:
     """Epoch seconds of an RFC 3339 string (a missing offset means UTC) or of a number."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        datetime.fromtimestamp(value, UTC)  # raises for NaN and for times no calendar can show
         return float(value)
     if not isinstance(value, str):
         raise ValueError(value)
@@ -309,7 +311,7 @@ def _time(value: Any, path: str, problems: list[str], *, required: bool = False)
         return None
     try:
         return parse_time(value)
-    except (ValueError, TypeError, OverflowError):
+    except (ValueError, TypeError, OverflowError, OSError):
         problems.append(f"{path}: not an RFC 3339 timestamp: {_show(value)}")
         return None
 
@@ -499,7 +501,7 @@ def _display_time(value: Any) -> str:
         return "—"
     try:
         return _fmt_time(parse_time(value)) + " UTC"
-    except (ValueError, TypeError, OverflowError):
+    except (ValueError, TypeError, OverflowError, OSError):
         return str(value)
 
 
@@ -656,11 +658,12 @@ def _header(meta: Mapping[str, Any], capital: float) -> str:
     config = meta.get("config") or {}
     strategy = meta.get("strategyName") or meta.get("strategyId") or "—"
     state = str(meta.get("state") or "UNKNOWN")
-    subscriptions = config.get("subscriptions") if isinstance(config.get("subscriptions"), list) else []
+    subscriptions = config.get("subscriptions")
     instruments = []
-    for sub in subscriptions:
+    for sub in subscriptions if isinstance(subscriptions, list) else []:
         if isinstance(sub, Mapping):
-            events = sub.get("events") if isinstance(sub.get("events"), list) else []
+            events = sub.get("events")
+            events = events if isinstance(events, list) else []
             instruments.append(
                 f'<span class="inst">{_e(sub.get("instrument", "?"))}</span>'
                 + (f' <span class="muted">{_e(", ".join(map(str, events)))}</span>' if events else "")
@@ -672,7 +675,7 @@ def _header(meta: Mapping[str, Any], capital: float) -> str:
             f"{_e(_fmt_time(start))} → {_e(_fmt_time(end))} UTC"
             f' <span class="muted">({_e(_fmt_duration(end - start))}, end exclusive)</span>'
         )
-    except (ValueError, TypeError, OverflowError):
+    except (ValueError, TypeError, OverflowError, OSError):
         if config.get("startTime") or config.get("endTime"):
             window = f"{_e(config.get('startTime', '?'))} → {_e(config.get('endTime', '?'))}"
     version = meta.get("strategyVersionId") or config.get("strategyVersionId") or "—"

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 from html_tree import Node, parse
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from report_samples import equity_rows, rfc3339, scenario, trade_rows
 
 from tektii_core.errors import TektiiError
@@ -310,3 +312,55 @@ def test_window_uses_rfc3339_of_the_config(sample):
     page = parse(render({**meta, "config": config}, rows, trades))
     facts = page.one("dl", class_="facts").text
     assert "2024-02-01T00:00:00Z → garbage" in facts  # shown as given when it cannot be read
+
+
+# ------------------------------------------------------------------ never a traceback
+
+junk = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
+times = st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)).map(rfc3339)
+money = st.floats(min_value=-1e9, max_value=1e9, allow_nan=False)
+good_row = st.fixed_dictionaries(
+    {"time": times, "equity": money}, optional={"drawdownPct": st.floats(0, 100), "cash": money, "x": junk}
+)
+any_row = good_row | st.dictionaries(st.sampled_from(["time", "equity", "drawdownPct", "cash"]), junk) | junk
+trade_fields = ["symbol", "side", "quantity", "entryTime", "exitTime", "entryPrice", "exitPrice", "pnl", "fees"]
+good_trade = st.fixed_dictionaries(
+    {},
+    optional={
+        "symbol": st.text(max_size=12), "side": st.sampled_from(["buy", "sell", "long", "short", "LONG"]),
+        "quantity": money, "entryTime": times, "exitTime": times, "entryPrice": money, "exitPrice": money,
+        "pnl": money, "fees": money,
+    },
+)  # fmt: skip
+any_trade = good_trade | st.dictionaries(st.sampled_from(trade_fields), junk) | junk
+metric_fields = [f for f, *_ in HEADLINE + DETAIL]
+good_meta = st.fixed_dictionaries(
+    {"state": st.sampled_from(["COMPLETE", "FAILED", "RUNNING"])},
+    optional={f: money for f in metric_fields} | {"strategyName": st.text(max_size=20), "config": st.just({})},
+)
+any_meta = good_meta | st.dictionaries(st.sampled_from([*metric_fields, "config", "state", "scenarioId"]), junk) | junk
+
+
+@settings(max_examples=150, deadline=None)
+@given(good_meta, st.lists(good_row, max_size=40), st.lists(good_trade, max_size=6))
+def test_any_well_formed_results_render_to_a_well_formed_page(meta, rows, trades):
+    page = parse(render(meta, rows, trades))
+    for section in SECTIONS:
+        assert len(page.find(id=section)) == 1
+    assert len(page.one(id="trades").find("tr")) == (len(trades) + 1 if trades else 0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_meta, st.lists(any_row, max_size=8) | junk, st.lists(any_trade, max_size=4) | junk)
+def test_any_input_renders_or_is_reported_never_a_traceback(meta, rows, trades):
+    try:
+        document = render(meta, rows, trades)
+    except TektiiError as error:
+        assert error.message.startswith("cannot render the report:")
+        assert error.message.count("\n  ") >= 1  # each problem on its own line
+    else:
+        parse(document)

@@ -1,0 +1,134 @@
+"""The report in a real browser: headless Chromium (Debian's `chromium`) lays it out, takes a
+screenshot, and the screenshot shows the equity and drawdown lines drawn where they belong."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from html_tree import parse
+from png_reader import Image, read_png
+from report_samples import equity_rows, scenario, trade_rows
+
+from tektii_core.report import DRAWDOWN_COLOUR, EQUITY_COLOUR, render_report
+
+WIDTH, HEIGHT = 1280, 2000
+# Chromium must not reach out anywhere: the report is a local file and needs nothing else.
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-default-apps", "--disable-extensions", "--hide-scrollbars", "--force-device-scale-factor=1",
+]  # fmt: skip
+
+
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return found
+    reason = "Debian's chromium is not installed (apt-get install -y chromium)"
+    if os.environ.get("TEKTII_REQUIRE_DOCKER") == "1":
+        pytest.fail(f"{reason} (required: TEKTII_REQUIRE_DOCKER=1)")
+    pytest.skip(reason)
+
+
+def run_chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    profile = tmp / "profile"
+    profile.mkdir(exist_ok=True)
+    done = subprocess.run(
+        [chromium(), *FLAGS, f"--user-data-dir={profile}", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "HOME": str(tmp)},  # keep its caches out of the real home
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def hex_rgb(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
+def pixels_of(image: Image, colour: str, tolerance: int = 12) -> list[tuple[int, int]]:
+    r, g, b = hex_rgb(colour)
+    out = []
+    step = image.channels
+    for y, row in enumerate(image.rows):
+        for x in range(image.width):
+            i = x * step
+            if abs(row[i] - r) <= tolerance and abs(row[i + 1] - g) <= tolerance and abs(row[i + 2] - b) <= tolerance:
+                out.append((x, y))
+    return out
+
+
+@pytest.fixture(scope="module")
+def report_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """A quarter of one-minute equity (131,040 points) with 60 trades, as `scenario report` writes it."""
+    rows = equity_rows(131_040)
+    trades = trade_rows(60, span_s=131_040 * 60)
+    meta = scenario(rows, trades, strategyName="momentum-v1")
+    path = tmp_path_factory.mktemp("report") / "report.html"
+    path.write_text(render_report(meta, rows, trades), encoding="utf-8")
+    return path, {"rows": rows, "trades": trades, "meta": meta}
+
+
+def test_screenshot_shows_the_charts_drawn(report_file, tmp_path):
+    html_path, data = report_file
+    png = tmp_path / "report.png"
+    run_chromium(tmp_path, f"--screenshot={png}", f"--window-size={WIDTH},{HEIGHT}", html_path.as_uri())
+    assert png.is_file() and png.stat().st_size > 10_000
+    image = read_png(str(png))
+    assert (image.width, image.height) == (WIDTH, HEIGHT)
+
+    equity = pixels_of(image, EQUITY_COLOUR)
+    drawdown = pixels_of(image, DRAWDOWN_COLOUR)
+    assert len(equity) > 1500, "the equity line is missing from the screenshot"
+    assert len(drawdown) > 1500, "the drawdown line is missing from the screenshot"
+    # each line runs across most of the page width: the whole window is drawn
+    for name, found in (("equity", equity), ("drawdown", drawdown)):
+        xs = [x for x, _ in found]
+        assert max(xs) - min(xs) > WIDTH * 0.6, f"the {name} line covers {min(xs)}..{max(xs)} only"
+    # the equity chart is above the drawdown chart, each in its own band
+    assert max(y for _, y in equity) < min(y for _, y in drawdown)
+    # drawn the right way up: this curve ends higher than it starts, so its right end is nearer the top
+    rows = data["rows"]
+    assert rows[-1]["equity"] > rows[0]["equity"] * 1.05
+    xs = [x for x, _ in equity]
+    left = [y for x, y in equity if x < min(xs) + 15]
+    right = [y for x, y in equity if x > max(xs) - 15]
+    assert sum(right) / len(right) < sum(left) / len(left) - 20
+    # the drawdown hangs below its zero line: its deepest pixel is well below its shallowest
+    ys = [y for _, y in drawdown]
+    assert max(ys) - min(ys) > 60
+
+
+def test_dom_as_chromium_laid_it_out(report_file, tmp_path):
+    html_path, data = report_file
+    done = run_chromium(tmp_path, "--dump-dom", html_path.as_uri())
+    page = parse(done.stdout)
+    for section in ("summary", "metrics", "equity", "drawdown", "trades", "config"):
+        assert len(page.find(id=section)) == 1, section
+    # the SVG survived the browser's parser as SVG: viewBox, lines with points, axis labels
+    for chart, line in (("equity-chart", "equity-line"), ("drawdown-chart", "drawdown-line")):
+        svg = page.one("svg", id=chart)
+        assert svg.attrs["viewbox"].startswith("0 0 1000 ")
+        points = svg.one("polyline", class_=line).attrs["points"].split()
+        assert 500 < len(points) <= 4000, len(points)
+        assert len(svg.one("g", class_="ylab").find("text")) >= 3
+        assert len(svg.one("g", class_="xlab").find("text")) >= 3
+    assert len(page.one("table", class_="trades").one("tbody").find("tr")) == len(data["trades"])
+    assert page.one("h1").text == "momentum-v1"
+
+
+def test_the_report_prints(report_file, tmp_path):
+    html_path, _ = report_file
+    pdf = tmp_path / "report.pdf"
+    run_chromium(tmp_path, f"--print-to-pdf={pdf}", "--no-pdf-header-footer", html_path.as_uri())
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF-") and len(data) > 20_000
+    pages = re.search(rb"/Count (\d+)", data)
+    assert pages and 2 <= int(pages[1]) <= 12, "the report should print on a few pages"
