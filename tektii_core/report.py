@@ -16,9 +16,8 @@ import html
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from tektii_core.errors import TektiiError
 
@@ -240,15 +239,13 @@ def _label(times: list[float], kind: str) -> list[tuple[float, str, str]]:
 # ---------------------------------------------------------------- reading the results
 
 
-@dataclass(frozen=True)
-class _Curve:
+class _Curve(NamedTuple):
     times: list[float]  # epoch seconds, non-decreasing
     equity: list[float]
     drawdown: list[float]  # percent below the running peak, >= 0
 
 
-@dataclass(frozen=True)
-class _Trade:
+class _Trade(NamedTuple):
     symbol: str
     side: str
     quantity: float | None
@@ -512,8 +509,7 @@ def _tone(x: float | None) -> str:
 # ---------------------------------------------------------------- SVG charts
 
 
-@dataclass(frozen=True)
-class _Frame:
+class _Frame(NamedTuple):
     """A chart's drawing area in SVG user units, and the data ranges mapped onto it."""
 
     width: int
