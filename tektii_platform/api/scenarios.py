@@ -37,7 +37,7 @@ _COLUMNS = ("id, strategy_id, owner_id, version_id, state, failure_reason, confi
 # -- representation ----------------------------------------------------------------------
 
 
-def to_json(row: sqlite3.Row) -> dict[str, Any]:
+def to_json(row: sqlite3.Row | dict[str, Any]) -> dict[str, Any]:
     """The scenario object; a COMPLETE run's metrics flattened at the top level."""
     data: dict[str, Any] = {
         "scenarioId": row["id"],
@@ -124,7 +124,11 @@ def create_scenario(req: Request) -> Response:
     if scheduler is not None:
         scheduler.wake()
     location = f"/v1/strategies/{strategy['id']}/scenarios/{scenario_id}"
-    return ok(to_json(get_scenario_row(req, strategy["id"], scenario_id)), status=201, headers={"Location": location})
+    # As inserted (the scheduler may have claimed it already): creating answers PENDING.
+    created = {"id": scenario_id, "strategy_id": strategy["id"], "version_id": config.strategy_version_id,
+               "state": "PENDING", "failure_reason": None, "created_at": now, "started_at": None,
+               "finished_at": None, "config": json.dumps(config.to_api()), "progress": None, "metrics": None}
+    return ok(to_json(created), status=201, headers={"Location": location})
 
 
 # -- read ------------------------------------------------------------------------------------
