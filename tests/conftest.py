@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from tektii_testkit import docker_running, require
 
 BIN = Path(sys.executable).parent
 TEKTII = shutil.which("tektii", path=str(BIN)) or "tektii"
@@ -136,25 +137,9 @@ def user_cli(cli: CLI, platform_server: Platform) -> CLI:
     return cli
 
 
-def require(ok: bool, reason: str) -> None:
-    """Skip a test whose real component is missing, but fail it where CI requires every component
-    (TEKTII_REQUIRE_DOCKER=1 after scripts/provision)."""
-    if ok:
-        return
-    if os.environ.get("TEKTII_REQUIRE_DOCKER") == "1":
-        pytest.fail(f"{reason} (required: TEKTII_REQUIRE_DOCKER=1)")
-    pytest.skip(reason)
-
-
-def _docker_running() -> bool:
-    if not shutil.which("docker"):
-        return False
-    return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
-
-
 @pytest.fixture(scope="session")
 def docker_engine() -> None:
-    require(_docker_running(), "no Docker engine running")
+    require(docker_running(), "no Docker engine running")
 
 
 @pytest.fixture(scope="session")

@@ -62,8 +62,7 @@ def run(ctx, args):
     finally:
         display.close()
     if result.state != "COMPLETE":
-        tail = "\n".join(result.log.splitlines()[-10:])
-        raise TektiiError(f"Backtest {result.state.lower()}: {result.reason}" + (f"\nStrategy output:\n{tail}" if tail else ""))
+        raise TektiiError(f"Backtest {result.state.lower()}: {result.reason}")  # the reason ends with the log's tail
     metrics = result.metrics(risk_free_rate=config.risk_free_rate)
     data = {"state": result.state, **metrics, "counters": result.counters}
     record = [("State", result.state), *((label, _fmt(metrics.get(field), unit)) for label, field, unit in METRICS),

@@ -105,8 +105,8 @@ def get(ctx, args):
 
 
 def tree(ctx, args):
-    versions = list(ctx.client.paginate(f"/v1/strategies/{args.strategy_id}/versions", "versions", limit=100))
-    versions.sort(key=lambda v: (v["createdAt"], v["id"]))
+    # The API lists newest first (ordered to the microsecond); the tree reads oldest first.
+    versions = list(ctx.client.paginate(f"/v1/strategies/{args.strategy_id}/versions", "versions", limit=100))[::-1]
     known = {v["id"] for v in versions}
     children: dict[str | None, list[dict]] = {}
     for v in versions:

@@ -10,7 +10,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import require
+from tektii_testkit import require
 
 SPEC_DOCKERFILE = """\
 FROM python:3.11-slim

@@ -7,7 +7,6 @@ plays that part around the same ``token_endpoint`` logic, with a table of issued
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
 import threading
@@ -17,16 +16,14 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import attrs
-import pytest
+from tektii_testkit import require as require_component
 
 from tektii_platform.registry import LocalRegistry, TokenIssuer, token_endpoint
 
 
 def require(reason: str) -> None:
     """Skip with `reason`, or fail when the environment demands the real components."""
-    if os.environ.get("TEKTII_REQUIRE_DOCKER") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
+    require_component(False, reason)
 
 
 @attrs.define

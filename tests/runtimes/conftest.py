@@ -16,13 +16,13 @@ from pathlib import Path
 
 import attrs
 import pytest
+from tektii_testkit import require
 
 PROBE_DIR = Path(__file__).parent / "probe"
 
 
 def docker_or_skip():
     """A Docker client with the provisioned base image, or skip/fail with the reason."""
-    import os
 
     import docker
 
@@ -37,11 +37,8 @@ def docker_or_skip():
             client.images.get("python:3.11-slim")
         except docker.errors.ImageNotFound:
             reason = "python:3.11-slim is not provisioned (run scripts/provision)"
-    if reason is None:
-        return client
-    if os.environ.get("TEKTII_REQUIRE_DOCKER") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
+    require(reason is None, reason or "")
+    return client
 
 
 @pytest.fixture(scope="session")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 from types import ModuleType
 
 import pytest
+from tektii_testkit import require
 
 from tektii_engine.templates import template_dir
 
@@ -42,11 +42,8 @@ def docker_client():
             client.images.get("python:3.11-slim")
         except docker.errors.ImageNotFound:
             reason = "python:3.11-slim is not provisioned (run scripts/provision)"
-    if reason is None:
-        return client
-    if os.environ.get("TEKTII_REQUIRE_DOCKER") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
+    require(reason is None, reason or "")
+    return client
 
 
 @pytest.fixture(scope="session")
