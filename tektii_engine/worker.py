@@ -60,9 +60,14 @@ class Worker:
 
     # -- reporting ------------------------------------------------------------------------
     def emit(self, **message: Any) -> None:
+        """One line to the platform; never raises (it runs inside the engine's monitor)."""
         with self._out_lock:
-            self.out.write(json.dumps(message, separators=(",", ":")) + "\n")
-            self.out.flush()
+            try:
+                self.out.write(json.dumps(message, separators=(",", ":")) + "\n")
+                self.out.flush()
+            except (OSError, ValueError):
+                # the platform closed the pipe: it is gone, so nobody wants this run any more
+                self.cancel.set()
 
     def log(self, line: str) -> None:
         """One line of the strategy log (flushed at once: `scenario logs --follow` reads it)."""

@@ -74,7 +74,6 @@ class ServedPlatform:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self.http.close()
 
     # -- API helpers ------------------------------------------------------------------------
     def new_user(self, name: str = "tester") -> str:
@@ -130,6 +129,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, **env: str) -> Iterator[Ser
         yield platform
     finally:
         platform.stop()
+        platform.http.close()
 
 
 def with_version(config: dict, version_id: str, **changes) -> dict:
