@@ -97,20 +97,30 @@ def nice_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
     """Round axis ticks (1, 2 or 5 times a power of ten apart) covering [lo, hi].
 
     Heckbert's "nice numbers": the first tick is <= lo, the last >= hi, about `target` ticks.
+    A range narrower than a billionth of its values (or 1e-12) is drawn as a flat line.
     """
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ValueError(f"axis bounds must be finite, got {lo!r}, {hi!r}")
     lo, hi = min(lo, hi), max(lo, hi)
-    if hi == lo:  # a flat line still gets an axis around its value
-        pad = abs(lo) * 0.01 or 1.0
-        lo, hi = lo - pad, hi + pad
+    scale = max(abs(lo), abs(hi))
+    if hi - lo <= max(scale * 1e-9, 1e-12):  # flat, or flat up to float noise: an axis around it
+        middle = (lo + hi) / 2
+        pad = scale * 0.01 if scale * 0.01 >= 1e-9 else 1.0
+        lo, hi = middle - pad, middle + pad
     span = _nice_number(hi - lo, rounding=False)
     step = _nice_number(span / max(target - 1, 1), rounding=True)
-    first = math.floor(lo / step) * step
-    last = math.ceil(hi / step) * step
-    count = round((last - first) / step)
     digits = max(0, -math.floor(math.log10(step))) + 1  # drop float noise such as 0.30000000000000004
-    return [round(first + i * step, digits) for i in range(count + 1)]
+    ticks = [round(i * step, digits) for i in range(math.floor(lo / step), math.ceil(hi / step) + 1)]
+    # lo / step can round (or underflow) across a tick: settle the ends on the rounded values
+    while ticks[0] > lo:
+        ticks.insert(0, round(ticks[0] - step, digits))
+    while ticks[-1] < hi:
+        ticks.append(round(ticks[-1] + step, digits))
+    while len(ticks) > 2 and ticks[1] <= lo:
+        ticks.pop(0)
+    while len(ticks) > 2 and ticks[-2] >= hi:
+        ticks.pop()
+    return ticks
 
 
 def _nice_number(x: float, *, rounding: bool) -> float:
