@@ -627,7 +627,8 @@ def drawdown_svg(curve: _Curve, *, width: int = 1000, height: int = 220) -> str:
     """The underwater chart: drawdown as 0 down to -max percent, filled to the zero line."""
     t0, t1 = _time_range(curve)
     worst = max(curve.drawdown)
-    ticks = nice_ticks(-worst, 0.0, 5) if worst > 0 else [-1.0, -0.5, 0.0]
+    # a drawdown of float noise only is no drawdown: keep a readable 0..-1 % axis
+    ticks = [t for t in nice_ticks(-worst, 0.0, 5) if t <= 0] if worst > 1e-9 else [-1.0, -0.5, 0.0]
     frame = _Frame(width, height, 84, 18, 14, 42, t0, t1, ticks[0], 0.0)
     decimals = tick_decimals(ticks)
     under = [-d for d in curve.drawdown]
@@ -643,7 +644,7 @@ def drawdown_svg(curve: _Curve, *, width: int = 1000, height: int = 220) -> str:
         f'd="M{first_x},{zero}L{"L".join(points)}L{last_x},{zero}Z"/>',
         f'<polyline class="drawdown-line" fill="none" stroke="{DRAWDOWN_COLOUR}" points="{" ".join(points)}"/>',
     ]
-    if worst > 0:
+    if worst > 1e-9:
         i = curve.drawdown.index(worst)
         x, y = frame.x(curve.times[i]), frame.y(-worst)
         anchor = "end" if x > frame.left + frame.plot_width * 0.75 else "start"
@@ -874,7 +875,7 @@ footer{margin-top:34px;color:#8b949e;font-size:12px}
 @media (max-width:860px){.kpis{grid-template-columns:repeat(2,1fr)}.stats{grid-template-columns:1fr 1fr}
 .facts{grid-template-columns:max-content 1fr}}
 @media print{main{max-width:none;padding:0}section{margin-top:18px}.kpi .value{font-size:20px}
-thead{display:table-header-group}tr{break-inside:avoid}h2{break-after:avoid}@page{margin:12mm}}
+.table-wrap{overflow:visible}thead{display:table-header-group}tr{break-inside:avoid}h2{break-after:avoid}@page{margin:12mm}}
 """
 _COLOURS = f":root{{--gain:{GAIN_COLOUR};--loss:{LOSS_COLOUR};--dd:{DRAWDOWN_COLOUR}}}"
 
