@@ -2,78 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import pty
 import shutil
-import socket
 import subprocess
-import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
-from tektii_testkit import docker_running, require
-
-BIN = Path(sys.executable).parent
-TEKTII = shutil.which("tektii", path=str(BIN)) or "tektii"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-class CLI:
-    """Runs the installed `tektii` console script in a private config and cache directory."""
-
-    def __init__(self, home: Path, env: dict[str, str]):
-        self.home = home
-        self.env = env
-
-    def __call__(self, *args: str, env: dict[str, str] | None = None, input: str | None = None,
-                 tty: bool = False, cwd: Path | None = None, timeout: float = 600) -> Result:
-        full_env = {**self.env, **(env or {})}
-        full_env = {k: v for k, v in full_env.items() if v is not None}
-        if tty:
-            return self._run_tty(list(args), full_env, cwd)
-        done = subprocess.run([TEKTII, *args], capture_output=True, text=True, env=full_env, input=input,
-                              cwd=cwd, timeout=timeout)
-        return Result(done.returncode, done.stdout, done.stderr)
-
-    def _run_tty(self, args: list[str], env: dict[str, str], cwd: Path | None) -> Result:
-        main, secondary = pty.openpty()
-        proc = subprocess.Popen([TEKTII, *args], stdout=secondary, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                env={**env, "COLUMNS": "200"}, cwd=cwd)
-        os.close(secondary)
-        chunks = []
-        while True:
-            try:
-                data = os.read(main, 65536)
-            except OSError:
-                break
-            if not data:
-                break
-            chunks.append(data)
-        err = proc.stderr.read().decode()
-        proc.wait(timeout=60)
-        os.close(main)
-        return Result(proc.returncode, b"".join(chunks).decode().replace("\r\n", "\n"), err)
-
-
-def base_env(home: Path) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if not k.startswith("TEKTII_") or k == "TEKTII_REQUIRE_DOCKER"}
-    return {**keep, "TEKTII_CONFIG_DIR": str(home / "config"), "XDG_CACHE_HOME": str(home / "cache"),
-            "TEKTII_DATA_DIR": str(home / "data"), "HOME": str(home)}
+from tektii_testkit import CLI, Platform, base_env, docker_running, require
 
 
 @pytest.fixture
@@ -81,45 +15,6 @@ def cli(tmp_path: Path) -> CLI:
     home = tmp_path / "home"
     home.mkdir()
     return CLI(home, base_env(home))
-
-
-class Platform:
-    """A real platform server (`tektii platform serve`) on 127.0.0.1 with its own data directory."""
-
-    def __init__(self, data_dir: Path):
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(data_dir.parent / "platform-test.log", "w")
-        env = {**os.environ, "TEKTII_DATA_DIR": str(data_dir)}
-        self.proc = subprocess.Popen([TEKTII, "platform", "serve", "--port", str(self.port), "--data-dir", str(data_dir)],
-                                     stdout=self.log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"platform exited: {(data_dir.parent / 'platform-test.log').read_text()}")
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=1).ok:
-                    return
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        raise RuntimeError("platform did not become healthy within 30 s")
-
-    def new_user(self, name: str) -> str:
-        """Create a user through the platform's admin command; returns its API key."""
-        done = subprocess.run([sys.executable, "-m", "tektii_platform", "user", "create", name, "--data-dir",
-                               str(self.data_dir)], capture_output=True, text=True, check=True)
-        key = [w for w in done.stdout.split() if w.startswith("tk_")]
-        assert key, done.stdout
-        return key[0]
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
 
 
 @pytest.fixture(scope="session")

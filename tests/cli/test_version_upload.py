@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -289,3 +290,29 @@ def test_push_credentials_are_scoped_to_the_strategy_repository(user_cli, platfo
     wrong = requests.get(f"{api}/v1/registry/token", params={"scope": f"repository:strategies/{sid}:push"},
                          headers={"Authorization": "Basic " + base64.b64encode(b"push-x:wrong").decode()}, timeout=30)
     assert wrong.status_code == 401
+
+
+def test_missing_registry_binary_says_what_to_install(cli, tmp_path):
+    """A platform on a machine without docker-registry: the upload names the package, creates nothing."""
+    import os
+    import shutil
+
+    from tektii_testkit import Platform
+
+    bin_dir = tmp_path / "bin"  # PATH with the tools the platform needs, but no docker-registry
+    bin_dir.mkdir()
+    for tool in ("git", "docker"):
+        if shutil.which(tool):
+            (bin_dir / tool).symlink_to(shutil.which(tool))
+    platform = Platform(tmp_path / "data", env={"PATH": f"{bin_dir}:{os.path.dirname(sys.executable)}"})
+    try:
+        cli.env.update({"TEKTII_API_URL": platform.url, "TEKTII_API_KEY": platform.new_user("no-registry")})
+        repo = make_strategy(tmp_path / "s", git=False)
+        sid = new_strategy(cli, "no-registry")
+        result = cli("version", "upload", sid, cwd=repo)
+        assert result.code == 1
+        error = next(line for line in result.err.splitlines() if line.startswith("Error: "))
+        assert "docker-registry" in error and "apt-get install docker-registry" in result.err
+        assert json.loads(cli("--output", "json", "version", "list", sid).out)["data"]["versions"] == []
+    finally:
+        platform.stop()
