@@ -24,7 +24,7 @@ converter = cattrs.Converter(forbid_extra_keys=False)
 
 
 def _with_camel_case(cls: type) -> None:
-    overrides = {a.name: override(rename=_camel(a.name)) for a in attrs.fields(cls)}
+    overrides: dict[str, Any] = {a.name: override(rename=_camel(a.name)) for a in attrs.fields(cls)}
     converter.register_structure_hook(cls, make_dict_structure_fn(cls, converter, **overrides))
     converter.register_unstructure_hook(cls, make_dict_unstructure_fn(cls, converter, **overrides))
 

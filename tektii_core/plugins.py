@@ -78,7 +78,7 @@ def entry_point_index() -> list[dict[str, str]]:
     return found
 
 
-def _load_entry_point(value: str) -> object:
+def _load(value: str) -> object:
     module_name, _, attr = value.partition(":")
     obj: object = importlib.import_module(module_name.strip())
     for part in filter(None, attr.strip().split(".")):
@@ -92,20 +92,18 @@ def create_plugin_manager() -> tuple[pluggy.PluginManager, dict[str, dict[str, s
     pm.add_hookspecs(hookspecs)
     disabled = {n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()}
     origins: dict[str, dict[str, str]] = {}
-    candidates: list[tuple[str, Callable[[], object], dict[str, str]]] = [
-        (name, lambda m=module: importlib.import_module(m), {"dist": BUILTIN_DIST, "version": __version__})
-        for name, module in BUILTIN_PLUGINS.items()
+    # (plugin name, "module" or "module:attribute", origin)
+    candidates: list[tuple[str, str, dict[str, str]]] = [
+        (name, module, {"dist": BUILTIN_DIST, "version": __version__}) for name, module in BUILTIN_PLUGINS.items()
     ]
     if os.environ.get(NO_ENTRY_POINTS_ENV, "") not in ("1", "true", "yes"):
-        candidates += [
-            (ep["name"], lambda v=ep["value"]: _load_entry_point(v), {"dist": ep["dist"], "version": ep["version"]})
-            for ep in entry_point_index()
-        ]
-    for name, load, origin in candidates:
+        candidates += [(ep["name"], ep["value"], {"dist": ep["dist"], "version": ep["version"]})
+                       for ep in entry_point_index()]
+    for name, target, origin in candidates:
         if name in disabled or pm.has_plugin(name):
             continue
         try:
-            plugin = load()
+            plugin = _load(target)
         except ModuleNotFoundError as exc:
             if origin["dist"] == BUILTIN_DIST and exc.name and exc.name.startswith("tektii_plugins"):
                 continue  # a built-in that this installation does not ship
