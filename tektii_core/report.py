@@ -598,7 +598,9 @@ def _time_range(curve: _Curve) -> tuple[float, float]:
 def equity_svg(curve: _Curve, capital: float, *, width: int = 1000, height: int = 320) -> str:
     """The equity curve with a dashed reference line at the initial capital."""
     t0, t1 = _time_range(curve)
-    ticks = nice_ticks(min(min(curve.equity), capital), max(max(curve.equity), capital), 6)
+    low, high = min(min(curve.equity), capital), max(max(curve.equity), capital)
+    margin = (high - low) * 0.03  # the curve never grazes the frame
+    ticks = nice_ticks(low - margin, high + margin, 6)
     frame = _Frame(width, height, 84, 18, 14, 42, t0, t1, ticks[0], ticks[-1])
     decimals = tick_decimals(ticks)
     points = _points(frame, downsample_minmax(curve.times, curve.equity, frame.plot_width))
@@ -628,7 +630,7 @@ def drawdown_svg(curve: _Curve, *, width: int = 1000, height: int = 220) -> str:
     t0, t1 = _time_range(curve)
     worst = max(curve.drawdown)
     # a drawdown of float noise only is no drawdown: keep a readable 0..-1 % axis
-    ticks = [t for t in nice_ticks(-worst, 0.0, 5) if t <= 0] if worst > 1e-9 else [-1.0, -0.5, 0.0]
+    ticks = [t for t in nice_ticks(-worst * 1.04, 0.0, 5) if t <= 0] if worst > 1e-9 else [-1.0, -0.5, 0.0]
     frame = _Frame(width, height, 84, 18, 14, 42, t0, t1, ticks[0], 0.0)
     decimals = tick_decimals(ticks)
     under = [-d for d in curve.drawdown]
@@ -651,7 +653,7 @@ def drawdown_svg(curve: _Curve, *, width: int = 1000, height: int = 220) -> str:
         dx = -8 if anchor == "end" else 8
         parts.append(f'<circle class="trough" cx="{x:.1f}" cy="{y:.1f}" r="3.5"/>')
         parts.append(
-            f'<text class="trough-label" x="{x + dx:.1f}" y="{min(y, frame.height - frame.bottom - 6):.1f}" '
+            f'<text class="trough-label" x="{x + dx:.1f}" y="{max(y - 8, frame.top + 12):.1f}" '
             f'text-anchor="{anchor}">Max {_e(_fixed(-worst, 2))}% · {_e(_fmt_time(curve.times[i]))}</text>'
         )
     parts.append("</svg>")
@@ -857,7 +859,8 @@ svg polyline{stroke-width:2;stroke-linejoin:round;stroke-linecap:round}
 svg .capital{stroke:#6b7280;stroke-width:1.2;stroke-dasharray:6 4}
 svg .capital-label{text-anchor:end;fill:#4b5563;font-size:11.5px}
 svg .trough{fill:#fff;stroke:var(--dd);stroke-width:2}
-svg .trough-label{fill:var(--loss);font-size:11.5px;font-weight:600}
+svg .trough-label{fill:var(--loss);font-size:11.5px;font-weight:600;paint-order:stroke;stroke:#fff;stroke-width:3px;
+stroke-linejoin:round}
 .table-wrap{border:1px solid var(--line);border-radius:8px;overflow:hidden}
 table.trades{width:100%;border-collapse:collapse;font-size:12.5px;font-variant-numeric:tabular-nums}
 .trades th{background:var(--soft);text-align:left;font-weight:600;color:#3d444d;padding:7px 10px;
