@@ -148,17 +148,13 @@ class Worker:
             raise TektiiError(f"The {runtime.name} runtime cannot run here: {available.reason}")
         path, image = self.prepare(runtime.name)
         limits = RuntimeLimits(**(spec.get("limits") or {}))
-        launcher = StrategyLauncher(
-            runtime, path=path, image=image, limits=limits, run_id=self.scenario_id, log=self.log
-        )
+        launcher = StrategyLauncher(runtime, path=path, image=image, limits=limits, run_id=self.scenario_id, log=self.log)
         feed = CandleStore(Path(spec["marketDataDir"])).read
         run_limits = RunLimits(wall_clock_s=spec["wallClockS"]) if "wallClockS" in spec else RunLimits()
         self.backtest_started = True
         if self.cancel.is_set():
             raise _Cancelled()
-        result = run_backtest(
-            spec["config"], feed, launcher, on_progress=self.on_progress, cancel=self.cancel, limits=run_limits
-        )
+        result = run_backtest(spec["config"], feed, launcher, on_progress=self.on_progress, cancel=self.cancel, limits=run_limits)
         data = result.to_dict()
         data.pop("log", None)  # already in strategy.log, line by line
         if result.state == "COMPLETE":

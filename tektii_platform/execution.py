@@ -70,9 +70,7 @@ class RuntimeChooser:
         forced = os.environ.get(RUNTIME_ENV, "").strip()
         if forced:
             if forced not in self.runtimes:
-                raise TektiiError(
-                    f"{RUNTIME_ENV}={forced!r} names no runtime; available: {', '.join(sorted(self.runtimes))}"
-                )
+                raise TektiiError(f"{RUNTIME_ENV}={forced!r} names no runtime; available: {', '.join(sorted(self.runtimes))}")
             return forced
         if version["template"] is None:
             return "docker"

@@ -150,9 +150,7 @@ class Scheduler:
         """The oldest PENDING scenario, now RUNNING (atomically: a cancel cannot slip in)."""
         now = now_db()
         with self.db.transaction() as conn:
-            row = conn.execute(
-                "SELECT * FROM scenarios WHERE state = 'PENDING' ORDER BY created_at, id LIMIT 1"
-            ).fetchone()
+            row = conn.execute("SELECT * FROM scenarios WHERE state = 'PENDING' ORDER BY created_at, id LIMIT 1").fetchone()
             if row is None:
                 return None
             conn.execute(
@@ -187,9 +185,7 @@ class Scheduler:
         marks = ",".join("?" * len(self.running))
         wanted = {
             r["id"]
-            for r in self.db.query(
-                f"SELECT id FROM scenarios WHERE id IN ({marks}) AND cancel_requested = 1", list(self.running)
-            )
+            for r in self.db.query(f"SELECT id FROM scenarios WHERE id IN ({marks}) AND cancel_requested = 1", list(self.running))
         }
         for scenario_id, run in list(self.running.items()):
             if scenario_id in wanted and not run.cancel_sent:
@@ -223,8 +219,12 @@ class Scheduler:
             else:
                 metrics = json.dumps(result.get("metrics") or {})
                 counters = json.dumps(result.get("counters") or {})
-                progress = {**(progress or {}), "fraction": 1.0, "equity": result.get("finalEquity"),
-                            "simulatedTime": result.get("config", {}).get("endTime")}
+                progress = {
+                    **(progress or {}),
+                    "fraction": 1.0,
+                    "equity": result.get("finalEquity"),
+                    "simulatedTime": result.get("config", {}).get("endTime"),
+                }
                 progress.setdefault("eventsPerSecond", 0.0)
         if state == "CANCELLED":
             reason = None
@@ -233,8 +233,7 @@ class Scheduler:
             conn.execute(
                 "UPDATE scenarios SET state = ?, failure_reason = ?, metrics = ?, counters = ?, progress = ?,"
                 " finished_at = ?, updated_at = ? WHERE id = ? AND state = 'RUNNING'",
-                (state, reason, metrics, counters, json.dumps(progress) if progress else None, now, now,
-                 scenario_id),
+                (state, reason, metrics, counters, json.dumps(progress) if progress else None, now, now, scenario_id),
             )
         log.info("run %s ended %s%s", scenario_id, state, f": {reason.splitlines()[0]}" if reason else "")
 

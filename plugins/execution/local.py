@@ -208,4 +208,3 @@ class LocalBackend:
 @hookimpl(trylast=True)
 def register_execution_backends(register) -> None:
     register(LocalBackend())
-
