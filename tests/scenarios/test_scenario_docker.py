@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tektii_engine.templates import write_project
-from tests.conftest import CLI, base_env
+from tektii_testkit import CLI, base_env
 from tests.scenarios.conftest import SPEC_CONFIG, served, with_version
 
 RUN_LABEL = "org.tektii.run-id"
