@@ -14,21 +14,9 @@ from typing import Any
 import attrs
 
 from tektii_core.contracts import TektiiError
+from tektii_engine.data import timeframes
 
-TIMEFRAMES: dict[str, int] = {
-    "1m": 60,
-    "2m": 120,
-    "5m": 300,
-    "10m": 600,
-    "15m": 900,
-    "30m": 1800,
-    "1h": 3600,
-    "2h": 7200,
-    "4h": 14400,
-    "12h": 43200,
-    "1d": 86400,
-    "1w": 604800,
-}
+TIMEFRAMES: dict[str, int] = {tf: timeframes.seconds(tf) for tf in timeframes.TIMEFRAMES}  # name -> seconds
 LIFECYCLE_EVENTS = ("order_update", "position_update", "account_update", "trade_update")
 ASSET_CLASSES = {"C": "CRYPTO", "F": "FOREX", "S": "STOCK"}
 POSITION_MODES = ("netting", "hedging")

@@ -155,7 +155,7 @@ class BacktestResult:
         symbols = [s["instrument"] for s in self.config.get("subscriptions", [])]
         periods = 365 if symbols and all(s.startswith("C:") for s in symbols) else 252
         open_fees = self.total_fees - sum(t.fees for t in self.trades)
-        return compute_metrics(
+        metrics = compute_metrics(
             self.times,
             self.equity,
             self.trades,
@@ -164,6 +164,10 @@ class BacktestResult:
             risk_free_rate=risk_free_rate,
             fees=max(open_fees, 0.0),
         )
+        # The curve is sampled on long windows; the engine tracked the drawdown on every bar.
+        if "maxDrawdownPct" in metrics:
+            metrics["maxDrawdownPct"] = max(metrics["maxDrawdownPct"], self.max_drawdown * 100.0)
+        return metrics
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tektii_testkit import CLI, Platform, base_env, docker_running, require
+from tektii_testkit import CLI, Platform, base_env, docker_client_or_skip, docker_running, require
 
 
 @pytest.fixture
@@ -48,3 +48,9 @@ def base_image(docker_engine) -> str:
     present = subprocess.run(["docker", "image", "inspect", "python:3.11-slim"], capture_output=True).returncode == 0
     require(present, "python:3.11-slim is not provisioned (run scripts/provision)")
     return "python:3.11-slim"
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    """A Docker SDK client of a running engine that has the provisioned python:3.11-slim."""
+    return docker_client_or_skip()

@@ -33,6 +33,26 @@ def docker_running() -> bool:
     return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
 
 
+def docker_client_or_skip():
+    """A Docker client with the provisioned base image, or skip/fail with the reason."""
+
+    import docker
+
+    reason = None
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except Exception as err:  # noqa: BLE001 - any failure means "no docker here"
+        reason = f"Docker is not available: {err}"
+    else:
+        try:
+            client.images.get("python:3.11-slim")
+        except docker.errors.ImageNotFound:
+            reason = "python:3.11-slim is not provisioned (run scripts/provision)"
+    require(reason is None, reason or "")
+    return client
+
+
 BIN = Path(sys.executable).parent
 TEKTII = shutil.which("tektii", path=str(BIN)) or "tektii"
 

@@ -26,6 +26,7 @@ from tektii_core.contracts import (
 from .common import (
     DOCKER_HINT,
     DOCKER_NOT_RUNNING,
+    StepTracker,
     child_env,
     is_docker_down,
     last_error_line,
@@ -77,22 +78,13 @@ class BuildxBuilder:
             str(Path(dockerfile).resolve()),
             str(Path(context).resolve()),
         ]
-        step = ""
-
-        def watch(line: str) -> None:
-            nonlocal step
-            match = _STEP.match(line)
-            if match:
-                step = f"step {match.group(1)} ({match.group(2)})"
-            log(line)
-
+        watch = StepTracker(_STEP, log)
         result = stream(argv, watch)
         if result.returncode != 0:
             error = last_error_line(result.tail)
             if is_docker_down(error):
                 raise TektiiError(DOCKER_NOT_RUNNING, hint=DOCKER_HINT)
-            where = f" at {step}" if step else ""
-            raise TektiiError(f"Image build failed{where}: {' '.join(error.split())}")
+            raise TektiiError(f"Image build failed{watch.where}: {' '.join(error.split())}")
         return self.inspect(tag)
 
     def inspect(self, reference: str) -> BuiltImage:

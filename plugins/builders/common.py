@@ -26,6 +26,26 @@ def clean_line(text: str) -> str:
 DOCKER_HINT = "Start Docker Desktop or the Docker daemon."
 
 
+class StepTracker:
+    """Passes build output lines on to `log` and remembers the last build step they announced,
+    so that a failure can name the step ("at step 4/6 (RUN pip install ...)")."""
+
+    def __init__(self, pattern: re.Pattern[str], log: LogFn):
+        self.pattern = pattern
+        self.log = log
+        self.step = ""
+
+    def __call__(self, line: str) -> None:
+        match = self.pattern.match(line)
+        if match:
+            self.step = f"step {match.group(1)} ({match.group(2)})"
+        self.log(line)
+
+    @property
+    def where(self) -> str:
+        return f" at {self.step}" if self.step else ""
+
+
 @attrs.frozen
 class ToolResult:
     returncode: int

@@ -22,6 +22,7 @@ from tektii_core.contracts import (
 from .common import (
     DOCKER_HINT,
     DOCKER_NOT_RUNNING,
+    StepTracker,
     clean_line,
     push_error,
     push_target,
@@ -52,9 +53,8 @@ class _Lines:
     """Reassembles the daemon's `stream` chunks into whole lines for `log`."""
 
     def __init__(self, log: LogFn):
-        self.log = log
+        self.tracker = StepTracker(_STEP, log)  # names a failing step
         self.buffer = ""
-        self.step = ""  # the last "Step n/m : INSTRUCTION" seen, to name a failing step
 
     def feed(self, text: str) -> None:
         self.buffer += text
@@ -69,12 +69,8 @@ class _Lines:
 
     def _emit(self, line: str) -> None:
         line = clean_line(line.rstrip("\r"))
-        if not line:
-            return
-        match = _STEP.match(line)
-        if match:
-            self.step = f"step {match.group(1)} ({match.group(2)})"
-        self.log(line)
+        if line:
+            self.tracker(line)
 
 
 class DockerBuilder:
@@ -114,8 +110,7 @@ class DockerBuilder:
                 elif "error" in event:
                     lines.flush()
                     message = " ".join(str(event["error"]).split())
-                    where = f" at {lines.step}" if lines.step else ""
-                    raise TektiiError(f"Image build failed{where}: {message}")
+                    raise TektiiError(f"Image build failed{lines.tracker.where}: {message}")
                 elif "status" in event:  # a base image pull
                     log(" ".join(str(event[k]) for k in ("id", "status") if event.get(k)))
                 elif "aux" in event and isinstance(event["aux"], dict):

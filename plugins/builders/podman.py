@@ -33,7 +33,7 @@ from tektii_core.contracts import (
     TektiiError,
 )
 
-from .common import is_loopback_registry, last_error_line, push_error, push_target, stream
+from .common import StepTracker, is_loopback_registry, last_error_line, push_error, push_target, stream
 
 STORAGE_DRIVER_ENV = "TEKTII_BUILDAH_STORAGE_DRIVER"
 ISOLATION_ENV = "TEKTII_BUILDAH_ISOLATION"
@@ -98,19 +98,10 @@ class _ContainersToolBuilder:
             str(Path(dockerfile).resolve()),
             str(Path(context).resolve()),
         )
-        step = ""
-
-        def watch(line: str) -> None:
-            nonlocal step
-            match = _STEP.match(line)
-            if match:
-                step = f"step {match.group(1)} ({match.group(2)})"
-            log(line)
-
+        watch = StepTracker(_STEP, log)
         result = stream(argv, watch)
         if result.returncode != 0:
-            where = f" at {step}" if step else ""
-            raise TektiiError(f"Image build failed{where}: {_strip_error(last_error_line(result.tail))}")
+            raise TektiiError(f"Image build failed{watch.where}: {_strip_error(last_error_line(result.tail))}")
         return self.inspect(tag)
 
     def inspect(self, reference: str) -> BuiltImage:

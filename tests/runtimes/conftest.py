@@ -16,34 +16,8 @@ from pathlib import Path
 
 import attrs
 import pytest
-from tektii_testkit import require
 
 PROBE_DIR = Path(__file__).parent / "probe"
-
-
-def docker_or_skip():
-    """A Docker client with the provisioned base image, or skip/fail with the reason."""
-
-    import docker
-
-    reason = None
-    try:
-        client = docker.from_env(timeout=120)
-        client.ping()
-    except Exception as err:  # noqa: BLE001 - any failure means "no docker here"
-        reason = f"Docker is not available: {err}"
-    else:
-        try:
-            client.images.get("python:3.11-slim")
-        except docker.errors.ImageNotFound:
-            reason = "python:3.11-slim is not provisioned (run scripts/provision)"
-    require(reason is None, reason or "")
-    return client
-
-
-@pytest.fixture(scope="session")
-def docker_client():
-    return docker_or_skip()
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ import sys
 from types import ModuleType
 
 import pytest
-from tektii_testkit import require
 
 from tektii_engine.templates import template_dir
 
@@ -23,27 +22,6 @@ def load_logic(template: str, module: str) -> ModuleType:
     sys.modules[name] = loaded
     spec.loader.exec_module(loaded)
     return loaded
-
-
-@pytest.fixture(scope="session")
-def docker_client():
-    """A Docker client with the provisioned base image; skip without one, or fail when
-    TEKTII_REQUIRE_DOCKER=1."""
-    import docker
-
-    reason = None
-    try:
-        client = docker.from_env(timeout=300)
-        client.ping()
-    except Exception as err:  # noqa: BLE001 - any failure means "no docker here"
-        reason = f"Docker is not available: {err}"
-    else:
-        try:
-            client.images.get("python:3.11-slim")
-        except docker.errors.ImageNotFound:
-            reason = "python:3.11-slim is not provisioned (run scripts/provision)"
-    require(reason is None, reason or "")
-    return client
 
 
 @pytest.fixture(scope="session")
