@@ -22,16 +22,8 @@ from registry_support import RegistryEnv, require, start_registry_env  # noqa: E
 
 BASE_IMAGE = "python:3.11-slim"
 
-EXAMPLE_DOCKERFILE = """\
-FROM python:3.11-slim
-
-WORKDIR /app
-COPY requirements.txt .
-RUN pip install -r requirements.txt
-
-COPY . .
-CMD ["python", "main.py"]
-"""
+# The spec's example Dockerfile, verbatim (examples/ keeps the one copy).
+EXAMPLE_DOCKERFILE = (Path(__file__).parents[2] / "examples" / "momentum-strategy" / "Dockerfile").read_text()
 
 
 @pytest.fixture(scope="session")

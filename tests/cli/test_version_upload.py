@@ -13,16 +13,8 @@ from pathlib import Path
 import pytest
 from tektii_testkit import require
 
-SPEC_DOCKERFILE = """\
-FROM python:3.11-slim
-
-WORKDIR /app
-COPY requirements.txt .
-RUN pip install -r requirements.txt
-
-COPY . .
-CMD ["python", "main.py"]
-"""
+ROOT = Path(__file__).resolve().parents[2]
+SPEC_DOCKERFILE = (ROOT / "examples" / "momentum-strategy" / "Dockerfile").read_text()  # the spec's, verbatim
 SPEC_LINES = ["Validating inputs...", "Creating version in API...", "Verifying image platform..."]
 
 
