@@ -148,6 +148,9 @@ class Scheduler:
 
     def _claim(self) -> Any:
         """The oldest PENDING scenario, now RUNNING (atomically: a cancel cannot slip in)."""
+        # a plain read first: an idle queue must not take the write lock five times a second
+        if self.db.query_one("SELECT 1 FROM scenarios WHERE state = 'PENDING' LIMIT 1") is None:
+            return None
         now = now_db()
         with self.db.transaction() as conn:
             row = conn.execute("SELECT * FROM scenarios WHERE state = 'PENDING' ORDER BY created_at, id LIMIT 1").fetchone()
