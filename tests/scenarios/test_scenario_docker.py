@@ -10,9 +10,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from tektii_testkit import CLI, base_env
 
 from tektii_engine.templates import write_project
-from tektii_testkit import CLI, base_env
 from tests.scenarios.conftest import SPEC_CONFIG, served, with_version
 
 RUN_LABEL = "org.tektii.run-id"
