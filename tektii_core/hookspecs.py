@@ -70,8 +70,9 @@ def register_execution_backends(register: Callable[..., None]) -> None:
     """Add platform execution backends (where scenario runs execute).
 
     ``register(backend)`` with a ``tektii_core.contracts.ExecutionBackend``. The platform uses
-    the backend named by its ``--execution-backend`` setting (default ``local``: a worker pool
-    of isolated processes on this machine); a backend on a distributed engine plugs in here.
+    the backend named by the environment variable ``TEKTII_EXECUTION_BACKEND`` (default ``local``:
+    a worker pool of isolated processes on this machine); a backend on a distributed engine plugs
+    in here.
     """
 
 

@@ -74,7 +74,7 @@ class App:
         body = response.encode()
         headers = [("Content-Length", str(len(body)))]
         if response.body is not None:
-            headers.append(("Content-Type", "application/json; charset=utf-8"))
+            headers.append(("Content-Type", f"{response.media_type}; charset=utf-8"))
         headers.extend(response.headers.items())
         status = f"{response.status} {HTTP_REASONS.get(response.status, '')}".rstrip()
         start_response(status, headers)

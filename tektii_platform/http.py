@@ -97,12 +97,15 @@ def not_found(kind: str, ident: str) -> ApiError:
 @attrs.define
 class Response:
     status: int = 200
-    body: Any = None  # JSON-serialisable, or None for no body
+    body: Any = None  # JSON-serialisable; a str for other media types (e.g. CSV); None for no body
     headers: dict[str, str] = attrs.Factory(dict)
+    media_type: str = "application/json"
 
     def encode(self) -> bytes:
         if self.body is None:
             return b""
+        if isinstance(self.body, str) and self.media_type != "application/json":
+            return self.body.encode("utf-8")
         return json.dumps(self.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 

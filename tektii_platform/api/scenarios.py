@@ -16,8 +16,6 @@ import sqlite3
 import time
 from typing import Any
 
-import attrs
-
 from .. import pagination
 from ..execution import market_data_dir, read_result, run_dir
 from ..http import ApiError, AppContext, Param, Request, Response, Router, not_found, ok, validation_error
@@ -225,17 +223,6 @@ def scenario_logs(req: Request) -> Response:
 # -- results ---------------------------------------------------------------------------------
 
 
-@attrs.define
-class TextResponse(Response):
-    """A non-JSON body (CSV): App sends ``encode()`` as is; ``body`` stays None so that no
-    JSON content type is added, and the type comes from ``headers``."""
-
-    text: str = ""
-
-    def encode(self) -> bytes:
-        return self.text.encode("utf-8")
-
-
 def _csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
@@ -296,8 +283,8 @@ def scenario_results(req: Request) -> Response:
 
 
 def _csv_response(scenario_id: str, kind: str, text: str) -> Response:
-    return TextResponse(200, None, {"Content-Type": "text/csv; charset=utf-8",
-                                    "Content-Disposition": f'inline; filename="{scenario_id}-{kind}.csv"'}, text=text)
+    return Response(200, text, {"Content-Disposition": f'inline; filename="{scenario_id}-{kind}.csv"'},
+                    media_type="text/csv")
 
 
 def config_schema(req: Request) -> Response:
