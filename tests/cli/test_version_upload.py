@@ -308,3 +308,16 @@ def test_missing_registry_binary_says_what_to_install(cli, tmp_path):
         assert json.loads(cli("--output", "json", "version", "list", sid).out)["data"]["versions"] == []
     finally:
         platform.stop()
+
+
+def test_a_failing_build_marks_the_version_failed_with_the_step(user_cli, base_image, registry_binary, tmp_path):
+    repo = make_strategy(tmp_path / "broken", git=False)
+    (repo / "Dockerfile").write_text("FROM python:3.11-slim\nRUN echo compiling && exit 3\n")
+    sid = new_strategy(user_cli, "broken-build")
+    result = user_cli("version", "upload", sid, "--builder", "docker", cwd=repo)
+    assert result.code == 1
+    error = next(line for line in result.err.splitlines() if line.startswith("Error: "))
+    assert error.startswith("Error: Image build failed at step 2/2 (RUN echo compiling && exit 3)")
+    [failed] = json.loads(user_cli("--output", "json", "version", "list", sid).out)["data"]["versions"]
+    assert failed["state"] == "FAILED" and failed["image"] is None
+    assert failed["failureReason"] == error.removeprefix("Error: ")
