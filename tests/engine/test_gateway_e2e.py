@@ -71,12 +71,42 @@ def run(strategy, config, tmp_path, feed=FEED, limits=None):
     return result, data
 
 
+SCRIPTED = {"subscriptions": [("C:BTCUSD", ["candle_1m", *LIFECYCLE])], "commission_bps": 10}
+
+
 def test_scripted_sdk_strategy_trades_with_hand_computed_results(tmp_path):
-    result, rep = run(
-        "scripted_trader.py",
-        {"subscriptions": [("C:BTCUSD", ["candle_1m", *LIFECYCLE])], "commission_bps": 10},
-        tmp_path,
-    )
+    result, rep = run("scripted_trader.py", dict(SCRIPTED), tmp_path)
+    check_scripted_trader(result, rep)
+
+
+def test_scripted_sdk_strategy_in_a_real_container(docker_client, tmp_path):
+    """The same script, as an image in the docker runtime's sandbox: the same hand-computed numbers."""
+    import uuid
+
+    from tektii_plugins.runtimes.docker import DockerRuntime
+
+    context = tmp_path / "image"
+    context.mkdir()
+    (context / "scripted_trader.py").write_text((STRATEGIES / "scripted_trader.py").read_text())
+    (context / "Dockerfile").write_text('FROM python:3.11-slim\nRUN pip install "tektii>=1.9,<2"\n'
+                                        'COPY scripted_trader.py /app/\nCMD ["python", "/app/scripted_trader.py"]\n')
+    tag = f"tektii-test/scripted:{uuid.uuid4().hex[:12]}"
+    docker_client.images.build(path=str(context), tag=tag, pull=False, rm=True, forcerm=True)
+    lines: list[str] = []
+    try:
+        config = dict(SCRIPTED)
+        config = BacktestConfig(config.pop("subscriptions"), T0, T0 + 60 * len(BARS), environment={"REPORT": "-"},
+                                **config)
+        launcher = StrategyLauncher(DockerRuntime(), image=tag, log=lines.append)
+        result = run_backtest(config, FEED, launcher, limits=RunLimits(ack_timeout_s=20, connect_timeout_s=60))
+    finally:
+        docker_client.images.remove(tag, force=True)
+    reports = [line.split("REPORT ", 1)[1] for line in lines if "REPORT {" in line]
+    assert reports, result.reason or lines[-20:]
+    check_scripted_trader(result, json.loads(reports[-1]))
+
+
+def check_scripted_trader(result, rep):
     assert result.state == "COMPLETE", result.reason
     steps = rep["steps"]
     # Warm-up history: the 4 bars before the window and bar 0, nothing not yet closed.
