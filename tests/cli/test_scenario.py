@@ -134,6 +134,12 @@ def test_results_report_logs_list_and_cancel(user_cli, strategy, tmp_path):
     report = tmp_path / "report.html"
     made = user_cli("scenario", "report", sid, scen, "-o", str(report))
     assert made.code == 0 and report.read_text().lstrip().lower().startswith("<!doctype html")
+    on_terminal = user_cli("scenario", "get", sid, scen, tty=True)
+    assert on_terminal.code == 0 and "┌" in on_terminal.out
+    spark = [line for line in on_terminal.out.splitlines() if line.startswith("Equity  ")]
+    assert spark and set(spark[0].removeprefix("Equity  ")) <= set("▁▂▃▄▅▆▇█") and len(spark[0]) > 20
+    piped = user_cli("scenario", "get", sid, scen).out.splitlines()
+    assert not [line for line in piped if line.startswith("Equity  ")]  # piped: no sparkline
     logs = user_cli("scenario", "logs", sid, scen)
     assert logs.code == 0 and "starting" in logs.out  # the template's own first log line
     listed = json.loads(user_cli("--output", "json", "scenario", "list", sid, "--state", "complete",

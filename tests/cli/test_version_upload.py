@@ -321,3 +321,14 @@ def test_a_failing_build_marks_the_version_failed_with_the_step(user_cli, base_i
     [failed] = json.loads(user_cli("--output", "json", "version", "list", sid).out)["data"]["versions"]
     assert failed["state"] == "FAILED" and failed["image"] is None
     assert failed["failureReason"] == error.removeprefix("Error: ")
+
+
+def test_the_configured_default_builder_is_used(user_cli, base_image, registry_binary, tmp_path):
+    require(subprocess.run(["which", "buildah"], capture_output=True).returncode == 0, "buildah is not installed")
+    assert user_cli("config", "set", "builder", "buildah").code == 0
+    repo = make_strategy(tmp_path / "s", git=True)
+    sid = new_strategy(user_cli, "default-builder")
+    version_id, out = upload_ok(user_cli, sid, repo)
+    assert "Connecting to buildah..." in out
+    assert version(user_cli, sid, version_id)["builder"] == "buildah"
+    assert user_cli("config", "set", "builder", "nope").err.startswith("Error: Unknown builder 'nope'")
