@@ -218,6 +218,7 @@ class Route:
     query: tuple[Param, ...] = ()
     errors: tuple[int, ...] = ()  # statuses beyond those implied (401, 404, 400/422, 500)
     raw: bool = False  # the handler's body is sent as is, not wrapped in {"data": ...}
+    text_media: tuple[str, ...] = ()  # other media types the route can answer with, e.g. text/csv
 
     @property
     def path_params(self) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import pty
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -51,6 +52,33 @@ def docker_client_or_skip():
             reason = "python:3.11-slim is not provisioned (run scripts/provision)"
     require(reason is None, reason or "")
     return client
+
+
+BASE_IMAGE = "python:3.11-slim"  # the local stand-in scripts/provision builds
+
+
+def containers_tool_ready(tool: str, *flags: str) -> None:
+    if shutil.which(tool) is None:
+        require(False, f"{tool} is not installed (run scripts/provision)")
+    name = f"docker.io/library/{BASE_IMAGE}"
+    probe = ["image", "exists", name] if tool == "podman" else ["inspect", "--type", "image", name]
+    found = subprocess.run([tool, *flags, *probe], capture_output=True, text=True, timeout=60)
+    if found.returncode != 0:
+        require(False, f"{BASE_IMAGE} is not in {tool}'s containers-storage (run scripts/provision)")
+
+
+def assert_error(response: requests.Response, status: int, code: str) -> dict:
+    """The response is the error envelope with this status and code; returns the error."""
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert set(error) == {"code", "message", "details"}, error
+    assert error["code"] == code, error
+    assert isinstance(error["message"], str) and error["message"]
+    assert isinstance(error["details"], list)
+    return error
 
 
 BIN = Path(sys.executable).parent
@@ -114,20 +142,28 @@ def base_env(home: Path) -> dict[str, str]:
 
 
 class Platform:
-    """A real platform server (`tektii platform serve`) on 127.0.0.1 with its own data directory."""
+    """A real platform server (`tektii platform serve`) on 127.0.0.1 with its own data directory;
+    it can be killed (SIGKILL) and started again on the same directory and port."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None):
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, *, start: bool = True):
         self.data_dir = data_dir
+        self.env = {**os.environ, "TEKTII_DATA_DIR": str(data_dir), **(env or {})}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(data_dir.parent / "platform-test.log", "w")
-        env = {**os.environ, "TEKTII_DATA_DIR": str(data_dir), **(env or {})}
-        self.proc = subprocess.Popen([TEKTII, "platform", "serve", "--port", str(self.port), "--data-dir", str(data_dir)],
-                                     stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        self.log_path = data_dir.parent / "platform.log"
+        self.proc: subprocess.Popen | None = None
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:  # the server keeps its own descriptor
+            self.proc = subprocess.Popen([TEKTII, "platform", "serve", "--port", str(self.port), "--data-dir",
+                                          str(self.data_dir)], stdout=log, stderr=subprocess.STDOUT, env=self.env)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"platform exited: {(data_dir.parent / 'platform-test.log').read_text()}")
+                raise RuntimeError(f"platform exited: {self.log_path.read_text()[-3000:]}")
             try:
                 if requests.get(f"{self.url}/healthz", timeout=1).ok:
                     return
@@ -135,20 +171,27 @@ class Platform:
                 time.sleep(0.1)
         raise RuntimeError("platform did not become healthy within 30 s")
 
-    def new_user(self, name: str) -> str:
+    def new_user(self, name: str = "tester") -> str:
         """Create a user through the platform's admin command; returns its API key."""
         done = subprocess.run([sys.executable, "-m", "tektii_platform", "user", "create", name, "--data-dir",
-                               str(self.data_dir)], capture_output=True, text=True, check=True)
+                               str(self.data_dir)], capture_output=True, text=True, check=True, env=self.env)
         key = [w for w in done.stdout.split() if w.startswith("tk_")]
         assert key, done.stdout
         return key[0]
 
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
 
 

@@ -76,7 +76,10 @@ def _operation(route: Route) -> dict[str, Any]:
         )
         success = {
             "description": HTTP_REASONS[route.status],
-            "content": {"application/json": {"schema": body}},
+            "content": {
+                "application/json": {"schema": body},
+                **{media: {"schema": {"type": "string"}} for media in route.text_media},
+            },
         }
     responses = {str(route.status): success}
     for status in _error_statuses(route):

@@ -332,6 +332,7 @@ def register(router: Router) -> None:
                             "Lines to skip: the nextOffset of the previous response."),),
                response_schema=router.schema("ScenarioLogs", schemas.LOGS_SCHEMA))
     router.add("GET", one + "/results/{type}", scenario_results, operation_id="getScenarioResults", tag="scenarios",
+               text_media=("text/csv",),
                query=(Param("format", {"type": "string", "enum": ["json", "csv"], "default": "json"},
                             "json: the {data: ...} envelope; csv: text/csv with a header row."),),
                response_schema=router.schema("ScenarioResults", schemas.results_schema(scenario)), errors=(409,))

@@ -7,7 +7,6 @@ A test that needs an engine skips when it is missing, or fails when TEKTII_REQUI
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import uuid
@@ -19,8 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parents[1] / "registry"))
 
 from registry_support import RegistryEnv, require, start_registry_env  # noqa: E402
-
-BASE_IMAGE = "python:3.11-slim"
+from tektii_testkit import BASE_IMAGE
 
 # The spec's example Dockerfile, verbatim (examples/ keeps the one copy).
 EXAMPLE_DOCKERFILE = (Path(__file__).parents[2] / "examples" / "momentum-strategy" / "Dockerfile").read_text()
@@ -89,16 +87,6 @@ def docker_ready() -> None:
         require(f"{BASE_IMAGE} is not provisioned in Docker (run scripts/provision)")
     finally:
         client.close()
-
-
-def containers_tool_ready(tool: str, *flags: str) -> None:
-    if shutil.which(tool) is None:
-        require(f"{tool} is not installed (run scripts/provision)")
-    name = f"docker.io/library/{BASE_IMAGE}"
-    probe = ["image", "exists", name] if tool == "podman" else ["inspect", "--type", "image", name]
-    found = subprocess.run([tool, *flags, *probe], capture_output=True, text=True, timeout=60)
-    if found.returncode != 0:
-        require(f"{BASE_IMAGE} is not in {tool}'s containers-storage (run scripts/provision)")
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import BASE_IMAGE, containers_tool_ready
 from registry_support import require
+from tektii_testkit import BASE_IMAGE, containers_tool_ready
 
 from tektii_core.contracts import PushCredentials, TektiiError
 from tektii_plugins.builders import podman as podman_module

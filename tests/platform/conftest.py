@@ -55,15 +55,3 @@ def api(tmp_path: Path) -> Iterator[Api]:
         assert not thread.is_alive(), "server did not shut down"
 
 
-def assert_error(response: requests.Response, status: int, code: str) -> dict:
-    """The response is the error envelope with this status and code; returns the error."""
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"error"}, body
-    error = body["error"]
-    assert set(error) == {"code", "message", "details"}, error
-    assert error["code"] == code, error
-    assert isinstance(error["message"], str) and error["message"]
-    assert isinstance(error["details"], list)
-    return error

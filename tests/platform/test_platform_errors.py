@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import socket
 
-from conftest import assert_error
+from tektii_testkit import assert_error
 
 from tektii_platform import accounts
 from tektii_platform.http import ApiError, Response, ok

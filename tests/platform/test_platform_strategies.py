@@ -6,7 +6,7 @@ import re
 import threading
 from datetime import datetime
 
-from conftest import assert_error
+from tektii_testkit import assert_error
 
 ID = re.compile(r"^strat_[a-z2-7]{16,}$")
 USER_ID = re.compile(r"^user_[a-z2-7]{16,}$")

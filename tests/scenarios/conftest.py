@@ -3,23 +3,13 @@ killed and restarted on the same data directory, and helpers to drive scenarios 
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tektii_testkit import Platform
 
 SPEC_CONFIG = {
     "strategyVersionId": "ver_xyz789",
@@ -32,54 +22,13 @@ SPEC_CONFIG = {
 FINISHED = ("COMPLETE", "FAILED", "CANCELLED")
 
 
-class ServedPlatform:
-    """The platform as its own process; ``kill()`` is SIGKILL, ``start()`` serves again."""
+class ServedPlatform(Platform):
+    """The platform as its own process (see tektii_testkit.Platform), with helpers to drive
+    scenarios over HTTP."""
 
     def __init__(self, data_dir: Path, env: dict[str, str]):
-        self.data_dir = data_dir
-        self.env = {**os.environ, **env, "TEKTII_DATA_DIR": str(data_dir)}
-        self.proc: subprocess.Popen | None = None
+        super().__init__(data_dir, env, start=False)
         self.http = requests.Session()
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = data_dir.parent / "platform.log"
-
-    def start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tektii_platform", "serve", "--port", str(self.port), "--data-dir",
-                 str(self.data_dir)], stdout=log, stderr=subprocess.STDOUT, env=self.env)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"platform exited: {self.log_path.read_text()[-3000:]}")
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=1).ok:
-                    return
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        raise RuntimeError("platform did not become healthy within 30 s")
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    # -- API helpers ------------------------------------------------------------------------
-    def new_user(self, name: str = "tester") -> str:
-        done = subprocess.run([sys.executable, "-m", "tektii_platform", "user", "create", name, "--data-dir",
-                               str(self.data_dir)], capture_output=True, text=True, check=True, env=self.env)
-        return next(w for w in done.stdout.split() if w.startswith("tk_"))
 
     def call(self, method: str, path: str, key: str | None = None, **kwargs) -> requests.Response:
         headers = kwargs.pop("headers", {})
