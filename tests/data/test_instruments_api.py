@@ -5,9 +5,10 @@ from __future__ import annotations
 import gzip
 
 import pytest
+from tektii_testkit import assert_error
 
 from tests.data.conftest import shipped_file
-from tests.platform.conftest import api, assert_error  # noqa: F401  (the api fixture)
+from tests.platform.conftest import api  # noqa: F401  (the api fixture)
 
 CSV = (
     "timestamp,open,high,low,close,volume\n"
