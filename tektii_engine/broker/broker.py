@@ -262,14 +262,9 @@ class Broker:
                 raise BrokerError.rejected("INVALID_PRICE", f"{order_type} orders need {field}")
         target: Position | None = None
         if position_id is not None:
-            target = self.positions.get(position_id)
-            if target is None or target.symbol != symbol:
-                raise BrokerError(
-                    404,
-                    "POSITION_NOT_FOUND",
-                    f"Position not found: {position_id}",
-                    {"resource": "position", "id": position_id},
-                )
+            target = self.get_position(position_id)
+            if target.symbol != symbol:
+                raise _position_not_found(position_id)
             if target.side == side:
                 raise BrokerError.rejected(
                     "REDUCE_ONLY_VIOLATED",
@@ -360,6 +355,12 @@ class Broker:
                 "INVALID_PRICE",
                 f"take_profit {tp} must be {where} the entry price {ref}",
             )
+
+    def get_position(self, position_id: str) -> Position:
+        position = self.positions.get(position_id)
+        if position is None:
+            raise _position_not_found(position_id)
+        return position
 
     def get_order(self, order_id: str) -> Order:
         order = self.orders.get(order_id)
@@ -466,14 +467,7 @@ class Broker:
         limit_price: float | None = None,
         cancel_associated_orders: bool = True,
     ) -> Order:
-        position = self.positions.get(position_id)
-        if position is None:
-            raise BrokerError(
-                404,
-                "POSITION_NOT_FOUND",
-                f"Position not found: {position_id}",
-                {"resource": "position", "id": position_id},
-            )
+        position = self.get_position(position_id)
         qty = position.quantity if quantity is None else quantity
         if qty > position.quantity + EPS:
             raise BrokerError.rejected(
@@ -763,3 +757,8 @@ class Broker:
         if status != "OPEN":
             self.pending[order.symbol].pop(order.id, None)
         self.sink("order", event, order, order.parent_id)
+
+
+def _position_not_found(position_id: str) -> BrokerError:
+    return BrokerError(404, "POSITION_NOT_FOUND", f"Position not found: {position_id}",
+                       {"resource": "position", "id": position_id})

@@ -187,16 +187,7 @@ async def list_positions(request: web.Request) -> web.Response:
 
 async def get_position(request: web.Request) -> web.Response:
     broker = request.app[SESSION].broker
-    pid = request.match_info["position_id"]
-    position = broker.positions.get(pid)
-    if position is None:
-        raise BrokerError(
-            404,
-            "POSITION_NOT_FOUND",
-            f"Position not found: {pid}",
-            {"resource": "position", "id": pid},
-        )
-    return web.json_response(wire.position(position))
+    return web.json_response(wire.position(broker.get_position(request.match_info["position_id"])))
 
 
 async def close_position(request: web.Request) -> web.Response:
