@@ -21,6 +21,7 @@ from .validation import FieldError, validate
 if TYPE_CHECKING:
     from .accounts import User
     from .db import Database
+    from .hosts import OwnAddress
 
 MAX_BODY_BYTES = 1024 * 1024
 HTTP_REASONS = {
@@ -29,6 +30,7 @@ HTTP_REASONS = {
     204: "No Content",
     400: "Bad Request",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
     409: "Conflict",
@@ -42,6 +44,7 @@ HTTP_REASONS = {
 ERROR_CODES = {
     400: "invalid_json",
     401: "unauthenticated",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
@@ -116,10 +119,12 @@ def ok(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -
 
 @attrs.define
 class AppContext:
-    """What every handler can reach: the data directory, the database and shutdown hooks."""
+    """What every handler can reach: the data directory, the database, the platform's own
+    address (set once its socket is bound) and shutdown hooks."""
 
     data_dir: Path
     db: Database
+    address: OwnAddress | None = None
     closers: list[Callable[[], None]] = attrs.Factory(list)
     extras: dict[str, Any] = attrs.Factory(dict)  # per-resource state, keyed by module
 
