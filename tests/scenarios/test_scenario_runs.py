@@ -26,7 +26,7 @@ def platform(tmp_path_factory):
 @pytest.fixture(scope="module")
 def owner(platform):
     """(key, strategy id, template version id) with C:BTCUSD data for the spec's window."""
-    key = platform.new_user("owner")
+    key = platform.new_user("owner", admin=True)
     platform.generate(key, "C:BTCUSD", "2024-01-01T00:00:00Z", "2024-04-01T00:00:00Z")
     strategy_id = platform.strategy(key, "momentum-v1")
     return key, strategy_id, platform.template_version(key, strategy_id)
@@ -202,7 +202,7 @@ def test_environment_and_extensions_reach_the_run(platform, owner):
 
 
 def test_list_paginates_and_filters(platform):
-    key = platform.new_user("lister")
+    key = platform.new_user("lister", admin=True)
     platform.generate(key, "C:SOLUSD", "2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z")
     strategy_id = platform.strategy(key, "lister")
     first, second = platform.template_version(key, strategy_id), platform.template_version(key, strategy_id, "rsi-momentum")
