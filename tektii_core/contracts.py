@@ -113,6 +113,10 @@ class StrategyLaunch:
     image: str | None = None  # an image reference, for container runtimes
     path: Path | None = None  # a strategy file or directory, for the process runtime
     limits: RuntimeLimits = attrs.field(factory=RuntimeLimits)
+    # Untrusted code on a shared machine (the platform's scenario runs): isolate it as far as the
+    # runtime can. The docker runtime always does; the process runtime, started as root, then runs
+    # the strategy as an unprivileged user with resource limits (docs/runtimes.md).
+    isolate: bool = False
 
 
 @runtime_checkable

@@ -55,7 +55,9 @@ class Worker:
         self.cancel = threading.Event()
         self.backtest_started = False
         self._out_lock = threading.Lock()
-        self._log_file = open(self.run_dir / "strategy.log", "a", encoding="utf-8")  # noqa: SIM115 - closed in run()
+        # 0600: other users of the machine do not read a run's output (closed in run())
+        self._log_file = os.fdopen(os.open(self.run_dir / "strategy.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600),
+                                   "a", encoding="utf-8")
         self._log_lock = threading.Lock()
 
     # -- reporting ------------------------------------------------------------------------
@@ -148,7 +150,9 @@ class Worker:
             raise TektiiError(f"The {runtime.name} runtime cannot run here: {available.reason}")
         path, image = self.prepare(runtime.name)
         limits = RuntimeLimits(**(spec.get("limits") or {}))
-        launcher = StrategyLauncher(runtime, path=path, image=image, limits=limits, run_id=self.scenario_id, log=self.log)
+        # A platform's run is untrusted code on a shared machine: isolated in every runtime.
+        launcher = StrategyLauncher(runtime, path=path, image=image, limits=limits, run_id=self.scenario_id, log=self.log,
+                                    isolate=True)
         feed = CandleStore(Path(spec["marketDataDir"])).read
         run_limits = RunLimits(wall_clock_s=spec["wallClockS"]) if "wallClockS" in spec else RunLimits()
         self.backtest_started = True
@@ -181,7 +185,8 @@ class Worker:
         """Write result.json (atomically), then the final stdout line."""
         target = self.run_dir / "result.json"
         tmp = target.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(result, separators=(",", ":")), encoding="utf-8")
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as out:
+            out.write(json.dumps(result, separators=(",", ":")))
         os.replace(tmp, target)
         self.emit(type="end", state=result["state"], reason=result.get("reason"))
 

@@ -141,7 +141,7 @@ def start_background(data_dir: Path, port: int | None = None) -> PlatformInfo:
     """Start the platform for ``data_dir`` as a detached process on 127.0.0.1, or return the
     one already running. ``port=None`` prefers DEFAULT_PORT and falls back to a free port."""
     data_dir = Path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     with _locked(data_dir):
         running = status(data_dir)
         if running is not None:
@@ -153,7 +153,7 @@ def start_background(data_dir: Path, port: int | None = None) -> PlatformInfo:
             sys.executable, "-m", "tektii_platform", "serve",
             "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port", str(port),
         ]  # fmt: skip
-        with open(log_path, "ab") as log:
+        with os.fdopen(os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as log:
             process = subprocess.Popen(
                 command,
                 stdin=subprocess.DEVNULL,

@@ -9,6 +9,7 @@ with "database is locked" when a read transaction tries to upgrade to a write.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sqlite3
 import threading
@@ -190,11 +191,26 @@ class Database:
         return applied
 
 
-def open_database(data_dir: Path) -> Database:
-    """Open (creating if needed) the platform database in ``data_dir`` and migrate it."""
+def private_data_dir(data_dir: Path) -> Path:
+    """``data_dir``, created if needed, 0700: everything in it is the platform's alone (its
+    database holds key hashes, its registry config the HTTP secret, its runs other users' logs)."""
     data_dir = Path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(data_dir / DB_FILENAME)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if data_dir.stat().st_uid == os.geteuid():
+        data_dir.chmod(0o700)  # an existing or pre-made directory too
+    return data_dir
+
+
+def open_database(data_dir: Path) -> Database:
+    """Open (creating if needed) the platform database in ``data_dir`` and migrate it; the
+    directory is 0700 and the database files 0600."""
+    data_dir = private_data_dir(data_dir)
+    path = data_dir / DB_FILENAME
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))  # SQLite gives -wal/-shm the same mode
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists() and file.stat().st_uid == os.geteuid():
+            file.chmod(0o600)
+    db = Database(path)
     try:
         db.migrate()
     except sqlite3.DatabaseError as exc:

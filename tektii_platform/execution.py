@@ -4,7 +4,8 @@ scenario's row, its version and the platform's own resources (market data, regis
 Runtime choice (docs/scenarios.md): a version with an image runs in the ``docker`` runtime
 (the image is pulled from the platform's registry with pull credentials issued here); a
 template version runs in ``docker`` from the template's image when Docker is usable, else in
-the ``process`` runtime. ``TEKTII_RUNTIME=process|docker`` forces one.
+the ``process`` runtime, but only on a single-user platform bound to loopback unless an admin
+sets ``TEKTII_PROCESS_FALLBACK=on``. ``TEKTII_RUNTIME=process|docker`` forces one.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .http import ApiError, AppContext
 from .ids import now_db
 
 RUNTIME_ENV = "TEKTII_RUNTIME"
+PROCESS_FALLBACK_ENV = "TEKTII_PROCESS_FALLBACK"  # auto (default) | on | off
 PULL_CREDENTIAL_TTL = timedelta(hours=2)  # outlives a queued run's pull; only the hash is stored
 _DOCKER_CHECK_TTL_S = 60.0
 
@@ -36,8 +38,16 @@ def market_data_dir(data_dir: Path) -> Path:
 
 
 def run_dir(data_dir: Path, scenario_id: str) -> Path:
-    """A run's files: strategy.log, result.json, the worker's spec and log."""
+    """A run's files: strategy.log, result.json, the worker's spec and log (0700, like runs/)."""
     return Path(data_dir) / "runs" / scenario_id
+
+
+def make_run_dir(data_dir: Path, scenario_id: str) -> Path:
+    directory = run_dir(data_dir, scenario_id)
+    for path in (directory.parent, directory):
+        path.mkdir(mode=0o700, exist_ok=True)
+        path.chmod(0o700)
+    return directory
 
 
 def read_result(directory: Path) -> dict[str, Any] | None:
@@ -48,11 +58,34 @@ def read_result(directory: Path) -> dict[str, Any] | None:
         return None
 
 
+def process_fallback_refusal(ctx: AppContext) -> str | None:
+    """Why a template may not fall back to the process runtime here, or None when it may.
+
+    The process runtime is the embedded default's answer to a machine without Docker (one
+    user, loopback). On a shared platform, other users' code would run on the host, so
+    there it is off unless an admin turns it on."""
+    from .accounts import active_user_count
+
+    setting = os.environ.get(PROCESS_FALLBACK_ENV, "").strip().lower() or "auto"
+    if setting not in ("auto", "on", "off"):
+        raise TektiiError(f"{PROCESS_FALLBACK_ENV} must be auto, on or off, got {setting!r}")
+    if setting == "on":
+        return None
+    if setting == "off":
+        return f"{PROCESS_FALLBACK_ENV}=off"
+    if ctx.address is None or not ctx.address.loopback_only:
+        return "the platform serves an address other than loopback"
+    if active_user_count(ctx.db) > 1:
+        return "the platform has more than one user"
+    return None
+
+
 class RuntimeChooser:
     """Picks the runtime for a version; remembers whether Docker is usable for a minute."""
 
-    def __init__(self, runtimes: dict[str, Any]):
+    def __init__(self, runtimes: dict[str, Any], ctx: AppContext | None = None):
         self.runtimes = runtimes
+        self.ctx = ctx
         self._docker_ok: tuple[float, bool, str] | None = None
 
     def docker_usable(self) -> tuple[bool, str]:
@@ -74,8 +107,18 @@ class RuntimeChooser:
             return forced
         if version["template"] is None:
             return "docker"
-        usable, _why = self.docker_usable()
-        return "docker" if usable else "process"
+        usable, why = self.docker_usable()
+        if usable:
+            return "docker"
+        refusal = process_fallback_refusal(self.ctx) if self.ctx is not None else None
+        if refusal is not None:
+            raise TektiiError(
+                f"Docker is not usable here ({why}), and running the template in the process runtime instead is off"
+                f" because {refusal}",
+                hint=f"Make Docker usable, or an admin can allow the fallback with {PROCESS_FALLBACK_ENV}=on"
+                " (docs/scenarios.md)",
+            )
+        return "process"
 
 
 def issue_pull_credentials(db: Database, user_id: str, repository: str) -> dict[str, str]:
@@ -103,8 +146,7 @@ def build_run_spec(ctx: AppContext, scenario: sqlite3.Row, chooser: RuntimeChoos
         raise TektiiError(f"Version {scenario['version_id']} is no longer READY")
     runtime = chooser.choose(version)
     config = json.loads(scenario["config"])
-    directory = run_dir(ctx.data_dir, scenario["id"])
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = make_run_dir(ctx.data_dir, scenario["id"])
     common = {
         "scenario_id": scenario["id"],
         "config": config,

@@ -136,7 +136,8 @@ class TokenIssuer:
         if self.key_path.exists() and self.cert_path.exists():
             self._key = serialization.load_pem_private_key(self.key_path.read_bytes(), None)
         else:
-            self.key_dir.mkdir(parents=True, exist_ok=True)
+            self.key_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.key_dir.chmod(0o700)
             key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
             name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, self.issuer)])
             now = dt.datetime.now(dt.UTC)
@@ -212,6 +213,14 @@ class TokenIssuer:
             if actions:
                 access.append({"type": "repository", "name": scope.name, "actions": actions})
         return self.token_for_access(subject, access, ttl=ttl)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write `text` to `path`, readable by its owner only (from the first byte on)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    path.chmod(0o600)  # an existing file keeps its mode through O_CREAT
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -350,8 +359,7 @@ class LocalRegistry:
     def _http_secret(self) -> str:
         path = self.data_dir / "http-secret"
         if not path.exists():
-            path.write_text(secrets.token_hex(32))
-            path.chmod(0o600)
+            _write_private(path, secrets.token_hex(32))
         return path.read_text().strip()
 
     def start(self) -> None:
@@ -359,19 +367,21 @@ class LocalRegistry:
         if self.running:
             return
         binary = self.binary_path()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        (self.data_dir / "storage").mkdir(exist_ok=True)
+        # The config holds the HTTP secret, the storage every user's images: ours alone.
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)
+        (self.data_dir / "storage").mkdir(mode=0o700, exist_ok=True)
         self._reap_orphan()
         port = self._choose_port()
         if not _port_free(port):
             # checked first: otherwise whoever holds the port would answer our health check
             raise TektiiError(f"Port {port} for the image registry is already in use")
         config_path = self.data_dir / "config.json"
-        config_path.write_text(json.dumps(self.config(port), indent=2))
+        _write_private(config_path, json.dumps(self.config(port), indent=2))
         self._rotate_log()
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         # kept open for the life of the process; closed in stop()
-        self._log_file = open(self.log_path, "ab")  # noqa: SIM115
+        self._log_file = os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")
         self._process = subprocess.Popen(
             [binary, "serve", str(config_path)],
             stdin=subprocess.DEVNULL,

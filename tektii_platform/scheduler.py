@@ -69,7 +69,7 @@ class Scheduler:
         self.db = ctx.db
         self.backend = backend
         self.max_concurrent = max_concurrent
-        self.chooser = RuntimeChooser(runtimes)
+        self.chooser = RuntimeChooser(runtimes, ctx)
         self.running: dict[str, _Running] = {}
         self._wake = threading.Event()
         self._stopping = threading.Event()

@@ -166,6 +166,9 @@ def serve(
     ``<data_dir>/platform.json`` while serving, so that ``daemon.status`` finds it.
     Requests are logged to stderr unless logging is configured already."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Everything the platform and its children (workers, the registry) create is theirs alone:
+    # files 0600, directories 0700 (runs' logs and results, market data, the registry's storage).
+    os.umask(0o077)
     data_dir = Path(data_dir)
     server = RunningServer(data_dir, host, port, threads)
     log.info("platform (pid %s) serving %s, data in %s", os.getpid(), server.url, data_dir)

@@ -175,7 +175,7 @@ class LocalBackend:
         fd = os.open(spec_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             json.dump(spec_json(run), out)
-        with open(run_dir / "worker.log", "ab") as stderr:
+        with os.fdopen(os.open(run_dir / "worker.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as stderr:
             try:
                 proc = subprocess.Popen(
                     [sys.executable, "-m", WORKER_MODULE, str(spec_path)],

@@ -68,6 +68,7 @@ class StrategyLauncher:
     env: Mapping[str, str] = attrs.field(factory=dict)
     run_id: str | None = None
     log: LogFn | None = None
+    isolate: bool = False  # see StrategyLaunch.isolate
 
     def launch(self, launch: StrategyLaunch) -> RunningStrategy:
         return self.runtime.start(
@@ -78,6 +79,7 @@ class StrategyLauncher:
                 limits=self.limits,
                 env={**launch.env, **self.env},
                 run_id=self.run_id or launch.run_id,
+                isolate=self.isolate or launch.isolate,
             )
         )
 
@@ -300,8 +302,9 @@ async def _run(config, feed, launcher, on_progress, cancel, limits) -> BacktestR
     session = Session(engine, feed, secrets.token_urlsafe(32))
     log = _Log(getattr(launcher, "log", None))
     started = time.monotonic()
+    # 0700 and 0600: only the engine's own uid reaches the socket (the docker runtime's relay
+    # runs as that uid; the process runtime's strategy uses the TCP address and its key).
     sock_dir = Path(tempfile.mkdtemp(prefix="tektii-gw-"))
-    sock_dir.chmod(0o755)
     socket_path = sock_dir / "gateway.sock"
     runner = web.AppRunner(create_app(session), access_log=None, handle_signals=False)
     await runner.setup()
@@ -312,7 +315,7 @@ async def _run(config, feed, launcher, on_progress, cancel, limits) -> BacktestR
         await tcp.start()
         port = next(a[1] for a in runner.addresses if isinstance(a, tuple))
         await web.UnixSite(runner, str(socket_path)).start()
-        socket_path.chmod(0o666)  # the relay in the strategy's sandbox may run as another user
+        socket_path.chmod(0o600)
         launch = StrategyLaunch(
             run_id=getattr(launcher, "run_id", None) or f"run_{secrets.token_hex(6)}",
             gateway_url=f"http://127.0.0.1:{port}",
