@@ -34,9 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8470, help="port (default 8470; 0 picks one)")
     serve.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
 
-    from .user_admin import add_arguments
+    from tektii_plugins.commands.platform import add_user_arguments
 
-    add_arguments(nouns.add_parser("user", help="manage users").add_subparsers(dest="verb", required=True), [common])
+    add_user_arguments(nouns.add_parser("user", help="manage users").add_subparsers(dest="verb", required=True), [common])
 
     key = nouns.add_parser("key", help="manage API keys").add_subparsers(dest="verb", required=True)
     key_create = key.add_parser("create", parents=[common], help="issue a new API key for a user")

@@ -1,20 +1,19 @@
 """Platform users, managed on the machine the platform's data lives on: the one implementation
 behind ``python -m tektii_platform user create|list|revoke`` and ``tektii platform user ...``.
 
-Both CLIs add these arguments (``add_arguments``) and call ``run``; each prints the returned
-``Outcome`` its own way (plain lines, or the tektii formatters with ``--output json``).
+Both CLIs add the same arguments (``tektii_plugins.commands.platform.add_user_arguments``,
+kept there so that building the tektii parser imports nothing of the platform) and call
+``run``; each prints the returned ``Outcome`` its own way (plain lines, or the tektii
+formatters with ``--output json``).
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
-
-VERBS = ("create", "list", "revoke")
 
 
 @attrs.frozen
@@ -23,18 +22,6 @@ class Outcome:
     lines: tuple[str, ...] = ()  # what a person reads
     columns: tuple[str, ...] = ()  # list view
     rows: tuple[tuple[Any, ...], ...] = ()
-
-
-def add_arguments(verbs: Any, parents: Sequence[argparse.ArgumentParser] = ()) -> None:
-    """The verbs on an argparse subparsers action (`dest` is the caller's)."""
-    create = verbs.add_parser("create", parents=list(parents), help="create a user and print its API key once",
-                              description="Create a platform user. Users are ordinary unless --admin: only admins "
-                                          "import, generate or replace the market data every user's scenarios read.")
-    create.add_argument("name", metavar="NAME")
-    create.add_argument("--admin", action="store_true", help="make an admin (writes shared market data)")
-    verbs.add_parser("list", parents=list(parents), help="list users with their roles")
-    revoke = verbs.add_parser("revoke", parents=list(parents), help="revoke a user and every API key of theirs")
-    revoke.add_argument("user_id", metavar="USER_ID")
 
 
 def run(verb: str, data_dir: Path, args: argparse.Namespace) -> Outcome:
