@@ -52,7 +52,7 @@ def run_in_process(
                 state, reason = CANCELLED, "cancelled"
                 break
             if on_progress is not None:
-                on_progress(engine.progress(), 0.0, engine.broker.equity())
+                on_progress(engine.progress(), 0.0, engine.broker.equity_value())
     return build_result(engine, state, reason, "", engine.candles)
 
 

@@ -197,13 +197,9 @@ async def close_position(request: web.Request) -> web.Response:
     limit_price = body.get("limit_price")
     order = broker.close_position(
         request.match_info["position_id"],
-        quantity=None
-        if quantity is None
-        else parse_decimal(quantity, "quantity", "INVALID_QUANTITY"),
+        quantity=None if quantity is None else parse_decimal(quantity, "quantity"),
         order_type=str(body.get("order_type") or "MARKET").upper(),
-        limit_price=None
-        if limit_price is None
-        else parse_decimal(limit_price, "limit_price", "INVALID_PRICE"),
+        limit_price=None if limit_price is None else parse_decimal(limit_price, "limit_price"),
         cancel_associated_orders=body.get("cancel_associated_orders") is not False,
     )
     return web.json_response(wire.handle(order))

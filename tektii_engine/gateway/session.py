@@ -446,4 +446,4 @@ async def _monitor(session, engine, running, limits, cancel, on_progress, starte
         if on_progress is not None and now - last_progress >= 0.5:
             rate = (session.events - last_events) / (now - last_progress)
             last_progress, last_events = now, session.events
-            on_progress(engine.progress(), rate, engine.broker.equity())
+            on_progress(engine.progress(), rate, engine.broker.equity_value())
