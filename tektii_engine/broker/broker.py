@@ -338,12 +338,13 @@ class Broker:
                     f"limit {limit_price} would fill at once (last {mark})",
                 )
         if mark is not None and not closing:
-            opening = quantity
-            if not self.hedging:
+            opening, released = quantity, ZERO
+            if not self.hedging:  # the part that closes the opposite position frees its margin
                 opening = max(quantity - sum(p.quantity for p in opposite), ZERO)
+                released = self._released_margin(opposite, quantity)
             price = reference or mark
             needed = opening * price / self.leverage[symbol] + self._fee(quantity, price)
-            available = self.account()["margin_available"]
+            available = self.account()["margin_available"] + released
             if needed > available:
                 raise BrokerError.rejected(
                     "INSUFFICIENT_MARGIN",
@@ -371,12 +372,26 @@ class Broker:
             oco_group_id=oco_group_id,
             position_id=position_id,
             parent_id=parent_id,
+            # A trailing stop trails from the price when it was placed: the last close.
+            watermark=mark if order_type == "TRAILING_STOP" else None,
         )
         self.orders[order.id] = order
         self.pending[symbol][order.id] = order
         event = "BRACKET_ORDER_CREATED" if parent_id else "ORDER_CREATED"
         self.sink("order", event, order, parent_id)
         return order
+
+    @staticmethod
+    def _released_margin(positions: list[Position], quantity: Decimal) -> Decimal:
+        """Margin the positions (closed oldest first) free when `quantity` reduces them."""
+        released, left = ZERO, quantity
+        for pos in positions:
+            take = min(left, pos.quantity)
+            released += pos.margin * take / pos.quantity
+            left -= take
+            if left <= 0:
+                break
+        return released
 
     @staticmethod
     def _check_bracket(
@@ -427,8 +442,11 @@ class Broker:
         return order
 
     def cancel_all(self, symbol: str | None = None) -> int:
+        """Cancel the working orders (of `symbol`: a symbol not traded here has none)."""
         if symbol is not None:
-            symbol = self._symbol_or_reject(symbol)
+            symbol = self.resolve_symbol(symbol)
+            if symbol is None:
+                return 0
         targets = [
             o for o in self.orders.values() if o.is_open and (symbol is None or o.symbol == symbol)
         ]
@@ -505,7 +523,10 @@ class Broker:
         cancel_associated_orders: bool = True,
     ) -> Order:
         position = self.get_position(position_id)
-        qty = position.quantity if quantity is None else quantity
+        order_type = str(order_type).upper()
+        if order_type not in ("MARKET", "LIMIT"):  # as POST /v1/orders validates its body
+            raise _invalid("order_type", "a position closes with a MARKET or LIMIT order", order_type)
+        qty = position.quantity if quantity is None else parse_decimal(quantity, "quantity")
         if qty > position.quantity:
             raise BrokerError.rejected(
                 "INVALID_QUANTITY",
@@ -517,17 +538,80 @@ class Broker:
             position.symbol,
             -position.side,
             qty,
-            order_type.upper(),
+            order_type,
             limit_price=limit_price,
             reduce_only=True,
             position_id=position.id,
         )
 
     def close_all(self, symbol: str | None = None) -> list[Order]:
+        """Close every position (of `symbol`: a symbol not traded here has none)."""
         if symbol is not None:
-            symbol = self._symbol_or_reject(symbol)
+            symbol = self.resolve_symbol(symbol)
+            if symbol is None:
+                return []
         targets = [p for p in self.positions.values() if symbol is None or p.symbol == symbol]
         return [self.close_position(p.id) for p in targets]
+
+    def modify_position(self, position_id: str, changes: Mapping[str, Any]) -> Position:
+        """Move (or set, or with null remove) a position's stop-loss and take-profit exits.
+
+        The exits are the position's reduce-only STOP (stop loss) and LIMIT (take profit)
+        orders for its whole quantity, e.g. a bracket's legs; a missing one is created, in one
+        OCO group with the other.
+        """
+        position = self.get_position(position_id)
+        unknown = sorted(set(changes) - {"stop_loss", "take_profit"})
+        if unknown:
+            raise _invalid(unknown[0], "not a field of a position's exits (stop_loss, take_profit)")
+        if not changes:
+            raise _invalid("stop_loss", "give stop_loss and/or take_profit")
+        values = {k: None if v is None else parse_decimal(v, k) for k, v in changes.items()}
+        mark = self.mark(position.symbol) or position.average_price
+        # The exits are on the far side of the mark: below it for a long's stop, and so on.
+        self._check_bracket(position.side, mark, values.get("stop_loss"), values.get("take_profit"))
+        exits = {
+            o.order_type: o
+            for o in self.orders.values()
+            if o.is_open and o.reduce_only and o.position_id == position.id and o.order_type in ("STOP", "LIMIT")
+        }
+        group = next((o.oco_group_id for o in exits.values() if o.oco_group_id), f"oco_{position.id}")
+        for field, kind in (("stop_loss", "STOP"), ("take_profit", "LIMIT")):
+            if field not in values:
+                continue
+            price, leg = values[field], exits.get(kind)
+            if leg is not None and price is None:
+                self._finish(leg, "CANCELLED", "ORDER_CANCELLED")
+            elif leg is not None:
+                if kind == "STOP":
+                    leg.stop_price = price
+                else:
+                    leg.limit_price = price
+                leg.updated_at = self.now
+                self.sink("order", "BRACKET_ORDER_MODIFIED" if leg.parent_id else "ORDER_MODIFIED", leg, leg.parent_id)
+            elif price is not None:
+                leg = Order(
+                    id=self._next("ord"),
+                    symbol=position.symbol,
+                    side=-position.side,
+                    order_type=kind,
+                    quantity=position.quantity,
+                    time_in_force="GTC",
+                    created_at=self.now,
+                    updated_at=self.now,
+                    active_from=self.now,
+                    reduce_only=True,
+                    oco_group_id=group,
+                    position_id=position.id,
+                    stop_price=price if kind == "STOP" else None,
+                    limit_price=price if kind == "LIMIT" else None,
+                )
+                self.orders[leg.id] = leg
+                self.pending[position.symbol][leg.id] = leg
+                self.sink("order", "ORDER_CREATED", leg, None)
+            if leg is not None and leg.parent_id:  # keep the entry's view of its bracket true
+                setattr(self.orders[leg.parent_id], field, price)
+        return position
 
     # -- matching -------------------------------------------------------------------------------
     def update_mark(self, symbol: str, price: float) -> None:
@@ -600,7 +684,7 @@ class Broker:
     @staticmethod
     def _trailing(order: Order, o: Decimal, h: Decimal, l: Decimal, slip: Decimal):
         side, dist = order.side, _set(order.trailing_distance)
-        if order.watermark is None:
+        if order.watermark is None:  # placed before any price was known
             order.watermark = o
         mark = order.watermark
         offset = mark * dist / 100 if order.trailing_type == "PERCENT" else dist
@@ -649,7 +733,8 @@ class Broker:
         fee = self._fee(qty, price)
         if opening > 0:
             needed = opening * price / self.leverage[symbol] + fee
-            if needed > self.account()["margin_available"]:
+            released = sum((pos.margin * take / pos.quantity for pos, take in reductions), ZERO)
+            if needed > self.account()["margin_available"] + released:
                 self._reject(order, "INSUFFICIENT_MARGIN")
                 return
         self.balance -= fee

@@ -63,6 +63,7 @@ def order(o: Any) -> dict[str, Any]:
         "display_quantity": None,
         "oco_group_id": o.oco_group_id,
         "position_id": o.position_id,
+        "parent_order_id": o.parent_id,  # bracket legs: their entry order
         "created_at": rfc3339(o.created_at),
         "updated_at": rfc3339(o.updated_at),
     }

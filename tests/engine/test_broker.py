@@ -411,3 +411,62 @@ def test_quantities_and_prices_are_kept_exactly():
     bar(b, D("100.1"), 101, 99, 100)
     assert sell.average_fill_price == D("100.1")
     assert b.balance == 100_000 + D(qty) * (D("100.1") - 100)
+
+
+def test_a_netting_reversal_needs_margin_only_for_the_new_side():
+    b = Broker({"S:GOOG": 1.0}, initial_capital=100_000)
+    b.update_mark("S:GOOG", 601.11)
+    b.submit_request({"symbol": "S:GOOG", "side": "buy", "quantity": "100", "order_type": "market"})
+    b.on_bar("S:GOOG", 0, 60, 601.11, 601.11, 601.11, 601.11)
+    # Long 100 (60,111 of margin): selling 200 closes it and opens a short of 100 (60,111).
+    reverse = b.submit_request({"symbol": "S:GOOG", "side": "sell", "quantity": "200", "order_type": "market"})
+    b.on_bar("S:GOOG", 60, 60, 601.11, 601.11, 601.11, 601.11)
+    assert reverse.status == "FILLED"
+    (short,) = b.positions.values()
+    assert (short.side, short.quantity) == (-1, 100)
+    with pytest.raises(BrokerError) as exc:  # a short of 300 would need 180,333
+        b.submit_request({"symbol": "S:GOOG", "side": "buy", "quantity": "400", "order_type": "market"})
+    assert rejected(exc) == "INSUFFICIENT_MARGIN"
+
+
+def test_trailing_stop_trails_from_the_last_close_when_placed():
+    b = make()  # last close 100
+    trail = order(b, side="sell", quantity="1", order_type="trailing_stop", trailing_distance="5")
+    bar(b, 97, 97, 94, 96)  # stop 100 - 5 = 95 (not 97 - 5 = 92 from this bar's open): hit
+    assert trail.status == "FILLED" and trail.average_fill_price == 95
+
+
+def test_close_position_validates_its_order_type():
+    b = make()
+    order(b, side="buy", quantity="1")
+    bar(b, 100, 100, 100, 100)
+    (pos,) = b.positions.values()
+    with pytest.raises(BrokerError) as exc:
+        b.close_position(pos.id, order_type="foo")
+    assert (exc.value.status, exc.value.code, exc.value.details["field"]) == (400, "INVALID_VALUE", "order_type")
+    assert len(b.orders) == 1  # nothing stored
+
+
+def test_moving_a_positions_exits():
+    b = make()
+    entry = order(b, side="buy", quantity="2", stop_loss="90", take_profit="120")
+    bar(b, 100, 100, 100, 100)
+    sl, tp = (b.orders[c] for c in entry.children)
+    (pos,) = b.positions.values()
+    b.modify_position(pos.id, {"stop_loss": "95", "take_profit": "110"})
+    assert (sl.stop_price, tp.limit_price) == (95, 110) and entry.stop_loss == 95
+    b.modify_position(pos.id, {"take_profit": None})
+    assert tp.status == "CANCELLED"
+    b.modify_position(pos.id, {"take_profit": "105"})  # a new exit for the whole position
+    new_tp = next(o for o in b.orders.values() if o.is_open and o.order_type == "LIMIT")
+    assert (new_tp.quantity, new_tp.reduce_only, new_tp.position_id) == (2, True, pos.id)
+    with pytest.raises(BrokerError) as exc:
+        b.modify_position(pos.id, {"stop_loss": "101"})  # above the mark for a long
+    assert rejected(exc) == "INVALID_PRICE"
+    bar(b, 100, 106, 99, 104)
+    assert new_tp.status == "FILLED" and sl.status == "CANCELLED" and not b.positions
+
+
+def test_untraded_symbols_have_nothing_to_cancel_or_close():
+    b = make()
+    assert b.cancel_all("C:DOGEUSD") == 0 and b.close_all("C:DOGEUSD") == []
