@@ -40,11 +40,18 @@ NUMBERS: dict[str, tuple[float, float, float, bool]] = {
     "slippageBps": (0, 10_000, 0, False),
     "forexLeverage": (1, 1_000, 30, False),
     "riskFreeRate": (-1, 1, 0, True),
+    "startupTimeoutSeconds": (1, 3600, 120, False),
+    "eventTimeoutSeconds": (1, 3600, 60, False),  # 5 under ackPolicy "continue"
 }
 DEFAULT_POSITION_MODE = "netting"
+ACK_POLICIES = ("wait", "continue")
+DEFAULT_ACK_POLICY = "wait"
+CONTINUE_EVENT_TIMEOUT = 5
 
 REQUIRED_FIELDS = ("strategyVersionId", "subscriptions", "startTime", "endTime")
-OPTIONAL_FIELDS = ("initialCapital", "positionMode") + tuple(k for k in NUMBERS if k != "initialCapital") + ("environment",)
+OPTIONAL_FIELDS = (
+    ("initialCapital", "positionMode") + tuple(k for k in NUMBERS if k != "initialCapital") + ("ackPolicy", "environment")
+)
 FIELDS = REQUIRED_FIELDS + OPTIONAL_FIELDS
 SUBSCRIPTION_FIELDS = ("instrument", "events")
 
@@ -194,6 +201,9 @@ class ScenarioConfig:
     slippage_bps: float = NUMBERS["slippageBps"][2]
     forex_leverage: float = NUMBERS["forexLeverage"][2]
     risk_free_rate: float = NUMBERS["riskFreeRate"][2]
+    startup_timeout_s: float = NUMBERS["startupTimeoutSeconds"][2]
+    event_timeout_s: float = NUMBERS["eventTimeoutSeconds"][2]  # 5 s by default under "continue"
+    ack_policy: str = DEFAULT_ACK_POLICY
     environment: Mapping[str, str] = attrs.field(factory=dict)
 
     def to_api(self) -> dict[str, Any]:
@@ -209,6 +219,9 @@ class ScenarioConfig:
             "slippageBps": self.slippage_bps,
             "forexLeverage": self.forex_leverage,
             "riskFreeRate": self.risk_free_rate,
+            "startupTimeoutSeconds": self.startup_timeout_s,
+            "eventTimeoutSeconds": self.event_timeout_s,
+            "ackPolicy": self.ack_policy,
             "environment": dict(self.environment),
         }
 
@@ -359,11 +372,17 @@ class _Validator:
             ("slippageBps", "slippage_bps"),
             ("forexLeverage", "forex_leverage"),
             ("riskFreeRate", "risk_free_rate"),
+            ("startupTimeoutSeconds", "startup_timeout_s"),
+            ("eventTimeoutSeconds", "event_timeout_s"),
         ):
             if name in obj:
                 values[field] = self.number(obj[name], name)
         if "positionMode" in obj:
             values["position_mode"] = self.position_mode(obj["positionMode"])
+        if "ackPolicy" in obj:
+            values["ack_policy"] = self.ack_policy(obj["ackPolicy"])
+            if values["ack_policy"] == "continue" and "eventTimeoutSeconds" not in obj:
+                values["event_timeout_s"] = CONTINUE_EVENT_TIMEOUT
         if "environment" in obj:
             values["environment"] = self.environment(obj["environment"])
         if self.problems:
@@ -605,6 +624,15 @@ class _Validator:
             self.bad("positionMode", f"must be {options}, got {_describe(value)}")
         return None
 
+    def ack_policy(self, value: Any) -> str | None:
+        if isinstance(value, str) and value in ACK_POLICIES:
+            return value
+        options = " or ".join(f'"{p}"' for p in ACK_POLICIES)
+        guess = _did_you_mean(value, ACK_POLICIES) if isinstance(value, str) else None
+        hint = f' (did you mean "{guess}"?)' if guess else ""
+        self.bad("ackPolicy", f"must be {options}, got {_describe(value)}{hint}")
+        return None
+
     def environment(self, value: Any) -> dict[str, str] | None:
         if not isinstance(value, Mapping):
             self.bad(
@@ -783,6 +811,23 @@ def config_json_schema() -> dict[str, Any]:
                 "riskFreeRate",
                 "Annual risk-free rate as a fraction (0.04 = 4 %), for Sharpe and Sortino.",
             ),
+            "startupTimeoutSeconds": number(
+                "startupTimeoutSeconds",
+                "Cold-start grace: seconds from the strategy's start until it acknowledges its first event.",
+            ),
+            "eventTimeoutSeconds": {
+                **number(
+                    "eventTimeoutSeconds",
+                    "Seconds one event may stay unacknowledged after the first (default 60; 5 under ackPolicy continue).",
+                ),
+            },
+            "ackPolicy": {
+                "enum": list(ACK_POLICIES),
+                "description": "wait: the engine waits for every ack, deterministic, FAILED past the limit; continue: as "
+                               "Tektii's engine, an unacknowledged event is skipped after eventTimeoutSeconds (not "
+                               "deterministic), the run halts after 5 consecutive timeouts (24 before the first ack).",
+                "default": DEFAULT_ACK_POLICY,
+            },
             "environment": {
                 "type": "object",
                 "description": "Environment variables for the strategy, e.g. template parameters; names that"

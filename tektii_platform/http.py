@@ -8,6 +8,7 @@ routes there; the OpenAPI document is generated from the same table.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -109,7 +110,21 @@ class Response:
             return b""
         if isinstance(self.body, str) and self.media_type != "application/json":
             return self.body.encode("utf-8")
-        return json.dumps(self.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        try:
+            text = json.dumps(self.body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        except ValueError:  # NaN or an infinity is not JSON: such a number is sent as null
+            text = json.dumps(_finite(self.body), separators=(",", ":"), ensure_ascii=False)
+        return text.encode("utf-8")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def ok(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
