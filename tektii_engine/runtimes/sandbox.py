@@ -415,15 +415,21 @@ class SandboxedStrategy:
             self._timer.cancel()
         if self.exit_reason:
             self._relay_errors()
-        for container in (self._container, self._relay):
-            if container is None:
-                continue
+
+        def remove(container: Any) -> None:
             try:
                 container.remove(force=True, v=True)
             except docker.errors.NotFound:
                 pass
             except docker.errors.APIError as err:
                 self._emit(f"tektii: could not remove container {container.short_id}: {err}")
+
+        # Both at once: each removal is a round trip to the daemon on the run's way out.
+        removals = [threading.Thread(target=remove, args=(c,)) for c in (self._container, self._relay) if c is not None]
+        for thread in removals:
+            thread.start()
+        for thread in removals:
+            thread.join()
         for callback in self._on_cleanup:
             callback()
         _live.discard(self)
@@ -470,9 +476,36 @@ def start_sandboxed(
     network: Any = None
     bridge: HostBridge | None = None
     sandbox: SandboxedStrategy | None = None
+    resources: dict[str, Any] = {}
+    if limits.memory_mb:
+        # Equal memory and memory+swap limits: no swapping past the limit.
+        resources["mem_limit"] = f"{limits.memory_mb}m"
+        resources["memswap_limit"] = f"{limits.memory_mb}m"
+    if limits.cpus:
+        resources["nano_cpus"] = int(limits.cpus * 1e9)
+    if limits.pids:
+        resources["pids_limit"] = int(limits.pids)
+
+    def create_strategy(network_id: str) -> Any:
+        return client.containers.create(
+            image,
+            name=_name(run_id, "strategy"),
+            labels={**labels, ROLE_LABEL: "strategy"},
+            network_mode=f"container:{network_id}",
+            environment={"HOME": "/tmp", **(env or {}), **gateway_env(api_key)},
+            tmpfs={"/tmp": f"rw,nosuid,nodev,size={limits.tmp_mb}m"},
+            # A tiny init as PID 1 so SIGTERM reaches the strategy and stop() is prompt.
+            init=True,
+            **resources,
+            **_hardening(),
+        )
+
+    container: Any = None
     try:
         if serve_socket is not None and _engine_can_enter_namespaces(client):
-            network = _start_direct(client, relay_image, run_id, labels, serve_socket)
+            started = _start_direct(client, relay_image, run_id, labels, serve_socket, create_strategy)
+            if started is not None:
+                network, container = started
         direct = network is not None
         if not direct:
             if gateway_socket is None:
@@ -483,34 +516,14 @@ def start_sandboxed(
             network = _start_relay(client, relay_image, run_id, labels, Path(gateway_socket).resolve())
         sandbox = SandboxedStrategy(client, network, log, limits)
         sandbox._direct = direct
+        sandbox._container = container
         _live.add(sandbox)
         if bridge is not None:
             sandbox._on_cleanup.append(bridge.close)
             bridge = None
         if not direct:
             _wait_relay_ready(network)
-
-        resources: dict[str, Any] = {}
-        if limits.memory_mb:
-            # Equal memory and memory+swap limits: no swapping past the limit.
-            resources["mem_limit"] = f"{limits.memory_mb}m"
-            resources["memswap_limit"] = f"{limits.memory_mb}m"
-        if limits.cpus:
-            resources["nano_cpus"] = int(limits.cpus * 1e9)
-        if limits.pids:
-            resources["pids_limit"] = int(limits.pids)
-        container = client.containers.create(
-            image,
-            name=_name(run_id, "strategy"),
-            labels={**labels, ROLE_LABEL: "strategy"},
-            network_mode=f"container:{network.id}",
-            environment={"HOME": "/tmp", **(env or {}), **gateway_env(api_key)},
-            tmpfs={"/tmp": f"rw,nosuid,nodev,size={limits.tmp_mb}m"},
-            # A tiny init as PID 1 so SIGTERM reaches the strategy and stop() is prompt.
-            init=True,
-            **resources,
-            **_hardening(),
-        )
+            container = sandbox._container = create_strategy(network.id)
         sandbox._start(container)
     except BaseException as err:
         if sandbox is not None:
@@ -527,14 +540,21 @@ def start_sandboxed(
 
 
 def _start_direct(
-    client: Any, image: str, run_id: str, labels: dict[str, str], serve_socket: Callable[[socket.socket], None]
-) -> Any:
-    """The namespace's holder with the engine serving inside it, or None (use the relay)."""
-    holder = client.containers.run(
+    client: Any,
+    image: str,
+    run_id: str,
+    labels: dict[str, str],
+    serve_socket: Callable[[socket.socket], None],
+    create_strategy: Callable[[str], Any],
+) -> tuple[Any, Any] | None:
+    """(the namespace's holder with the engine serving inside it, the strategy container
+    created, not started), or None when the namespace cannot be entered (use the relay)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    holder = client.containers.create(
         image,
         entrypoint=["sleep", "infinity"],
         command=[],
-        detach=True,
         name=_name(run_id, "network"),
         labels={**labels, ROLE_LABEL: "network"},
         network_mode="none",
@@ -545,22 +565,27 @@ def _start_direct(
         nano_cpus=100_000_000,
         **_hardening(),
     )
-    try:
-        holder.reload()  # the start gave it a pid
-        listener = listen_in_namespace(holder)
-    except OSError:
-        holder.remove(force=True)
-        return None
-    except BaseException:
-        holder.remove(force=True)
-        raise
-    try:
-        serve_socket(listener)  # from here on the engine owns (and closes) the socket
-    except BaseException:
-        listener.close()
-        holder.remove(force=True)
-        raise
-    return holder
+    listener: socket.socket | None = None
+    served = False
+    # The strategy container needs only the holder's id: create it while the holder starts.
+    with ThreadPoolExecutor(1, thread_name_prefix="tektii-create") as pool:
+        creating = pool.submit(create_strategy, holder.id)
+        try:
+            holder.start()
+            holder.reload()  # the start gave it a pid
+            listener = listen_in_namespace(holder)
+            serve_socket(listener)  # from here on the engine owns (and closes) the socket
+            served = True
+            return holder, creating.result()
+        except BaseException as err:
+            if listener is not None and not served:
+                listener.close()
+            with contextlib.suppress(Exception):
+                creating.result().remove(force=True)
+            holder.remove(force=True)
+            if isinstance(err, OSError) and not served:
+                return None
+            raise
 
 
 def _start_relay(client: Any, image: str, run_id: str, labels: dict[str, str], gateway_socket: Path) -> Any:
