@@ -223,14 +223,14 @@ def _engine_can_enter_namespaces(client: Any) -> bool:
     """Cheap pre-check: root here and a rootful engine (a rootless one's namespaces are not ours)."""
     if not hasattr(os, "geteuid") or os.geteuid() != 0 or not os.path.exists("/proc/thread-self/ns/net"):
         return False
-    key = id(client)
+    key = client.api.base_url  # the daemon, whichever client object talks to it
     if key not in _rootless_engines:
         options = client.info().get("SecurityOptions") or []
         _rootless_engines[key] = any("rootless" in str(o) for o in options)
     return not _rootless_engines[key]
 
 
-_rootless_engines: dict[int, bool] = {}
+_rootless_engines: dict[str, bool] = {}
 
 
 class SandboxedStrategy:
