@@ -330,6 +330,12 @@ async def _run(config, feed, launcher, on_progress, cancel, limits) -> BacktestR
         port = next(a[1] for a in runner.addresses if isinstance(a, tuple))
         await web.UnixSite(runner, str(socket_path)).start()
         socket_path.chmod(0o666)  # the relay in the strategy's sandbox may run as another user
+        loop = asyncio.get_running_loop()
+
+        def serve_socket(sock: Any) -> None:  # called by the runtime, from the launch thread
+            site = web.SockSite(runner, sock)
+            asyncio.run_coroutine_threadsafe(site.start(), loop).result(30)
+
         launch = StrategyLaunch(
             run_id=getattr(launcher, "run_id", None) or f"run_{secrets.token_hex(6)}",
             gateway_url=f"http://127.0.0.1:{port}",
@@ -337,8 +343,8 @@ async def _run(config, feed, launcher, on_progress, cancel, limits) -> BacktestR
             api_key=session.api_key,
             env=dict(config.environment),
             log=log,
+            serve_socket=serve_socket,
         )
-        loop = asyncio.get_running_loop()
         try:
             running = await loop.run_in_executor(None, _launcher_fn(launcher), launch)
         except TektiiError as exc:

@@ -181,8 +181,12 @@ def test_a_failing_strategy_fails_the_run_with_its_reason(platform, owner):
     key, strategy_id, version_id = owner
     config = with_version(SPEC_CONFIG, version_id, environment={"FAST_PERIOD": "ten"}, **SHORT)
     scenario = platform.create(key, strategy_id, config)
-    done = platform.wait(key, strategy_id, scenario["scenarioId"], timeout=120)
+    path = scen_path(strategy_id, scenario["scenarioId"])
+    # One long poll: the answer comes when the run has ended (it takes seconds, not 30).
+    done = platform.ok("GET", path, key, params={"waitS": "30"}, timeout=60)
     assert done["state"] == "FAILED"
+    bad = platform.call("GET", path, key, params={"waitS": "31"})
+    assert bad.status_code == 422 and bad.json()["error"]["details"][0]["field"] == "waitS", bad.text
     assert "exited with code 2" in done["failureReason"]
     assert "FAST_PERIOD='ten' is not an integer" in done["failureReason"]  # the strategy's own words
     assert "totalReturn" not in done
