@@ -16,6 +16,8 @@ from urllib.parse import parse_qs
 
 import attrs
 
+from tektii_core import strict_json
+
 from .validation import FieldError, validate
 
 if TYPE_CHECKING:
@@ -170,13 +172,7 @@ class Request:
 
     def json(self) -> Any:
         """The body parsed as JSON; 400 when it is empty or malformed."""
-        raw = self.body()
-        if not raw.strip():
-            raise ApiError(400, "Request body is empty; expected a JSON object")
-        try:
-            return json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ApiError(400, f"Request body is not valid JSON: {exc}") from None
+        return parse_json_body(self.body())
 
     def validated_json(self) -> dict[str, Any]:
         """The body checked against the route's request schema; 422 lists every problem."""
@@ -188,6 +184,17 @@ class Request:
         if errors:
             raise validation_error(errors)
         return data
+
+
+def parse_json_body(raw: bytes) -> Any:
+    """A request body as strict JSON (tektii_core.strict_json: no NaN, no repeated key, at
+    most MAX_DEPTH levels deep); 400 ``invalid_json`` otherwise."""
+    if not raw.strip():
+        raise ApiError(400, "Request body is empty; expected a JSON object")
+    try:
+        return strict_json.loads(raw)
+    except strict_json.JsonError as exc:
+        raise ApiError(400, f"Request body is not valid JSON: {exc.message}") from None
 
 
 Handler = Callable[[Request], Response]
