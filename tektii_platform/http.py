@@ -65,6 +65,7 @@ class ApiError(Exception):
         code: str | None = None,
         details: Iterable[FieldError] = (),
         headers: Mapping[str, str] | None = None,
+        hint: str | None = None,
     ):
         super().__init__(message)
         self.status = status
@@ -72,15 +73,13 @@ class ApiError(Exception):
         self.message = message
         self.details = list(details)
         self.headers = dict(headers or {})
+        self.hint = hint  # how to fix it; the CLI prints it as its "Solution:" line
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "error": {
-                "code": self.code,
-                "message": self.message,
-                "details": [d.to_json() for d in self.details],
-            }
-        }
+        error: dict[str, Any] = {"code": self.code, "message": self.message, "details": [d.to_json() for d in self.details]}
+        if self.hint:
+            error["hint"] = self.hint
+        return {"error": error}
 
 
 def validation_error(details: Iterable[FieldError], message: str = "") -> ApiError:

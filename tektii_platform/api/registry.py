@@ -39,7 +39,7 @@ def registry(ctx: AppContext, host: str) -> Any:
         try:
             reg.start()
         except TektiiError as exc:
-            raise ApiError(503, exc.message + (f" ({exc.hint})" if exc.hint else ""), code="registry_unavailable") from None
+            raise ApiError(503, exc.message, code="registry_unavailable", hint=exc.hint) from None
         if "registry" not in ctx.extras:
             ctx.on_close(lambda: ctx.extras["registry"].stop())
         ctx.extras["registry"] = reg
