@@ -23,6 +23,7 @@ from typing import Any
 
 import attrs
 
+from tektii_core import strict_json
 from tektii_core.errors import TektiiError
 
 TIMEFRAMES = ("1m", "2m", "5m", "10m", "15m", "30m", "1h", "2h", "4h", "12h", "1d", "1w")  # fmt: skip
@@ -241,45 +242,30 @@ def parse_config_text(text: str, *, source: str = "FILE") -> dict[str, Any]:
             f"{source} is empty",
             hint='write a JSON object such as {"strategyVersionId": "ver_...", ...}',
         )
-    duplicates: list[str] = []
-
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        seen: dict[str, Any] = {}
-        for key, value in items:
-            if key in seen:
-                duplicates.append(key)
-            seen[key] = value
-        return seen
-
-    def constant(name: str) -> Any:
-        raise _NonJsonConstant(name)
-
     try:
-        data = json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
-    except json.JSONDecodeError as exc:
-        reason, hint = _explain_json_error(exc, text)
-        raise ConfigError(
-            f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno}: {reason}",
-            hint=hint,
-            line=exc.lineno,
-            column=exc.colno,
-        ) from None
-    except _NonJsonConstant as exc:
-        line, column = _position_of(text, exc.name)
-        raise ConfigError(
-            f"{source}: invalid JSON at line {line}, column {column}: {exc.name} is not a JSON value",
-            hint="write a number, or leave the field out to use its default",
-            line=line,
-            column=column,
-        ) from None
-    except RecursionError:
-        raise ConfigError(f"{source}: invalid JSON: nested too deeply") from None
-    if duplicates:
-        names = ", ".join(f'"{k}"' for k in dict.fromkeys(duplicates))
-        raise ConfigError(
-            f"{source}: invalid JSON: key {names} appears twice in one object",
-            hint="keep one of them (JSON readers disagree on which one wins)",
-        )
+        data = strict_json.loads(text)
+    except strict_json.JsonError as exc:
+        if exc.decode_error is not None:
+            reason, hint = _explain_json_error(exc.decode_error, text)
+            raise ConfigError(
+                f"{source}: invalid JSON at line {exc.line}, column {exc.column}: {reason}",
+                hint=hint,
+                line=exc.line,
+                column=exc.column,
+            ) from None
+        if exc.kind == "constant":
+            raise ConfigError(
+                f"{source}: invalid JSON at line {exc.line}, column {exc.column}: {exc.token} is not a JSON value",
+                hint="write a number, or leave the field out to use its default",
+                line=exc.line,
+                column=exc.column,
+            ) from None
+        if exc.kind == "duplicate":
+            raise ConfigError(
+                f"{source}: invalid JSON: {exc.message}",
+                hint="keep one of them (JSON readers disagree on which one wins)",
+            ) from None
+        raise ConfigError(f"{source}: invalid JSON: {exc.message}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: a scenario config must be a JSON object {{...}}, got {_describe_type(data)}")
     return data
@@ -919,12 +905,6 @@ def format_time(t: datetime) -> str:
     return t.isoformat(timespec="seconds") + "Z"
 
 
-class _NonJsonConstant(Exception):
-    def __init__(self, name: str):
-        super().__init__(name)
-        self.name = name
-
-
 _REQUIRED_HELP = {
     "strategyVersionId": 'the version to run, e.g. "ver_xyz789" from `tektii version upload`',
     "subscriptions": 'e.g. [{"instrument": "C:BTCUSD", "events": ["candle_1m"]}]',
@@ -960,12 +940,6 @@ def _explain_json_error(exc: json.JSONDecodeError, text: str) -> tuple[str, str]
     if line_text.strip():
         hint += f"; line {exc.lineno}: {line_text.strip()[:80]}"
     return reason, hint
-
-
-def _position_of(text: str, token: str) -> tuple[int, int]:
-    at = max(text.find(token), 0)
-    line = text.count("\n", 0, at) + 1
-    return line, at - (text.rfind("\n", 0, at) + 1) + 1
 
 
 def _as_time(value: Any) -> datetime | None:

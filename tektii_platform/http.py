@@ -17,6 +17,8 @@ from urllib.parse import parse_qs
 
 import attrs
 
+from tektii_core import strict_json
+
 from .validation import FieldError, validate
 
 if TYPE_CHECKING:
@@ -67,6 +69,7 @@ class ApiError(Exception):
         code: str | None = None,
         details: Iterable[FieldError] = (),
         headers: Mapping[str, str] | None = None,
+        hint: str | None = None,
     ):
         super().__init__(message)
         self.status = status
@@ -74,15 +77,13 @@ class ApiError(Exception):
         self.message = message
         self.details = list(details)
         self.headers = dict(headers or {})
+        self.hint = hint  # how to fix it; the CLI prints it as its "Solution:" line
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "error": {
-                "code": self.code,
-                "message": self.message,
-                "details": [d.to_json() for d in self.details],
-            }
-        }
+        error: dict[str, Any] = {"code": self.code, "message": self.message, "details": [d.to_json() for d in self.details]}
+        if self.hint:
+            error["hint"] = self.hint
+        return {"error": error}
 
 
 def validation_error(details: Iterable[FieldError], message: str = "") -> ApiError:
@@ -190,13 +191,7 @@ class Request:
 
     def json(self) -> Any:
         """The body parsed as JSON; 400 when it is empty or malformed."""
-        raw = self.body()
-        if not raw.strip():
-            raise ApiError(400, "Request body is empty; expected a JSON object")
-        try:
-            return json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ApiError(400, f"Request body is not valid JSON: {exc}") from None
+        return parse_json_body(self.body())
 
     def validated_json(self) -> dict[str, Any]:
         """The body checked against the route's request schema; 422 lists every problem."""
@@ -208,6 +203,17 @@ class Request:
         if errors:
             raise validation_error(errors)
         return data
+
+
+def parse_json_body(raw: bytes) -> Any:
+    """A request body as strict JSON (tektii_core.strict_json: no NaN, no repeated key, at
+    most MAX_DEPTH levels deep); 400 ``invalid_json`` otherwise."""
+    if not raw.strip():
+        raise ApiError(400, "Request body is empty; expected a JSON object")
+    try:
+        return strict_json.loads(raw)
+    except strict_json.JsonError as exc:
+        raise ApiError(400, f"Request body is not valid JSON: {exc.message}") from None
 
 
 Handler = Callable[[Request], Response]

@@ -28,6 +28,7 @@ from typing import Any
 
 import attrs
 
+from tektii_core import strict_json
 from tektii_core.contracts import (
     LogFn,
     RunningStrategy,
@@ -180,8 +181,8 @@ class Session:
 
     def on_message(self, text: str) -> None:
         try:
-            data = json.loads(text)
-        except ValueError:
+            data = strict_json.loads(text)
+        except strict_json.JsonError:
             return
         if isinstance(data, dict) and data.get("type") == "event_ack":
             outstanding = self.outstanding
