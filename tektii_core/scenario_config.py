@@ -23,6 +23,7 @@ from typing import Any
 
 import attrs
 
+from tektii_core import strict_json
 from tektii_core.errors import TektiiError
 
 TIMEFRAMES = ("1m", "2m", "5m", "10m", "15m", "30m", "1h", "2h", "4h", "12h", "1d", "1w")  # fmt: skip
@@ -40,11 +41,18 @@ NUMBERS: dict[str, tuple[float, float, float, bool]] = {
     "slippageBps": (0, 10_000, 0, False),
     "forexLeverage": (1, 1_000, 30, False),
     "riskFreeRate": (-1, 1, 0, True),
+    "startupTimeoutSeconds": (1, 3600, 120, False),
+    "eventTimeoutSeconds": (1, 3600, 60, False),  # 5 under ackPolicy "continue"
 }
 DEFAULT_POSITION_MODE = "netting"
+ACK_POLICIES = ("wait", "continue")
+DEFAULT_ACK_POLICY = "wait"
+CONTINUE_EVENT_TIMEOUT = 5
 
 REQUIRED_FIELDS = ("strategyVersionId", "subscriptions", "startTime", "endTime")
-OPTIONAL_FIELDS = ("initialCapital", "positionMode") + tuple(k for k in NUMBERS if k != "initialCapital") + ("environment",)
+OPTIONAL_FIELDS = (
+    ("initialCapital", "positionMode") + tuple(k for k in NUMBERS if k != "initialCapital") + ("ackPolicy", "environment")
+)
 FIELDS = REQUIRED_FIELDS + OPTIONAL_FIELDS
 SUBSCRIPTION_FIELDS = ("instrument", "events")
 
@@ -194,6 +202,9 @@ class ScenarioConfig:
     slippage_bps: float = NUMBERS["slippageBps"][2]
     forex_leverage: float = NUMBERS["forexLeverage"][2]
     risk_free_rate: float = NUMBERS["riskFreeRate"][2]
+    startup_timeout_s: float = NUMBERS["startupTimeoutSeconds"][2]
+    event_timeout_s: float = NUMBERS["eventTimeoutSeconds"][2]  # 5 s by default under "continue"
+    ack_policy: str = DEFAULT_ACK_POLICY
     environment: Mapping[str, str] = attrs.field(factory=dict)
 
     def to_api(self) -> dict[str, Any]:
@@ -209,6 +220,9 @@ class ScenarioConfig:
             "slippageBps": self.slippage_bps,
             "forexLeverage": self.forex_leverage,
             "riskFreeRate": self.risk_free_rate,
+            "startupTimeoutSeconds": self.startup_timeout_s,
+            "eventTimeoutSeconds": self.event_timeout_s,
+            "ackPolicy": self.ack_policy,
             "environment": dict(self.environment),
         }
 
@@ -228,45 +242,30 @@ def parse_config_text(text: str, *, source: str = "FILE") -> dict[str, Any]:
             f"{source} is empty",
             hint='write a JSON object such as {"strategyVersionId": "ver_...", ...}',
         )
-    duplicates: list[str] = []
-
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        seen: dict[str, Any] = {}
-        for key, value in items:
-            if key in seen:
-                duplicates.append(key)
-            seen[key] = value
-        return seen
-
-    def constant(name: str) -> Any:
-        raise _NonJsonConstant(name)
-
     try:
-        data = json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
-    except json.JSONDecodeError as exc:
-        reason, hint = _explain_json_error(exc, text)
-        raise ConfigError(
-            f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno}: {reason}",
-            hint=hint,
-            line=exc.lineno,
-            column=exc.colno,
-        ) from None
-    except _NonJsonConstant as exc:
-        line, column = _position_of(text, exc.name)
-        raise ConfigError(
-            f"{source}: invalid JSON at line {line}, column {column}: {exc.name} is not a JSON value",
-            hint="write a number, or leave the field out to use its default",
-            line=line,
-            column=column,
-        ) from None
-    except RecursionError:
-        raise ConfigError(f"{source}: invalid JSON: nested too deeply") from None
-    if duplicates:
-        names = ", ".join(f'"{k}"' for k in dict.fromkeys(duplicates))
-        raise ConfigError(
-            f"{source}: invalid JSON: key {names} appears twice in one object",
-            hint="keep one of them (JSON readers disagree on which one wins)",
-        )
+        data = strict_json.loads(text)
+    except strict_json.JsonError as exc:
+        if exc.decode_error is not None:
+            reason, hint = _explain_json_error(exc.decode_error, text)
+            raise ConfigError(
+                f"{source}: invalid JSON at line {exc.line}, column {exc.column}: {reason}",
+                hint=hint,
+                line=exc.line,
+                column=exc.column,
+            ) from None
+        if exc.kind == "constant":
+            raise ConfigError(
+                f"{source}: invalid JSON at line {exc.line}, column {exc.column}: {exc.token} is not a JSON value",
+                hint="write a number, or leave the field out to use its default",
+                line=exc.line,
+                column=exc.column,
+            ) from None
+        if exc.kind == "duplicate":
+            raise ConfigError(
+                f"{source}: invalid JSON: {exc.message}",
+                hint="keep one of them (JSON readers disagree on which one wins)",
+            ) from None
+        raise ConfigError(f"{source}: invalid JSON: {exc.message}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: a scenario config must be a JSON object {{...}}, got {_describe_type(data)}")
     return data
@@ -359,11 +358,17 @@ class _Validator:
             ("slippageBps", "slippage_bps"),
             ("forexLeverage", "forex_leverage"),
             ("riskFreeRate", "risk_free_rate"),
+            ("startupTimeoutSeconds", "startup_timeout_s"),
+            ("eventTimeoutSeconds", "event_timeout_s"),
         ):
             if name in obj:
                 values[field] = self.number(obj[name], name)
         if "positionMode" in obj:
             values["position_mode"] = self.position_mode(obj["positionMode"])
+        if "ackPolicy" in obj:
+            values["ack_policy"] = self.ack_policy(obj["ackPolicy"])
+            if values["ack_policy"] == "continue" and "eventTimeoutSeconds" not in obj:
+                values["event_timeout_s"] = CONTINUE_EVENT_TIMEOUT
         if "environment" in obj:
             values["environment"] = self.environment(obj["environment"])
         if self.problems:
@@ -605,6 +610,15 @@ class _Validator:
             self.bad("positionMode", f"must be {options}, got {_describe(value)}")
         return None
 
+    def ack_policy(self, value: Any) -> str | None:
+        if isinstance(value, str) and value in ACK_POLICIES:
+            return value
+        options = " or ".join(f'"{p}"' for p in ACK_POLICIES)
+        guess = _did_you_mean(value, ACK_POLICIES) if isinstance(value, str) else None
+        hint = f' (did you mean "{guess}"?)' if guess else ""
+        self.bad("ackPolicy", f"must be {options}, got {_describe(value)}{hint}")
+        return None
+
     def environment(self, value: Any) -> dict[str, str] | None:
         if not isinstance(value, Mapping):
             self.bad(
@@ -783,6 +797,23 @@ def config_json_schema() -> dict[str, Any]:
                 "riskFreeRate",
                 "Annual risk-free rate as a fraction (0.04 = 4 %), for Sharpe and Sortino.",
             ),
+            "startupTimeoutSeconds": number(
+                "startupTimeoutSeconds",
+                "Cold-start grace: seconds from the strategy's start until it acknowledges its first event.",
+            ),
+            "eventTimeoutSeconds": {
+                **number(
+                    "eventTimeoutSeconds",
+                    "Seconds one event may stay unacknowledged after the first (default 60; 5 under ackPolicy continue).",
+                ),
+            },
+            "ackPolicy": {
+                "enum": list(ACK_POLICIES),
+                "description": "wait: the engine waits for every ack, deterministic, FAILED past the limit; continue: as "
+                               "Tektii's engine, an unacknowledged event is skipped after eventTimeoutSeconds (not "
+                               "deterministic), the run halts after 5 consecutive timeouts (24 before the first ack).",
+                "default": DEFAULT_ACK_POLICY,
+            },
             "environment": {
                 "type": "object",
                 "description": "Environment variables for the strategy, e.g. template parameters; names that"
@@ -874,12 +905,6 @@ def format_time(t: datetime) -> str:
     return t.isoformat(timespec="seconds") + "Z"
 
 
-class _NonJsonConstant(Exception):
-    def __init__(self, name: str):
-        super().__init__(name)
-        self.name = name
-
-
 _REQUIRED_HELP = {
     "strategyVersionId": 'the version to run, e.g. "ver_xyz789" from `tektii version upload`',
     "subscriptions": 'e.g. [{"instrument": "C:BTCUSD", "events": ["candle_1m"]}]',
@@ -915,12 +940,6 @@ def _explain_json_error(exc: json.JSONDecodeError, text: str) -> tuple[str, str]
     if line_text.strip():
         hint += f"; line {exc.lineno}: {line_text.strip()[:80]}"
     return reason, hint
-
-
-def _position_of(text: str, token: str) -> tuple[int, int]:
-    at = max(text.find(token), 0)
-    line = text.count("\n", 0, at) + 1
-    return line, at - (text.rfind("\n", 0, at) + 1) + 1
 
 
 def _as_time(value: Any) -> datetime | None:

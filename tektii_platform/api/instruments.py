@@ -64,13 +64,12 @@ def _user_error(exc: Exception) -> ApiError:
     from tektii_engine.data.store import MergeConflictError
 
     if isinstance(exc, DataValidationError):
-        head = exc.message.split("\n", 1)[0]
-        return ApiError(422, head, code="invalid_market_data", details=[FieldError(None, p) for p in exc.problems])
+        head = exc.message.split("\n", 1)[0].rstrip(":")
+        return ApiError(422, head, code="invalid_market_data", details=[FieldError(None, p) for p in exc.problems],
+                        hint=exc.hint)
     message = getattr(exc, "message", str(exc))
-    hint = getattr(exc, "hint", None)
-    details = [FieldError(None, hint)] if hint else []
     status = 409 if isinstance(exc, MergeConflictError) else 422
-    return ApiError(status, message, code="conflict" if status == 409 else None, details=details)
+    return ApiError(status, message, code="conflict" if status == 409 else None, hint=getattr(exc, "hint", None))
 
 
 def _symbol(req: Request) -> str:
@@ -124,7 +123,7 @@ def require_admin(req: Request) -> None:
 def import_instrument(req: Request) -> Response:
     """Import OHLCV candles from the request body (CSV, gzip'd CSV or Parquet; admins only)"""
     from tektii_core.contracts import TektiiError
-    from tektii_engine.data.importer import import_file
+    from tektii_engine.data.importer import ImportLimits, import_file
 
     require_admin(req)
     symbol = _symbol(req)
@@ -144,7 +143,8 @@ def import_instrument(req: Request) -> Response:
         path = Path(tmp) / filename
         _receive(req, path)
         try:
-            info = import_file(store(req), symbol, path, timeframe=timeframe, mode=mode)
+            limits = ImportLimits.from_env()  # read per import: a changed limit needs no restart
+            info = import_file(store(req), symbol, path, timeframe=timeframe, mode=mode, limits=limits)
         except TektiiError as exc:
             raise _user_error(exc) from None
     return ok(info.to_api())

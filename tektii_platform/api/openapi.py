@@ -17,6 +17,7 @@ ERROR_SCHEMA = {
             "properties": {
                 "code": {"type": "string", "description": "Stable, machine-readable."},
                 "message": {"type": "string", "description": "For humans."},
+                "hint": {"type": "string", "description": "How to fix it, when the platform knows (optional)."},
                 "details": {
                     "type": "array",
                     "description": "One entry per invalid field (all of them, on 422).",

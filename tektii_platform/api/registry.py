@@ -83,7 +83,7 @@ def registry(ctx: AppContext) -> Any:
         try:
             reg.start()
         except TektiiError as exc:
-            raise ApiError(503, exc.message + (f" ({exc.hint})" if exc.hint else ""), code="registry_unavailable") from None
+            raise ApiError(503, exc.message, code="registry_unavailable", hint=exc.hint) from None
         ctx.extras[_EXTRA] = reg
         return reg
 

@@ -77,7 +77,8 @@ def test_import_reports_every_bad_line_and_stores_nothing(api):  # noqa: F811
     bad = CSV.replace("100.5,102,100,101.5,11", "100.5,99,100,101.5,-11")
     response = api.call("POST", "/v1/instruments/C:BTCUSD/import", key, data=bad, params={"filename": "btc.csv"})
     error = assert_error(response, 422, "invalid_market_data")
-    assert error["message"] == "btc.csv: 2 problems, nothing was imported:"
+    assert error["message"] == "btc.csv: 2 problems, nothing was imported"
+    assert error["hint"] == "fix the rows listed and import again"
     assert [d["message"] for d in error["details"]] == [
         "line 3: high 99 is below max(open, close) 101.5",
         "line 3: negative volume -11",

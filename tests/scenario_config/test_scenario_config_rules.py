@@ -78,6 +78,9 @@ def test_defaults_are_filled_in(spec_example):
         "slippageBps": 0,
         "forexLeverage": 30,
         "riskFreeRate": 0,
+        "startupTimeoutSeconds": 120,
+        "eventTimeoutSeconds": 60,
+        "ackPolicy": "wait",
         "environment": {},
     }
 
