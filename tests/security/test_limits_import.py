@@ -28,7 +28,7 @@ def _kib(pid: int, field: str) -> int:
 def platform(tmp_path_factory):
     root = tmp_path_factory.mktemp("limits-import")
     server = Platform(root / "data", {"TEKTII_IMPORT_MAX_ROWS": "5000000"})
-    key = server.new_user("admin")  # the platform's first user: its admin
+    key = server.new_user("admin", admin=True)
     yield server, {"X-API-Key": key}
     server.stop()
 
@@ -89,7 +89,7 @@ def test_many_problems_report_the_first_100_and_the_count(platform):
 def test_unpacked_size_limit_is_configurable(tmp_path):
     server = Platform(tmp_path / "data", {"TEKTII_IMPORT_MAX_BYTES": "1000000"})
     try:
-        headers = {"X-API-Key": server.new_user("admin")}
+        headers = {"X-API-Key": server.new_user("admin", admin=True)}
         rows = b"".join(b"%d,1,1,1,1,1\n" % (1_704_067_200 + 60 * i) for i in range(100_000))
         response = requests.post(f"{server.url}/v1/instruments/C:BTCUSD/import", params={"filename": "big.csv.gz"},
                                  data=gzip.compress(HEADER + rows), headers=headers, timeout=60)
