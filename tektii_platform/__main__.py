@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8470, help="port (default 8470; 0 picks one)")
     serve.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
 
-    from tektii_plugins.commands.platform import add_user_arguments
+    from tektii_core.cli.platform_users import add_user_arguments
 
     add_user_arguments(nouns.add_parser("user", help="manage users").add_subparsers(dest="verb", required=True), [common])
 

@@ -1,8 +1,8 @@
 """Platform users, managed on the machine the platform's data lives on: the one implementation
 behind ``python -m tektii_platform user create|list|revoke`` and ``tektii platform user ...``.
 
-Both CLIs add the same arguments (``tektii_plugins.commands.platform.add_user_arguments``,
-kept there so that building the tektii parser imports nothing of the platform) and call
+Both CLIs add the same arguments (``tektii_core.cli.platform_users``, so that
+building the tektii parser imports nothing of the platform) and call
 ``run``; each prints the returned ``Outcome`` its own way (plain lines, or the tektii
 formatters with ``--output json``).
 """

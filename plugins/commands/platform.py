@@ -3,10 +3,7 @@ runs) and its users."""
 
 from __future__ import annotations
 
-import argparse
 import os
-from collections.abc import Sequence
-from typing import Any
 
 from tektii_core import hookimpl
 from tektii_core.output import Output
@@ -39,20 +36,9 @@ def _serve_arguments(parser):
 
 
 def _user_arguments(parser):
+    from tektii_core.cli.platform_users import add_user_arguments
+
     add_user_arguments(parser.add_subparsers(dest="user_verb", metavar="<action>", title="actions", required=True))
-
-
-def add_user_arguments(verbs: Any, parents: Sequence[argparse.ArgumentParser] = ()) -> None:
-    """The user verbs on an argparse subparsers action (`dest` is the caller's); also used by
-    `python -m tektii_platform user` (tektii_platform.user_admin runs them)."""
-    create = verbs.add_parser("create", parents=list(parents), help="create a user and print its API key once",
-                              description="Create a platform user. Users are ordinary unless --admin: only admins "
-                                          "import, generate or replace the market data every user's scenarios read.")
-    create.add_argument("name", metavar="NAME")
-    create.add_argument("--admin", action="store_true", help="make an admin (writes shared market data)")
-    verbs.add_parser("list", parents=list(parents), help="list users with their roles")
-    revoke = verbs.add_parser("revoke", parents=list(parents), help="revoke a user and every API key of theirs")
-    revoke.add_argument("user_id", metavar="USER_ID")
 
 
 def user(ctx, args):
