@@ -47,6 +47,9 @@ _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _NUMBER = r"-?\d+(?:\.\d+)?"
 _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "<=": operator.le, ">=": operator.ge, "==": operator.eq, "!=": operator.ne, "<": operator.lt, ">": operator.gt}
+# a valid config whose only variable part is the environment: the parameter names' checks
+_PROBE_CONFIG = {"strategyVersionId": "ver_probe", "subscriptions": [{"instrument": "C:BTCUSD", "events": ["candle_1m"]}],
+                 "startTime": "2024-01-01T00:00:00Z", "endTime": "2024-01-02T00:00:00Z"}
 CONSTRAINT_RE = re.compile(rf"\s*({_NAME}|{_NUMBER})\s*(<=|>=|==|!=|<|>)\s*({_NAME}|{_NUMBER})\s*")
 
 
@@ -259,11 +262,11 @@ def validate_sweep(obj: Any) -> tuple[SweepSpec | None, list[Problem]]:
             for p in parameters:
                 if p.grid() is None:
                     bad(f"parameters.{p.name}", "a grid needs values or a range with a step, e.g. 20:60:10")
-        if config is not None:
-            # the parameters become environment entries: they must pass the config's rules for those
-            probe = {**config.to_api(), "environment": {**config.environment, **{p.name: "0" for p in parameters}}}
-            for problem in validate_config(probe)[1]:
-                bad(problem.path.replace("environment.", "parameters.", 1), problem.message)
+        # the parameters become environment entries: they must pass the config's rules for those
+        probe = {**_PROBE_CONFIG, "environment": {p.name: "0" for p in parameters}}
+        for problem in validate_config(probe)[1]:
+            if problem.path.startswith("environment"):
+                bad(problem.path.replace("environment", "parameters", 1), problem.message)
     if problems or config is None or parameters is None or not parameters_ok:
         return None, problems
     spec = SweepSpec(config.to_api(), tuple(parameters), tuple(constraints), str(method), trials or 0, seed or 0,

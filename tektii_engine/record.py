@@ -124,7 +124,9 @@ def _first_difference(a: Any, b: Any) -> str | None:
     if isinstance(a, list) and isinstance(b, list):
         for i, (x, y) in enumerate(zip(a, b, strict=False)):
             if json.dumps(x, sort_keys=True) != json.dumps(y, sort_keys=True):
-                return f"item {i} differs"
+                when = x.get("time") or x.get("entryTime") if isinstance(x, dict) else None
+                fields = _first_difference(x, y) if isinstance(x, dict) and isinstance(y, dict) else "differs"
+                return f"item {i}{f' (at {when})' if when else ''} {fields}"
         return f"{len(a)} items, then {len(b)}"
     if isinstance(a, dict) and isinstance(b, dict):
         keys = sorted(k for k in set(a) | set(b) if json.dumps(a.get(k)) != json.dumps(b.get(k)))
