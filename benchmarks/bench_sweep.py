@@ -4,8 +4,10 @@ process (process runtime, real hourly EUR/USD from gym-anytrading, the ma-crosso
 
 Both finish when the last scenario is COMPLETE, polled every 0.1 s; the ratio sweep / script
 is the sweep's own cost (driver, trial bookkeeping) on top of the scenarios, ~1.00 when none.
+With --repeat N the two alternate in order (script first, then sweep first, ...) and the
+medians are compared: on a shared machine one pair is noisy.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/bench_sweep.py [--trials 12] [--days 14]
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_sweep.py [--trials 12] [--days 14] [--repeat 1]
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import os
+import statistics
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -49,6 +52,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=12, help="trials of the sweep (and scenarios of the script)")
     parser.add_argument("--days", type=int, default=14, help="length of each scenario's window")
+    parser.add_argument("--repeat", type=int, default=1, help="pairs of measurements (medians are compared)")
     args = parser.parse_args()
     os.environ.setdefault("TEKTII_RUNTIME", "process")  # the platform process inherits it
     with tempfile.TemporaryDirectory() as tmp:
@@ -79,18 +83,31 @@ def main() -> int:
                     wait_all(session, url, paths)
                     return time.perf_counter() - started
 
+                def sweep_run() -> tuple[float, dict]:
+                    started = time.perf_counter()
+                    body = {"config": base, "parameters": {"FAST_PERIOD": fasts, "SLOW_PERIOD": ["40"]}}
+                    sweep = session.post(f"{url}/v1/strategies/{strategy}/sweeps", json=body, timeout=30).json()["data"]
+                    while sweep["state"] == "RUNNING":
+                        time.sleep(0.1)
+                        sweep = session.get(f"{url}/v1/sweeps/{sweep['sweepId']}", timeout=30).json()["data"]
+                    if sweep["state"] != "COMPLETE" or sweep["counts"]["COMPLETE"] != args.trials:
+                        raise SystemExit(f"the sweep ended {sweep['state']}: {sweep['counts']}")
+                    return time.perf_counter() - started, sweep
+
                 script(fasts[:1])  # warm-up: first imports, page cache of the data
-                reference = script(fasts)
-                started = time.perf_counter()
-                body = {"config": base, "parameters": {"FAST_PERIOD": fasts, "SLOW_PERIOD": ["40"]}}
-                sweep = session.post(f"{url}/v1/strategies/{strategy}/sweeps", json=body, timeout=30).json()["data"]
-                while sweep["state"] == "RUNNING":
-                    time.sleep(0.1)
-                    sweep = session.get(f"{url}/v1/sweeps/{sweep['sweepId']}", timeout=30).json()["data"]
-                swept = time.perf_counter() - started
-                if sweep["state"] != "COMPLETE" or sweep["counts"]["COMPLETE"] != args.trials:
-                    raise SystemExit(f"the sweep ended {sweep['state']}: {sweep['counts']}")
-            print(f"{args.trials} scenarios, {args.days}-day windows, {sweep['parallelism']} at a time, server pid {info.pid}")
+                references, sweeps = [], []
+                for r in range(args.repeat):
+                    if r % 2 == 0:
+                        references.append(script(fasts))
+                        took, sweep = sweep_run()
+                        sweeps.append(took)
+                    else:
+                        took, sweep = sweep_run()
+                        sweeps.append(took)
+                        references.append(script(fasts))
+                reference, swept = statistics.median(references), statistics.median(sweeps)
+            print(f"{args.trials} scenarios, {args.days}-day windows, {sweep['parallelism']} at a time, median of {args.repeat}, "
+                  f"server pid {info.pid}")
             print(f"  {args.trials} scenarios created one after another (reference) {reference:7.2f} s")
             print(f"  sweep of {args.trials} trials {' ' * 30}{swept:7.2f} s   ratio sweep / reference {swept / reference:5.2f}")
         finally:
