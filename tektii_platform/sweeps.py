@@ -264,7 +264,7 @@ class SweepDriver:
                 config, problems = validate_config(raw)
                 if config is None:
                     raise ValueError(f"trial {number} has an invalid config: {'; '.join(map(str, problems))}")
-                insert_scenario(conn, row["strategy_id"], row["owner_id"], config.to_api(), row["platform_host"],
+                insert_scenario(conn, row["strategy_id"], row["owner_id"], config.to_api(),
                                 sweep_id=row["id"], trial=number, trial_params=params, sample=sample)
         wake_scheduler(self.ctx)
         log.info("sweep %s: queued %d %s-sample trial(s)", row["id"], len(trials), trials[0][2] if trials else "")

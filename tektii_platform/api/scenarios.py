@@ -22,11 +22,12 @@ from ..http import ApiError, AppContext, Param, Request, Response, Router, not_f
 from ..ids import new_id, now_db, rfc3339
 from ..validation import FieldError
 from . import scenario_schema as schemas
-from .registry import request_host
 from .strategies import get_owned
 
 FINISHED = ("COMPLETE", "FAILED", "CANCELLED")
 MAX_LOG_LINES = 1000  # per logs response; the client pages on with nextOffset
+MAX_WAIT_S = 30.0  # the longest long poll of GET scenario (?waitS=)
+WAIT_POLL_S = 0.1
 CANCEL_WAIT_S = 15.0  # a cancelled RUNNING run normally ends within a few seconds
 _COLUMNS = ("id, strategy_id, owner_id, version_id, state, failure_reason, config, progress, metrics, counters,"
             " created_at, started_at, finished_at, sweep_id, rerun_of, reproducibility")
@@ -114,13 +115,13 @@ def create_scenario(req: Request) -> Response:
         raise validation_error(details, f"Invalid scenario config: {len(details)} problem(s)")
     assert req.user is not None and config is not None
     with req.db.transaction() as conn:
-        created = insert_scenario(conn, strategy["id"], req.user.id, config.to_api(), request_host(req))
+        created = insert_scenario(conn, strategy["id"], req.user.id, config.to_api())
     wake_scheduler(req.ctx)
     location = f"/v1/strategies/{strategy['id']}/scenarios/{created['id']}"
     return ok(to_json(created), status=201, headers={"Location": location})
 
 
-def insert_scenario(conn: sqlite3.Connection, strategy_id: str, owner_id: str, config: dict[str, Any], host: str | None,
+def insert_scenario(conn: sqlite3.Connection, strategy_id: str, owner_id: str, config: dict[str, Any],
                     **links: Any) -> dict[str, Any]:
     """Queue a scenario of a valid config (``config``: ScenarioConfig.to_api()); ``links``: the
     sweep_id, trial, trial_params and sample of a sweep's trial, or rerun_of. Returns the row
@@ -128,13 +129,14 @@ def insert_scenario(conn: sqlite3.Connection, strategy_id: str, owner_id: str, c
     row: dict[str, Any] = {
         "id": new_id("scen"), "strategy_id": strategy_id, "owner_id": owner_id, "version_id": config["strategyVersionId"],
         "state": "PENDING", "failure_reason": None, "created_at": now_db(), "started_at": None, "finished_at": None,
-        "config": json.dumps(config), "progress": None, "metrics": None, "platform_host": host,
+        "config": json.dumps(config), "progress": None, "metrics": None,
         "sweep_id": None, "trial": None, "trial_params": None, "sample": None, "rerun_of": None, "reproducibility": None,
     }
     row.update(links)
     if isinstance(row["trial_params"], dict):
         row["trial_params"] = json.dumps(row["trial_params"])
-    columns = ("id", "strategy_id", "owner_id", "version_id", "state", "config", "platform_host", "created_at",
+    # platform_host stays NULL: the registry's realm is the platform's own address, never a request's
+    columns = ("id", "strategy_id", "owner_id", "version_id", "state", "config", "created_at",
                "sweep_id", "trial", "trial_params", "sample", "rerun_of")
     conn.execute(f"INSERT INTO scenarios ({', '.join(columns)}, updated_at) VALUES ({', '.join('?' * len(columns))}, ?)",
                  [row[c] for c in columns] + [row["created_at"]])
@@ -185,7 +187,31 @@ def list_scenarios(req: Request) -> Response:
 
 def get_scenario(req: Request) -> Response:
     """Get one scenario: state, progress, and the metrics of a completed run"""
-    return ok(to_json(_row(req)))
+    wait = _wait_seconds(req)
+    scheduler = req.ctx.extras.get("scheduler")
+    seen = scheduler.changes() if scheduler is not None else 0
+    row = _row(req)
+    deadline = time.monotonic() + wait
+    # A long poll (`waitS`): answer as soon as the run has finished, else when time is up.
+    while row["state"] not in FINISHED and (left := deadline - time.monotonic()) > 0:
+        if scheduler is not None:
+            scheduler.wait_for_change(seen, left)
+            seen = scheduler.changes()
+        else:  # another process schedules this data directory: look again shortly
+            time.sleep(min(WAIT_POLL_S, left))
+        row = _row(req)
+    return ok(to_json(row))
+
+
+def _wait_seconds(req: Request) -> float:
+    text = req.query.get("waitS", "0").strip() or "0"
+    try:
+        wait = float(text)
+    except ValueError:
+        wait = -1.0
+    if not 0 <= wait <= MAX_WAIT_S:
+        raise validation_error([FieldError("waitS", f"must be a number of seconds from 0 to {MAX_WAIT_S:g}")])
+    return wait
 
 
 def cancel_scenario(req: Request) -> Response:
@@ -220,8 +246,7 @@ def rerun_scenario(req: Request) -> Response:
         raise validation_error(problems, "The scenario's version cannot run any more")
     assert req.user is not None
     with req.db.transaction() as conn:
-        created = insert_scenario(conn, row["strategy_id"], req.user.id, json.loads(row["config"]), request_host(req),
-                                  rerun_of=row["id"])
+        created = insert_scenario(conn, row["strategy_id"], req.user.id, json.loads(row["config"]), rerun_of=row["id"])
     wake_scheduler(req.ctx)
     location = f"/v1/strategies/{row['strategy_id']}/scenarios/{created['id']}"
     return ok(to_json(created), status=201, headers={"Location": location})
@@ -378,7 +403,9 @@ def register(router: Router) -> None:
                       Param("state", {"type": "string", "enum": list(schemas.STATES)}, "Only scenarios in this state."),
                       Param("versionId", {"type": "string"}, "Only scenarios of this version.")),
                response_schema=router.schema("ScenarioList", schemas.list_schema(scenario)))
-    router.add("GET", one, get_scenario, operation_id="getScenario", tag="scenarios", response_schema=scenario)
+    router.add("GET", one, get_scenario, operation_id="getScenario", tag="scenarios", response_schema=scenario,
+               query=(Param("waitS", {"type": "number", "minimum": 0, "maximum": MAX_WAIT_S, "default": 0},
+                            "Long poll: wait up to this many seconds for the run to finish before answering."),))
     router.add("POST", one + "/cancel", cancel_scenario, operation_id="cancelScenario", tag="scenarios",
                response_schema=scenario, errors=(409,))
     router.add("POST", one + "/rerun", rerun_scenario, operation_id="rerunScenario", tag="scenarios", status=201,

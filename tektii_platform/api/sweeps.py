@@ -17,7 +17,6 @@ from ..http import ApiError, AppContext, Param, Request, Response, Router, not_f
 from ..ids import new_id, now_db
 from ..sweeps import SWEEP_STATES, cancel_sweep, sweep_json
 from ..validation import FieldError
-from .registry import request_host
 from .scenarios import _instrument_problems, _version_problems
 from .strategies import get_owned
 
@@ -64,10 +63,9 @@ def create_sweep(req: Request) -> Response:
     sweep_id, now = new_id("swp"), now_db()
     stored = {**spec.to_api(), "parallelism": _capacity(req)}
     with req.db.transaction() as conn:
-        conn.execute("INSERT INTO sweeps (id, strategy_id, owner_id, version_id, state, spec, platform_host, created_at,"
-                     " updated_at) VALUES (?, ?, ?, ?, 'RUNNING', ?, ?, ?, ?)",
-                     (sweep_id, strategy["id"], req.user.id, spec.config["strategyVersionId"], json.dumps(stored),
-                      request_host(req), now, now))
+        conn.execute("INSERT INTO sweeps (id, strategy_id, owner_id, version_id, state, spec, created_at, updated_at)"
+                     " VALUES (?, ?, ?, ?, 'RUNNING', ?, ?, ?)",
+                     (sweep_id, strategy["id"], req.user.id, spec.config["strategyVersionId"], json.dumps(stored), now, now))
     driver = _driver(req)
     if driver is not None:
         driver.advance(sweep_id)  # the first trials are queued before the answer

@@ -17,7 +17,8 @@ import pytest
 from tektii_testkit import CLI, base_env
 
 from tests.data.conftest import shipped_file
-from tests.scenarios.conftest import FINISHED, children, served
+from tests.scenarios.conftest import FINISHED, alive, children, served
+from tests.scenarios.test_scenario_runs import platform_db_row
 
 START, HOLDOUT, END = "2017-02-01T00:00:00Z", "2017-02-10T00:00:00Z", "2017-02-15T00:00:00Z"
 GRID = ["--param", "FAST_PERIOD=5,10", "--param", "SLOW_PERIOD=20:40:10", "--constraint", "FAST_PERIOD < SLOW_PERIOD"]
@@ -31,7 +32,7 @@ def platform(tmp_path_factory):
 @pytest.fixture(scope="module")
 def owner(platform):
     """(key, strategy id, ma-crossover version id) with the real EUR/USD hours imported."""
-    key = platform.new_user("researcher")
+    key = platform.new_user("researcher", admin=True)  # admins write the shared market data
     path = shipped_file("gym-anytrading", "gym_anytrading/datasets/data/FOREX_EURUSD_1H_ASK.csv")
     platform.ok("POST", "/v1/instruments/F:EURUSD/import", key, data=path.read_bytes())
     strategy_id = platform.strategy(key, "ma-research")
@@ -152,6 +153,13 @@ def test_cancel_mid_sweep_stops_pending_and_running_trials(tk, platform, owner, 
         assert time.monotonic() < deadline, created
         time.sleep(0.2)
         created = ok_json(tk("--output", "json", "sweep", "get", created["sweepId"]))
+    running = [t["scenarioId"] for t in created["trials"] if t["state"] == "RUNNING"]
+    workers = {}
+    for scenario_id in running:
+        while (handle := platform_db_row(platform, scenario_id)["handle"]) is None:  # set just after the start
+            time.sleep(0.05)
+        workers[scenario_id] = int(handle.removeprefix("pid:"))
+    processes = set(workers.values()).union(*(children(pid) for pid in workers.values()))
     cancelled = tk("sweep", "cancel", created["sweepId"])
     assert cancelled.code == 0, cancelled.err
     assert f"✓ Cancelled sweep {created['sweepId']}" in cancelled.out
@@ -165,7 +173,7 @@ def test_cancel_mid_sweep_stops_pending_and_running_trials(tk, platform, owner, 
     assert sweep["state"] == "CANCELLED"
     states = [t["state"] for t in sweep["trials"]]
     assert states.count("CANCELLED") >= 4, states  # at most two were running when it was cancelled
-    assert not children(platform.proc.pid), "a trial's worker is still running"
+    assert not [pid for pid in processes if alive(pid)], "a cancelled trial's worker or strategy is still running"
     again = tk("sweep", "cancel", created["sweepId"])
     assert again.code != 0 and "Traceback" not in again.err
     assert again.err.startswith("Error: ") and "already finished (CANCELLED)" in again.err

@@ -10,7 +10,6 @@ CREATE TABLE sweeps (
     state           TEXT NOT NULL,               -- RUNNING, COMPLETE, FAILED, CANCELLED
     failure_reason  TEXT,
     spec            TEXT NOT NULL,               -- JSON: the validated sweep (tektii_core.sweep_spec) + parallelism
-    platform_host   TEXT,                        -- host:port the creating client used (for its trials)
     created_at      TEXT NOT NULL,
     finished_at     TEXT,
     updated_at      TEXT NOT NULL
