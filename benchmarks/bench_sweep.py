@@ -36,15 +36,17 @@ def eurusd_csv() -> bytes:
     raise SystemExit("gym-anytrading's EUR/USD file is needed (scripts/setup installs it)")
 
 
-def wait_all(session: requests.Session, url: str, paths: list[str]) -> None:
-    pending = set(paths)
+def wait_all(session: requests.Session, url: str, strategy: str, ids: set[str]) -> None:
+    """Until every scenario of `ids` is COMPLETE: one list request per poll, as the sweep's
+    single GET per poll (polling each scenario would load the machine the runs share)."""
+    pending = set(ids)
     while pending:
-        for path in list(pending):
-            data = session.get(url + path, timeout=30).json()["data"]
-            if data["state"] in FINISHED:
+        page = session.get(f"{url}/v1/strategies/{strategy}/scenarios", params={"limit": 100}, timeout=30).json()["data"]
+        for data in page["scenarios"]:
+            if data["scenarioId"] in pending and data["state"] in FINISHED:
                 if data["state"] != "COMPLETE":
-                    raise SystemExit(f"{path} ended {data['state']}: {data.get('failureReason')}")
-                pending.discard(path)
+                    raise SystemExit(f"{data['scenarioId']} ended {data['state']}: {data.get('failureReason')}")
+                pending.discard(data["scenarioId"])
         time.sleep(0.1)
 
 
@@ -75,12 +77,11 @@ def main() -> int:
 
                 def script(values: list[str]) -> float:
                     started = time.perf_counter()
-                    paths = []
+                    ids = set()
                     for fast in values:
                         config = {**base, "environment": {"FAST_PERIOD": fast, "SLOW_PERIOD": "40"}}
-                        created = session.post(scenarios, json=config, timeout=30).json()["data"]
-                        paths.append(f"/v1/strategies/{strategy}/scenarios/{created['scenarioId']}")
-                    wait_all(session, url, paths)
+                        ids.add(session.post(scenarios, json=config, timeout=30).json()["data"]["scenarioId"])
+                    wait_all(session, url, strategy, ids)
                     return time.perf_counter() - started
 
                 def sweep_run() -> tuple[float, dict]:
@@ -108,6 +109,8 @@ def main() -> int:
                 reference, swept = statistics.median(references), statistics.median(sweeps)
             print(f"{args.trials} scenarios, {args.days}-day windows, {sweep['parallelism']} at a time, median of {args.repeat}, "
                   f"server pid {info.pid}")
+            runs = f"reference {' '.join(f'{t:.2f}' for t in references)}; sweep {' '.join(f'{t:.2f}' for t in sweeps)}"
+            print(f"  each run (s): {runs}")
             print(f"  {args.trials} scenarios created one after another (reference) {reference:7.2f} s")
             print(f"  sweep of {args.trials} trials {' ' * 30}{swept:7.2f} s   ratio sweep / reference {swept / reference:5.2f}")
         finally:
