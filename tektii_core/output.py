@@ -21,6 +21,7 @@ class Output:
     footer: Sequence[str] = field(default_factory=tuple)  # hints shown after the table
     text: str | None = None  # free text (trees, reports) shown as is by table formatters
     sections: Sequence[tuple[str, Output]] = field(default_factory=tuple)  # titled sub-views, in order
+    exit_code: int = 0  # shown, and still a failure (e.g. a rerun that was not identical)
 
     @classmethod
     def message(cls, text: str, payload: Any = None) -> Output:

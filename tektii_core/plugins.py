@@ -64,6 +64,7 @@ BUILTIN_PLUGINS = {
     "commands.version": "tektii_plugins.commands.version",
     "commands.data": "tektii_plugins.commands.data",
     "commands.scenario": "tektii_plugins.commands.scenario",
+    "commands.sweep": "tektii_plugins.commands.sweep",
     "commands.backtest": "tektii_plugins.commands.backtest",
     "builders.docker": "tektii_plugins.builders.docker",
     "builders.buildx": "tektii_plugins.builders.buildx",

@@ -15,8 +15,9 @@ directory), runs ``run_backtest`` against the platform's market data and reports
   last;
 * ``<runDir>/strategy.log``: the strategy's stdout/stderr lines as they come (and the
   worker's own ``tektii: ...`` lines about preparing the run);
-* ``<runDir>/result.json``: ``BacktestResult.to_dict()`` without the log, plus ``metrics``,
-  written atomically once the run has ended (COMPLETE, FAILED or CANCELLED).
+* ``<runDir>/result.json``: ``BacktestResult.to_dict()`` without the log, plus ``metrics`` and
+  ``reproducibility`` (tektii_engine.record: what exactly ran), written atomically once the
+  run has ended (COMPLETE, FAILED or CANCELLED).
 
 SIGTERM (or SIGINT) cancels: the engine stops the strategy (containers are removed) and the
 run ends CANCELLED. The worker also cancels itself when its parent (the platform) dies, so
@@ -148,6 +149,7 @@ class Worker:
         from tektii_core.plugins import Plugins
         from tektii_engine.data.store import CandleStore
         from tektii_engine.gateway.session import StrategyLauncher
+        from tektii_engine.record import ChecksummedFeed, build_record
         from tektii_engine.run import RunLimits, run_backtest
 
         spec = self.spec
@@ -160,7 +162,7 @@ class Worker:
         # A platform's run is untrusted code on a shared machine: isolated in every runtime.
         launcher = StrategyLauncher(runtime, path=path, image=image, limits=limits, run_id=self.scenario_id, log=self.log,
                                     isolate=True)
-        feed = CandleStore(Path(spec["marketDataDir"])).read
+        feed = ChecksummedFeed(CandleStore(Path(spec["marketDataDir"])).read)
         run_limits = RunLimits(wall_clock_s=spec["wallClockS"]) if "wallClockS" in spec else RunLimits()
         self.backtest_started = True
         if self.cancel.is_set():
@@ -170,6 +172,7 @@ class Worker:
         data.pop("log", None)  # already in strategy.log, line by line
         if result.state == "COMPLETE":
             data["metrics"] = result.metrics(risk_free_rate=float(spec["config"].get("riskFreeRate") or 0.0))
+        data["reproducibility"] = build_record(spec["config"], feed, image=spec.get("image"), template=spec.get("template"))
         return data
 
     def prepare(self, runtime: str) -> tuple[Path | None, str | None]:

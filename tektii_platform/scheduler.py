@@ -232,7 +232,7 @@ class Scheduler:
     def _finish(self, scenario_id: str, status: RunStatus) -> None:
         """Record how a run ended; a COMPLETE run's metrics and counters come from its result."""
         state, reason = status.state, status.reason
-        metrics = counters = None
+        metrics = counters = record = None
         progress = status.progress.to_api() if status.progress is not None else None
         if state == "COMPLETE":
             result = read_result(run_dir(self.ctx.data_dir, scenario_id))
@@ -241,6 +241,7 @@ class Scheduler:
             else:
                 metrics = json.dumps(result.get("metrics") or {})
                 counters = json.dumps(result.get("counters") or {})
+                record = json.dumps(result["reproducibility"]) if result.get("reproducibility") else None
                 progress = {
                     **(progress or {}),
                     "fraction": 1.0,
@@ -254,8 +255,9 @@ class Scheduler:
         with self.db.transaction() as conn:
             conn.execute(
                 "UPDATE scenarios SET state = ?, failure_reason = ?, metrics = ?, counters = ?, progress = ?,"
-                " finished_at = ?, updated_at = ? WHERE id = ? AND state = 'RUNNING'",
-                (state, reason, metrics, counters, json.dumps(progress) if progress else None, now, now, scenario_id),
+                " reproducibility = ?, finished_at = ?, updated_at = ? WHERE id = ? AND state = 'RUNNING'",
+                (state, reason, metrics, counters, json.dumps(progress) if progress else None, record, now, now,
+                 scenario_id),
             )
         self._changed()
         log.info("run %s ended %s%s", scenario_id, state, f": {reason.splitlines()[0]}" if reason else "")

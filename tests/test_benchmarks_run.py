@@ -78,3 +78,9 @@ def test_version_upload_benchmark_runs(base_image, registry_binary):
     out = run("bench_version_upload.py", "--runs", "1")
     assert re.search(r"tektii version upload \(unchanged\) +\d+\.\d+ s +ratio +\d+\.\d+x", out), out
     assert re.search(r"tektii version upload \(changed +\) +\d+\.\d+ s +ratio +\d+\.\d+x", out), out
+
+
+def test_sweep_benchmark_runs():
+    out = run("bench_sweep.py", "--trials", "4", "--days", "5")
+    assert re.search(r"4 scenarios created one after another \(reference\) +\d+\.\d+ s", out), out
+    assert re.search(r"sweep of 4 trials +\d+\.\d+ s +ratio sweep / reference +\d+\.\d+$", out, re.M), out

@@ -1,4 +1,5 @@
-"""`tektii scenario create | get | list | cancel | logs | results | report`: backtest runs."""
+"""`tektii scenario create | get | list | cancel | logs | results | report | compare | rerun`: backtest runs.
+(`scenario sweep` lives with the sweep commands in tektii_plugins.commands.sweep.)"""
 
 from __future__ import annotations
 
@@ -50,7 +51,21 @@ def register_commands(register):
              examples=["tektii scenario results strat_abc123 scen_def456 --type trades --format csv -o trades.csv"])
     register("report", parent="scenario", help="Write a self-contained HTML report (metrics, equity, drawdown, trades)",
              run=report, arguments=_report_arguments,
-             examples=["tektii scenario report strat_abc123 scen_def456 -o report.html"])
+             description="With one scenario: its full report. With several: their metrics side by side, their equity "
+                         "curves overlaid and where their configs differ.",
+             examples=["tektii scenario report strat_abc123 scen_def456 -o report.html",
+                       "tektii scenario report strat_abc123 scen_a scen_b scen_c -o compare.html"])
+    register("compare", parent="scenario", help="Metrics of several scenarios side by side, with differences",
+             run=compare, arguments=_compare_arguments,
+             description="Differences are against the first scenario; the configs' differing fields are listed too.",
+             examples=["tektii scenario compare strat_abc123 scen_a scen_b",
+                       "tektii --output csv scenario compare strat_abc123 scen_a scen_b scen_c"])
+    register("rerun", parent="scenario", help="Run a scenario again and report whether the result is identical",
+             run=rerun, arguments=_ids,
+             description="Runs the same version and config again, waits, and compares every fill, order, equity point, "
+                         "trade and metric bit for bit. When they differ it names why: the market data changed, a "
+                         "different image or engine ran, or the strategy is not deterministic. Exit 1 when not identical.",
+             examples=["tektii scenario rerun strat_abc123 scen_def456"])
 
 
 def _ids(parser):
@@ -85,8 +100,14 @@ def _results_arguments(parser):
 
 
 def _report_arguments(parser):
-    _ids(parser)
+    parser.add_argument("strategy_id", metavar="STRATEGY_ID")
+    parser.add_argument("scenario_ids", metavar="SCENARIO_ID", nargs="+", help="one scenario, or several to overlay")
     parser.add_argument("-o", "--out", metavar="FILE", required=True, help="the HTML file to write")
+
+
+def _compare_arguments(parser):
+    parser.add_argument("strategy_id", metavar="STRATEGY_ID")
+    parser.add_argument("scenario_ids", metavar="SCENARIO_ID", nargs="+", help="two or more scenarios")
 
 
 def _path(args) -> str:
@@ -119,7 +140,23 @@ def summary_record(s: dict) -> list[tuple[str, object]]:
         # risk metrics stay "-" until the run had enough data to compute them
         record += [(label, _fmt(s.get(field), unit)) for label, field, unit in METRICS]
     record += [("Created At", s.get("createdAt")), ("Started At", s.get("startedAt")), ("Finished At", s.get("finishedAt"))]
+    if s.get("sweepId"):
+        record.append(("Sweep ID", s["sweepId"]))
+    if s.get("rerunOf"):
+        record.append(("Rerun Of", s["rerunOf"]))
+    record += reproducibility_record(s.get("reproducibility"))
     return record
+
+
+def reproducibility_record(r: dict | None) -> list[tuple[str, object]]:
+    """What the run replayed, through which code (tektii_engine/record.py)."""
+    if not r:
+        return []
+    strategy = (f"template {r['template']} ({r.get('templateHash')})" if r.get("template")
+                else f"image {r.get('imageDigest')}")
+    return [("Strategy Code", strategy), ("Engine", f"{r.get('engineVersion')} ({r.get('engineSourceHash')})"),
+            ("Config Hash", r.get("configHash")),
+            ("Candles Checksum", f"{r.get('candlesChecksum')} ({r.get('candlesReplayed', 0):,} candles)")]
 
 
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -271,10 +308,69 @@ def results(ctx, args):
 
 
 def report(ctx, args):
-    from tektii_core.report import render_report
+    from tektii_core.report import render_comparison_report, render_report
 
-    parts = {kind: ctx.client.get(_path(args) + f"/results/{kind}")["data"] for kind in RESULT_TYPES}
-    html = render_report(parts["metadata"], parts["timeseries"]["rows"], parts["trades"]["trades"])
+    base = f"/v1/strategies/{args.strategy_id}/scenarios"
+    if len(args.scenario_ids) == 1:
+        path = f"{base}/{args.scenario_ids[0]}"
+        parts = {kind: ctx.client.get(path + f"/results/{kind}")["data"] for kind in RESULT_TYPES}
+        html = render_report(parts["metadata"], parts["timeseries"]["rows"], parts["trades"]["trades"])
+    else:
+        html = render_comparison_report([
+            (ctx.client.get(f"{base}/{sid}/results/metadata")["data"],
+             ctx.client.get(f"{base}/{sid}/results/timeseries")["data"]["rows"]) for sid in args.scenario_ids])
     with open(args.out, "w", encoding="utf-8") as fh:
         fh.write(html)
     return Output.message(f"✓ Report written to {args.out}", {"data": {"path": args.out, "bytes": len(html.encode())}})
+
+
+def compare(ctx, args):
+    from tektii_core.report import config_differences
+
+    if len(args.scenario_ids) < 2:
+        raise TektiiError("compare needs at least two scenarios", hint="tektii scenario compare STRATEGY_ID SCEN_A SCEN_B")
+    scenarios = [ctx.client.get(f"/v1/strategies/{args.strategy_id}/scenarios/{sid}")["data"] for sid in args.scenario_ids]
+    ids = [s["scenarioId"] for s in scenarios]
+    metrics, rows = [], []
+    for label, field, unit in METRICS:
+        values = [s.get(field) for s in scenarios]
+        differences = [v - values[0] if isinstance(v, (int, float)) and isinstance(values[0], (int, float)) else None
+                       for v in values[1:]]
+        metrics.append({"metric": field, "values": values, "differences": differences})
+        rows.append([label, *[_fmt(v, unit) for v in values], *[_signed(d, unit) for d in differences]])
+    changed = config_differences([s.get("config") or {} for s in scenarios])
+    payload = {"data": {"scenarioIds": ids, "states": [s["state"] for s in scenarios], "metrics": metrics,
+                        "configDifferences": [{"field": k, "values": v} for k, v in changed]}}
+    columns = ["Metric", *ids, *[f"Δ {i}" for i in ids[1:]]]
+    sections = []
+    if ctx.output_format == "table":
+        sections = [("Config differences", Output(payload=None, columns=["Field", *ids], rows=[[k, *v] for k, v in changed]))
+                    if changed else ("Config differences", Output.message("The configs are the same."))]
+    return Output(payload=payload, columns=columns, rows=rows, sections=sections)
+
+
+def _signed(value, unit: str) -> str | None:
+    if value is None:
+        return None
+    text = _fmt(value, unit) or ""
+    return text if text.startswith("-") else "+" + text
+
+
+def rerun(ctx, args):
+    created = ctx.client.post(_path(args) + "/rerun")["data"]
+    ctx.say(f"Rerunning {args.scenario_id} as {created['scenarioId']}...")
+    waited = _wait(ctx, args.strategy_id, created)
+    if not isinstance(waited, Output):
+        return waited
+    check = ctx.client.get(f"/v1/strategies/{args.strategy_id}/scenarios/{created['scenarioId']}/reproduction")
+    data = check["data"]
+    if data["identical"]:
+        return Output(payload=check, text=f"identical: {created['scenarioId']} reproduced {args.scenario_id} bit for bit "
+                                          "(every fill, order, equity point, trade and metric)")
+    lines = [f"different: {created['scenarioId']} did not reproduce {args.scenario_id}"]
+    for d in data["differences"]:
+        lines.append(f"  {d['cause']}: {d['message']}")
+        lines += [f"    {f['field']}: {f['first']} -> {f['second']}" for f in d["fields"]]
+    for part in data["resultDifferences"]:
+        lines.append(f"  {part['part']}: {part['detail']}")
+    return Output(payload=check, text="\n".join(lines), exit_code=1)

@@ -26,8 +26,10 @@ def register_commands(register):
     register("get", parent="version", help="Show one version", run=get, arguments=_get_arguments,
              examples=["tektii version get strat_abc123 ver_xyz789"])
     register("tree", parent="version", help="Draw the --parent lineage of a strategy's versions as a tree",
-             run=tree, arguments=lambda p: p.add_argument("strategy_id", metavar="STRATEGY_ID"),
-             examples=["tektii version tree strat_abc123"])
+             run=tree, arguments=_tree_arguments,
+             description="With --metric, each version shows its best and its latest completed scenario for that "
+                         "metric, and whether its best improved or regressed on its parent's.",
+             examples=["tektii version tree strat_abc123", "tektii version tree strat_abc123 --metric sharpeRatio"])
 
 
 def _upload_arguments(parser):
@@ -45,6 +47,12 @@ def _upload_arguments(parser):
 def _list_arguments(parser):
     parser.add_argument("strategy_id", metavar="STRATEGY_ID")
     add_page_arguments(parser)
+
+
+def _tree_arguments(parser):
+    parser.add_argument("strategy_id", metavar="STRATEGY_ID")
+    parser.add_argument("--metric", metavar="METRIC",
+                        help="show each version's best and latest completed scenario for this metric, e.g. sharpeRatio")
 
 
 def _get_arguments(parser):
@@ -111,12 +119,16 @@ def tree(ctx, args):
     children: dict[str | None, list[dict]] = {}
     for v in versions:
         children.setdefault(v.get("parentId") if v.get("parentId") in known else None, []).append(v)
+    scores = _scores(ctx, args.strategy_id, args.metric, versions) if args.metric else {}
     lines: list[str] = []
     tee, corner, pipe = ("├── ", "└── ", "│   ") if ctx.tty else ("|-- ", "`-- ", "|   ")
 
     def label(v: dict) -> str:
         what = v.get("template") and f"template {v['template']}" or (v.get("gitSha") or "")[:12]
-        return f"{v['id']}  {what}  {v['state']}  {v['createdAt']}"
+        text = f"{v['id']}  {what}  {v['state']}  {v['createdAt']}"
+        if args.metric:
+            text += "  " + _score_text(args.metric, scores[v["id"]])
+        return text
 
     def walk(parent_id: str, prefix: str) -> None:
         kids = children.get(parent_id, [])
@@ -128,6 +140,51 @@ def tree(ctx, args):
     for root in children.get(None, []):
         lines.append(label(root))
         walk(root["id"], "")
-    nodes = [{"id": v["id"], "parentId": v.get("parentId"), "gitSha": v.get("gitSha"), "state": v["state"]} for v in versions]
-    return Output(payload={"data": {"strategyId": args.strategy_id, "versions": nodes}},
-                  text="\n".join(lines) if lines else "No versions yet.")
+    nodes = [{"id": v["id"], "parentId": v.get("parentId"), "gitSha": v.get("gitSha"), "state": v["state"],
+              **({"metric": scores[v["id"]]} if args.metric else {})} for v in versions]
+    data = {"strategyId": args.strategy_id, "versions": nodes, **({"metric": args.metric} if args.metric else {})}
+    return Output(payload={"data": data}, text="\n".join(lines) if lines else "No versions yet.")
+
+
+def _scores(ctx, strategy_id: str, metric: str, versions: list[dict]) -> dict[str, dict]:
+    """Per version: its best and latest COMPLETE scenario for `metric`, and the change of its
+    best against its parent's best (positive: improved, in the metric's direction)."""
+    from tektii_core.errors import TektiiError
+    from tektii_core.sweep_spec import OBJECTIVES, default_direction
+
+    if metric not in OBJECTIVES:
+        raise TektiiError(f"--metric {metric}: not a metric; use one of {', '.join(OBJECTIVES)}")
+    sign = 1.0 if default_direction(metric) == "maximize" else -1.0
+    by_version: dict[str, list[dict]] = {}
+    for s in ctx.client.paginate(f"/v1/strategies/{strategy_id}/scenarios", "scenarios", limit=100,
+                                 params={"state": "COMPLETE"}):
+        if isinstance(s.get(metric), (int, float)):
+            by_version.setdefault(s["strategyVersionId"], []).append(s)  # newest first
+    scores: dict[str, dict] = {}
+    for v in versions:  # oldest first: a parent is scored before its children
+        found = by_version.get(v["id"], [])
+        best = max(found, key=lambda s: sign * s[metric]) if found else None
+        latest = found[0] if found else None
+        parent = scores.get(v.get("parentId") or "")
+        change = None
+        if best is not None and parent and parent["best"] is not None:
+            change = best[metric] - parent["best"]["value"]
+        scores[v["id"]] = {
+            "best": {"scenarioId": best["scenarioId"], "value": best[metric]} if best else None,
+            "latest": {"scenarioId": latest["scenarioId"], "value": latest[metric]} if latest else None,
+            "completedScenarios": len(found),
+            "changeFromParent": change,
+            "improved": None if change is None or change == 0 else (sign * change > 0),
+        }
+    return scores
+
+
+def _score_text(metric: str, score: dict) -> str:
+    if score["best"] is None:
+        return f"{metric}: no completed scenario"
+    text = (f"{metric} best {score['best']['value']:.2f} ({score['best']['scenarioId']})"
+            f" latest {score['latest']['value']:.2f} ({score['latest']['scenarioId']})")
+    if score["improved"] is not None:
+        word = "improved" if score["improved"] else "regressed"
+        text += f"  {word} {score['changeFromParent']:+.2f} on parent"
+    return text

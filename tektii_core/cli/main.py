@@ -66,7 +66,7 @@ def _run(argv: list[str]) -> int:
     if isinstance(result, Output):
         plugins.formatters[ctx.output_format](result, ctx.stdout, ctx.tty)
         ctx.stdout.flush()
-        return EXIT_OK
+        return result.exit_code or EXIT_OK
     return int(result or 0)
 
 

@@ -46,6 +46,25 @@ PROGRESS_SCHEMA = {
 }
 
 
+_NULLABLE_HASH = {"type": ["string", "null"], "pattern": "^sha256:[0-9a-f]{64}$"}
+REPRODUCIBILITY_SCHEMA = {
+    "type": ["object", "null"],
+    "description": "What the finished run replayed, through which code (docs/scenarios.md); null until it ends.",
+    "required": ["imageDigest", "template", "templateHash", "engineVersion", "engineSourceHash", "configHash",
+                 "candlesChecksum", "candlesReplayed"],
+    "properties": {
+        "imageDigest": {"type": ["string", "null"], "description": "The version image's manifest digest."},
+        "template": {"type": ["string", "null"], "description": "The template a template version ran."},
+        "templateHash": {**_NULLABLE_HASH, "description": "sha256 over the template's files."},
+        "engineVersion": {"type": "string"},
+        "engineSourceHash": {**_NULLABLE_HASH, "description": "sha256 over the engine's source."},
+        "configHash": {**_NULLABLE_HASH, "description": "sha256 of the config's canonical JSON."},
+        "candlesChecksum": {**_NULLABLE_HASH, "description": "sha256 over every candle replayed."},
+        "candlesReplayed": {"type": "integer", "minimum": 0},
+    },
+}
+
+
 def scenario_schema(config_ref: dict[str, Any]) -> dict[str, Any]:
     properties: dict[str, Any] = {
         "scenarioId": {"type": "string", "pattern": "^scen_[a-z2-7]+$"},
@@ -58,6 +77,9 @@ def scenario_schema(config_ref: dict[str, Any]) -> dict[str, Any]:
         "finishedAt": _NULLABLE_TIMESTAMP,
         "config": config_ref,
         "progress": PROGRESS_SCHEMA,
+        "sweepId": {"type": ["string", "null"], "description": "The sweep that ran this scenario as a trial."},
+        "rerunOf": {"type": ["string", "null"], "description": "The scenario this one reruns (scenario rerun)."},
+        "reproducibility": REPRODUCIBILITY_SCHEMA,
     }
     for name, description in METRICS.items():
         kind = "integer" if name == "totalTrades" else "number"
@@ -65,7 +87,7 @@ def scenario_schema(config_ref: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "object",
         "required": ["scenarioId", "strategyId", "strategyVersionId", "state", "failureReason", "createdAt",
-                     "startedAt", "finishedAt", "config", "progress"],
+                     "startedAt", "finishedAt", "config", "progress", "sweepId", "rerunOf", "reproducibility"],
         "properties": properties,
     }
 
@@ -81,6 +103,29 @@ def list_schema(scenario_ref: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+REPRODUCTION_SCHEMA = {
+    "type": "object",
+    "required": ["scenarioId", "rerunOf", "identical", "differences", "resultDifferences"],
+    "properties": {
+        "scenarioId": {"type": "string", "description": "The rerun."},
+        "rerunOf": {"type": "string", "description": "The scenario it reran."},
+        "identical": {"type": "boolean", "description": "Every fill, order, equity point, trade and metric bit for bit."},
+        "differences": {
+            "type": "array", "description": "Why the runs differ: data, strategy, engine, config or nondeterministic.",
+            "items": {"type": "object", "required": ["cause", "message", "fields"], "properties": {
+                "cause": {"type": "string", "enum": ["data", "strategy", "engine", "config", "nondeterministic"]},
+                "message": {"type": "string"},
+                "fields": {"type": "array", "items": {"type": "object", "properties": {
+                    "field": {"type": "string"}, "first": {}, "second": {}}}},
+            }},
+        },
+        "resultDifferences": {
+            "type": "array", "description": "The result parts that differ, each with its first difference.",
+            "items": {"type": "object", "required": ["part", "detail"],
+                      "properties": {"part": {"type": "string"}, "detail": {"type": "string"}}},
+        },
+    },
+}
 LOGS_SCHEMA = {
     "type": "object",
     "required": ["lines", "nextOffset", "state"],

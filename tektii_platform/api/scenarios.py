@@ -30,7 +30,7 @@ MAX_WAIT_S = 30.0  # the longest long poll of GET scenario (?waitS=)
 WAIT_POLL_S = 0.1
 CANCEL_WAIT_S = 15.0  # a cancelled RUNNING run normally ends within a few seconds
 _COLUMNS = ("id, strategy_id, owner_id, version_id, state, failure_reason, config, progress, metrics, counters,"
-            " created_at, started_at, finished_at")
+            " created_at, started_at, finished_at, sweep_id, rerun_of, reproducibility")
 
 
 # -- representation ----------------------------------------------------------------------
@@ -49,6 +49,9 @@ def to_json(row: sqlite3.Row | dict[str, Any]) -> dict[str, Any]:
         "finishedAt": rfc3339(row["finished_at"]) if row["finished_at"] else None,
         "config": json.loads(row["config"]),
         "progress": json.loads(row["progress"]) if row["progress"] else None,
+        "sweepId": row["sweep_id"],
+        "rerunOf": row["rerun_of"],
+        "reproducibility": json.loads(row["reproducibility"]) if row["reproducibility"] else None,
     }
     if row["state"] == "COMPLETE" and row["metrics"]:
         # compute_metrics leaves out what it cannot compute: those stay absent here too
@@ -111,24 +114,40 @@ def create_scenario(req: Request) -> Response:
     if details:
         raise validation_error(details, f"Invalid scenario config: {len(details)} problem(s)")
     assert req.user is not None and config is not None
-    scenario_id, now = new_id("scen"), now_db()
     with req.db.transaction() as conn:
-        conn.execute(
-            # platform_host stays NULL: the registry's realm is the platform's own address, never a request's
-            "INSERT INTO scenarios (id, strategy_id, owner_id, version_id, state, config, created_at,"
-            " updated_at) VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?)",
-            (scenario_id, strategy["id"], req.user.id, config.strategy_version_id, json.dumps(config.to_api()),
-             now, now),
-        )
-    scheduler = req.ctx.extras.get("scheduler")
+        created = insert_scenario(conn, strategy["id"], req.user.id, config.to_api())
+    wake_scheduler(req.ctx)
+    location = f"/v1/strategies/{strategy['id']}/scenarios/{created['id']}"
+    return ok(to_json(created), status=201, headers={"Location": location})
+
+
+def insert_scenario(conn: sqlite3.Connection, strategy_id: str, owner_id: str, config: dict[str, Any],
+                    **links: Any) -> dict[str, Any]:
+    """Queue a scenario of a valid config (``config``: ScenarioConfig.to_api()); ``links``: the
+    sweep_id, trial, trial_params and sample of a sweep's trial, or rerun_of. Returns the row
+    as inserted (the scheduler may claim it at once: creating answers PENDING)."""
+    row: dict[str, Any] = {
+        "id": new_id("scen"), "strategy_id": strategy_id, "owner_id": owner_id, "version_id": config["strategyVersionId"],
+        "state": "PENDING", "failure_reason": None, "created_at": now_db(), "started_at": None, "finished_at": None,
+        "config": json.dumps(config), "progress": None, "metrics": None,
+        "sweep_id": None, "trial": None, "trial_params": None, "sample": None, "rerun_of": None, "reproducibility": None,
+    }
+    row.update(links)
+    if isinstance(row["trial_params"], dict):
+        row["trial_params"] = json.dumps(row["trial_params"])
+    # platform_host stays NULL: the registry's realm is the platform's own address, never a request's
+    columns = ("id", "strategy_id", "owner_id", "version_id", "state", "config", "created_at",
+               "sweep_id", "trial", "trial_params", "sample", "rerun_of")
+    conn.execute(f"INSERT INTO scenarios ({', '.join(columns)}, updated_at) VALUES ({', '.join('?' * len(columns))}, ?)",
+                 [row[c] for c in columns] + [row["created_at"]])
+    return row
+
+
+def wake_scheduler(ctx: AppContext) -> None:
+    """Look at the run queue now (this process schedules runs when it has the scheduler)."""
+    scheduler = ctx.extras.get("scheduler")
     if scheduler is not None:
         scheduler.wake()
-    location = f"/v1/strategies/{strategy['id']}/scenarios/{scenario_id}"
-    # As inserted (the scheduler may have claimed it already): creating answers PENDING.
-    created = {"id": scenario_id, "strategy_id": strategy["id"], "version_id": config.strategy_version_id,
-               "state": "PENDING", "failure_reason": None, "created_at": now, "started_at": None,
-               "finished_at": None, "config": json.dumps(config.to_api()), "progress": None, "metrics": None}
-    return ok(to_json(created), status=201, headers={"Location": location})
 
 
 # -- read ------------------------------------------------------------------------------------
@@ -208,14 +227,48 @@ def cancel_scenario(req: Request) -> Response:
         conn.execute("UPDATE scenarios SET cancel_requested = 1, updated_at = ? WHERE id = ? AND state = 'RUNNING'",
                      (now, row["id"]))
     row = _row(req)
-    scheduler = req.ctx.extras.get("scheduler")
-    if scheduler is not None:
-        scheduler.wake()
+    wake_scheduler(req.ctx)
     deadline = time.monotonic() + CANCEL_WAIT_S
     while row["state"] == "RUNNING" and time.monotonic() < deadline:
         time.sleep(0.1)
         row = _row(req)
     return ok(to_json(row))
+
+
+def rerun_scenario(req: Request) -> Response:
+    """Run a finished scenario again: the same version and config, as a new scenario"""
+    row = _row(req)
+    if row["state"] not in FINISHED:
+        raise ApiError(409, f"Scenario {row['id']} is still {row['state']}; rerun it once it has finished",
+                       code="scenario_not_finished")
+    problems = _version_problems(req, row["strategy_id"], row["version_id"])
+    if problems:
+        raise validation_error(problems, "The scenario's version cannot run any more")
+    assert req.user is not None
+    with req.db.transaction() as conn:
+        created = insert_scenario(conn, row["strategy_id"], req.user.id, json.loads(row["config"]), rerun_of=row["id"])
+    wake_scheduler(req.ctx)
+    location = f"/v1/strategies/{row['strategy_id']}/scenarios/{created['id']}"
+    return ok(to_json(created), status=201, headers={"Location": location})
+
+
+def scenario_reproduction(req: Request) -> Response:
+    """Compare a rerun with the scenario it reran: identical, or what differed"""
+    from tektii_engine.record import compare_runs
+
+    row = _row(req)
+    if row["rerun_of"] is None:
+        raise ApiError(409, f"Scenario {row['id']} is not a rerun; start one with POST .../{row['id']}/rerun",
+                       code="not_a_rerun")
+    original = get_scenario_row(req, row["strategy_id"], row["rerun_of"])
+    for scenario in (original, row):
+        if scenario["state"] != "COMPLETE":
+            raise ApiError(409, f"Scenario {scenario['id']} is {scenario['state']}; a comparison needs both runs COMPLETE",
+                           code="scenario_not_complete")
+    first, second = (read_result(run_dir(req.ctx.data_dir, s["id"])) for s in (original, row))
+    if first is None or second is None:
+        raise ApiError(409, "The result files of one of the runs are missing", code="results_missing")
+    return ok({"scenarioId": row["id"], "rerunOf": original["id"], **compare_runs(first, second)})
 
 
 def _non_negative_int(req: Request, name: str) -> int:
@@ -355,6 +408,11 @@ def register(router: Router) -> None:
                             "Long poll: wait up to this many seconds for the run to finish before answering."),))
     router.add("POST", one + "/cancel", cancel_scenario, operation_id="cancelScenario", tag="scenarios",
                response_schema=scenario, errors=(409,))
+    router.add("POST", one + "/rerun", rerun_scenario, operation_id="rerunScenario", tag="scenarios", status=201,
+               response_schema=scenario, errors=(409,))
+    router.add("GET", one + "/reproduction", scenario_reproduction, operation_id="getScenarioReproduction",
+               tag="scenarios", response_schema=router.schema("ScenarioReproduction", schemas.REPRODUCTION_SCHEMA),
+               errors=(409,))
     router.add("GET", one + "/logs", scenario_logs, operation_id="getScenarioLogs", tag="scenarios",
                query=(Param("offset", {"type": "integer", "minimum": 0, "default": 0},
                             "Lines to skip: the nextOffset of the previous response."),),

@@ -7,7 +7,8 @@ import json
 import subprocess
 import sys
 
-HEAVY = ["docker", "requests", "numpy", "pyarrow", "aiohttp", "tektii_platform", "tektii_engine", "cryptography"]
+HEAVY = ["docker", "requests", "numpy", "pyarrow", "aiohttp", "tektii_platform", "tektii_engine", "cryptography",
+         "optuna", "sqlalchemy"]
 PROBE = """
 import contextlib, io, json, sys
 from tektii_core.cli.main import main
