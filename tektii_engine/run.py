@@ -27,8 +27,10 @@ class RunLimits:
     """Wall-clock limits of one run, in seconds (None: unlimited)."""
 
     wall_clock_s: float | None = 3600.0
-    ack_timeout_s: float = 30.0  # how long one event may stay unacknowledged
-    connect_timeout_s: float = 60.0  # from start until the strategy opens /v1/ws
+    # Overrides of the scenario config's eventTimeoutSeconds / startupTimeoutSeconds (None:
+    # the config's values, see docs/scenario-config.md); tests use them to stay fast.
+    ack_timeout_s: float | None = None  # how long one event may stay unacknowledged
+    connect_timeout_s: float | None = None  # from start until the strategy's first ack
     shutdown_grace_s: float = 5.0  # after backtest_complete, for the strategy to exit
     ping_interval_s: float = 15.0  # heartbeat `ping` frames while the strategy is busy
 
@@ -52,7 +54,7 @@ def run_in_process(
                 state, reason = CANCELLED, "cancelled"
                 break
             if on_progress is not None:
-                on_progress(engine.progress(), 0.0, engine.broker.equity())
+                on_progress(engine.progress(), 0.0, engine.broker.equity_value())
     return build_result(engine, state, reason, "", engine.candles)
 
 
