@@ -47,6 +47,12 @@ class DockerRuntime:
         finally:
             client.close()
 
+    def ensure_ready(self, log=None) -> str:
+        """Build the gateway relay image now if needed (the platform may prebuild it)."""
+        from tektii_engine.runtimes.relay_image import ensure_relay_image
+
+        return ensure_relay_image(log=log)
+
     def start(self, launch: StrategyLaunch) -> RunningStrategy:
         from tektii_engine.runtimes.sandbox import SandboxLimits, start_sandboxed
 
