@@ -55,9 +55,6 @@ class ConfigFile:
         section = _section(profile)
         return dict(self._parser.items(section)) if self._parser.has_section(section) else {}
 
-    def profiles(self) -> list[str]:
-        return [s.removeprefix("profile ") for s in self._parser.sections()]
-
     def set(self, profile: str, key: str, value: str) -> None:
         section = _section(profile)
         if not self._parser.has_section(section):

@@ -153,9 +153,6 @@ class Runtime(Protocol):
 
 # --- Execution backends (see hookspecs.register_execution_backends, docs/execution-backends.md) ---
 
-RUN_STATES = ("RUNNING", "COMPLETE", "FAILED", "CANCELLED")
-
-
 @attrs.frozen
 class RunSpec:
     """One scenario run as the platform hands it to an execution backend.
@@ -196,7 +193,7 @@ class RunProgress:
 class RunStatus:
     """What a run is doing now: RUNNING (with progress), or how it ended."""
 
-    state: str  # one of RUN_STATES
+    state: str  # RUNNING, COMPLETE, FAILED or CANCELLED
     progress: RunProgress | None = None
     reason: str | None = None  # why it FAILED (or was CANCELLED)
 

@@ -52,10 +52,3 @@ class Strategy:
     created_by: str
     created_at: str
     updated_at: str
-
-
-@api_model
-class User:
-    id: str
-    name: str
-    created_at: str | None = None

@@ -11,7 +11,7 @@ batch and let the strategy act before asking for the next one; that is the whole
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 
@@ -189,9 +189,3 @@ class Engine:
     def progress(self) -> float:
         span = self.config.end - self.config.start
         return min(max((self.now - self.config.start) / span, 0.0), 1.0)
-
-
-class InProcessStrategy(Protocol):
-    """A strategy called directly by the engine (no gateway): benchmarks and engine tests."""
-
-    def on_candles(self, engine: Engine, t: int, bars: list[Bar]) -> None: ...

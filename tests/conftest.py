@@ -1,13 +1,15 @@
-"""Fixtures shared by the whole suite: the real `tektii` entry point and a real platform server."""
+"""Fixtures shared by the whole suite: the real `tektii` entry point and a real platform server
+(as its own process, and in-process as `api`)."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tektii_testkit import CLI, Platform, base_env, docker_client_or_skip, docker_running, require
+from tektii_testkit import CLI, Api, Platform, base_env, docker_client_or_skip, docker_running, require
 
 
 @pytest.fixture
@@ -61,3 +63,23 @@ def base_image(docker_engine) -> str:
 def docker_client():
     """A Docker SDK client of a running engine that has the provisioned python:3.11-slim."""
     return docker_client_or_skip()
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    """A real platform server (waitress on 127.0.0.1) in this process, in a temporary data directory."""
+    from tektii_platform.server import RunningServer
+
+    data_dir = tmp_path / "data"
+    server = RunningServer(data_dir, "127.0.0.1", 0)
+    thread = server.start_thread()
+    client = Api(server, data_dir)
+    try:
+        yield client
+    finally:
+        client.http.close()
+        server.stop()
+        thread.join(timeout=30)
+        assert not thread.is_alive(), "server did not shut down"
+
+

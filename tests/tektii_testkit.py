@@ -3,6 +3,7 @@ the root conftest). Kept out of conftest.py, whose module name is not unique acr
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import pty
 import shutil
@@ -11,11 +12,18 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
+
+if TYPE_CHECKING:
+    from tektii_engine.data.candles import Candles
+    from tektii_platform.server import RunningServer
 
 
 def require(ok: bool, reason: str) -> None:
@@ -196,4 +204,220 @@ class Platform:
                 self.proc.wait()
 
 
+# --- the platform in-process (tests/platform, tests/data): see the `api` fixture in conftest.py -----
 
+class Api:
+    """The running server plus helpers to make users and call it as one of them."""
+
+    def __init__(self, server: RunningServer, data_dir: Path):
+        self.server = server
+        self.data_dir = data_dir
+        self.url = server.url
+        self.db = server.app.db
+        self.http = requests.Session()
+
+    def new_user(self, name: str = "alice", *, admin: bool = False) -> str:
+        from tektii_platform import accounts
+
+        _user, key = accounts.create_user(self.db, name, admin=admin)
+        return key
+
+    def call(self, method: str, path: str, key: str | None = None, **kwargs) -> requests.Response:
+        headers = kwargs.pop("headers", {})
+        if key is not None:
+            headers["X-API-Key"] = key
+        kwargs.setdefault("timeout", 10)
+        return self.http.request(method, self.url + path, headers=headers, **kwargs)
+
+    def create(self, key: str, name: str) -> dict:
+        response = self.call("POST", "/v1/strategies", key, json={"name": name})
+        assert response.status_code == 201, response.text
+        return response.json()["data"]
+
+
+# --- scenarios against a platform process (tests/scenarios) ------------------------------------
+
+SPEC_CONFIG = {
+    "strategyVersionId": "ver_xyz789",
+    "subscriptions": [{"instrument": "C:BTCUSD", "events": ["candle_1m"]}],
+    "startTime": "2024-01-01T00:00:00Z",
+    "endTime": "2024-04-01T00:00:00Z",
+    "initialCapital": 100000,
+    "positionMode": "netting",
+}
+FINISHED = ("COMPLETE", "FAILED", "CANCELLED")
+
+
+class ServedPlatform(Platform):
+    """The platform as its own process (see tektii_testkit.Platform), with helpers to drive
+    scenarios over HTTP."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str]):
+        super().__init__(data_dir, env, start=False)
+        self.http = requests.Session()
+
+    def call(self, method: str, path: str, key: str | None = None, **kwargs) -> requests.Response:
+        headers = kwargs.pop("headers", {})
+        if key is not None:
+            headers["X-API-Key"] = key
+        kwargs.setdefault("timeout", 30)
+        return self.http.request(method, self.url + path, headers=headers, **kwargs)
+
+    def ok(self, method: str, path: str, key: str | None = None, status: int = 200, **kwargs):
+        response = self.call(method, path, key, **kwargs)
+        assert response.status_code == status, response.text
+        return response.json()["data"]
+
+    def strategy(self, key: str, name: str) -> str:
+        return self.ok("POST", "/v1/strategies", key, 201, json={"name": name})["id"]
+
+    def template_version(self, key: str, strategy_id: str, template: str = "ma-crossover") -> str:
+        body = {"gitSha": "abc1234", "template": template}
+        return self.ok("POST", f"/v1/strategies/{strategy_id}/versions", key, 201, json=body)["id"]
+
+    def generate(self, key: str, symbol: str, start: str, end: str) -> dict:
+        body = {"start": start, "end": end, "seed": 1}
+        return self.ok("POST", f"/v1/instruments/{symbol}/generate", key, json=body, timeout=300)
+
+    def create(self, key: str, strategy_id: str, config: dict) -> dict:
+        return self.ok("POST", f"/v1/strategies/{strategy_id}/scenarios", key, 201, json=config)
+
+    def get(self, key: str, strategy_id: str, scenario_id: str) -> dict:
+        return self.ok("GET", f"/v1/strategies/{strategy_id}/scenarios/{scenario_id}", key)
+
+    def wait(self, key: str, strategy_id: str, scenario_id: str, states=FINISHED, timeout: float = 300,
+             progress: bool = False) -> dict:
+        """Poll until the scenario is in one of `states` (with progress reported, if asked)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            scenario = self.get(key, strategy_id, scenario_id)
+            if scenario["state"] in states and (not progress or scenario["progress"]):
+                return scenario
+            assert time.monotonic() < deadline, f"still {scenario['state']} after {timeout} s: {scenario}"
+            time.sleep(0.2)
+
+
+def served(tmp_path_factory: pytest.TempPathFactory, **env: str) -> Iterator[ServedPlatform]:
+    platform = ServedPlatform(tmp_path_factory.mktemp("platform") / "data", env)
+    platform.start()
+    try:
+        yield platform
+    finally:
+        platform.stop()
+        platform.http.close()
+
+
+def with_version(config: dict, version_id: str, **changes) -> dict:
+    return {**config, "strategyVersionId": version_id, **changes}
+
+
+def children(pid: int) -> set[int]:
+    """Every descendant process of `pid` (from /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+# --- market data (tests/data): real files in tmp dirs, an independent oracle --------------------
+
+def ts(text: str) -> int:
+    """Unix seconds of a UTC ISO time, e.g. ts("2024-01-01T00:00")."""
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp())
+
+
+def candles(rows: Iterable[tuple]) -> Candles:
+    """Candles from (time, open, high, low, close, volume) tuples; time may be ISO text."""
+    import numpy as np
+
+    from tektii_engine.data.candles import Candles
+    rows = [(ts(r[0]) if isinstance(r[0], str) else r[0], *r[1:]) for r in rows]
+    if not rows:
+        return Candles.empty()
+    return Candles(*(np.array(col) for col in zip(*rows, strict=True)))
+
+
+def minute_bars(start: str, count: int, *, price: float = 100.0) -> Candles:
+    """``count`` consecutive 1m bars with distinct, easy-to-follow values."""
+    t0 = ts(start)
+    rows = []
+    for k in range(count):
+        o = price + k
+        rows.append((t0 + 60 * k, o, o + 1 + (k % 3), o - 0.25 - (k % 2), o + 0.75, 1.0 + k))
+    return candles(rows)
+
+
+def bucket_of(epoch: int, tf: str) -> int:
+    """Calendar arithmetic with datetime, independent of timeframes.bucket_start."""
+    moment = datetime.fromtimestamp(epoch, tz=UTC)
+    if tf == "1w":
+        day = moment.replace(hour=0, minute=0, second=0) - timedelta(days=moment.weekday())
+        return int(day.timestamp())
+    if tf == "1d":
+        return int(moment.replace(hour=0, minute=0, second=0).timestamp())
+    amount, unit = int(tf[:-1]), tf[-1]
+    if unit == "h":
+        moment = moment.replace(hour=moment.hour - moment.hour % amount, minute=0, second=0)
+    else:
+        moment = moment.replace(minute=moment.minute - moment.minute % amount, second=0)
+    return int(moment.timestamp())
+
+
+def reference_aggregate(base: Candles, tf: str) -> list[tuple]:
+    """Row-by-row aggregation (a plain loop), the oracle the vectorised code must match."""
+    out: list[list] = []
+    for t, o, h, lo, c, v in base.rows():
+        b = bucket_of(t, tf)
+        if out and out[-1][0] == b:
+            bar = out[-1]
+            bar[2], bar[3], bar[4], bar[5] = (
+                max(bar[2], h),
+                min(bar[3], lo),
+                c,
+                bar[5] + v,
+            )
+        else:
+            out.append([b, o, h, lo, c, v])
+    return [tuple(bar) for bar in out]
+
+
+def assert_rows_close(actual: Candles, expected: list[tuple]) -> None:
+    import numpy as np
+
+    got = actual.rows()
+    assert [r[0] for r in got] == [r[0] for r in expected]
+    np.testing.assert_allclose(np.array([r[1:] for r in got]), np.array([r[1:] for r in expected]), rtol=1e-12)
+
+
+def shipped_file(distribution: str, path: str) -> Path:
+    """A data file that an installed PyPI package ships (located without importing it)."""
+    try:
+        dist = importlib.metadata.distribution(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip(f"test dependency {distribution} is not installed")
+    for file in dist.files or []:
+        if str(file) == path:
+            return Path(str(file.locate()))
+    pytest.fail(f"{distribution} no longer ships {path}")
+
+
+def write_text(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path

@@ -12,7 +12,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 COLUMNS = ("time", "open", "high", "low", "close", "volume")
-PRICE_COLUMNS = ("open", "high", "low", "close")
 
 
 def _int64(value: Any) -> np.ndarray:

@@ -259,15 +259,6 @@ class CandleStore:
             _atomic_write(meta_path, lambda tmp: Path(tmp).write_text(text))
         return info
 
-    def delete(self, symbol: str) -> bool:
-        """Remove an instrument's data; True when there was any."""
-        found = False
-        for path in (self.meta_path(symbol), self.data_path(symbol)):
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-                found = True
-        return found
-
     # -- reading ------------------------------------------------------------------------
 
     def read(

@@ -46,11 +46,14 @@ def example_strategy(tmp_path) -> Path:
 
 @pytest.fixture
 def arm64_context(tmp_path) -> Path:
-    """A real linux/arm64 image: FROM scratch and a file, so building needs no emulation."""
+    """A real linux/arm64 image: FROM scratch and a file, so building needs no emulation.
+
+    The file is unique per test: Docker's classic builder would otherwise reuse a cached COPY
+    layer of an earlier linux/amd64 build of the same context, and report amd64."""
     root = tmp_path / "arm"
     root.mkdir()
     (root / "Dockerfile").write_text("FROM scratch\nCOPY hello.txt /hello.txt\n")
-    (root / "hello.txt").write_text("hello from arm64\n")
+    (root / "hello.txt").write_text(f"hello from arm64 ({uuid.uuid4().hex})\n")
     return root
 
 

@@ -1,18 +1,18 @@
 import numpy as np
 import pytest
-
-from tektii_core.contracts import TektiiError
-from tektii_engine.data import timeframes
-from tektii_engine.data.aggregate import StreamAggregator, aggregate
-from tektii_engine.data.candles import Candles
-from tektii_engine.data.generate import generate
-from tests.data.conftest import (
+from tektii_testkit import (
     assert_rows_close,
     candles,
     minute_bars,
     reference_aggregate,
     ts,
 )
+
+from tektii_core.contracts import TektiiError
+from tektii_engine.data import timeframes
+from tektii_engine.data.aggregate import StreamAggregator, aggregate
+from tektii_engine.data.candles import Candles
+from tektii_engine.data.generate import generate
 
 
 def test_five_minutes_by_hand():

@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from tests.conftest import Platform
-from tests.data.conftest import shipped_file
+from tektii_testkit import Platform, shipped_file
 
 CSV = (
     "Date,Open,High,Low,Close,Volume\n"

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
+from tektii_testkit import ts
 
 from tektii_core.contracts import TektiiError
 from tektii_engine.data.generate import generate, write_generated
-from tests.data.conftest import ts
 
 
 def test_reproducible_per_seed_and_symbol():

@@ -5,11 +5,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-from tektii_core.contracts import TektiiError
-from tektii_engine.data.aggregate import aggregate
-from tektii_engine.data.importer import DataValidationError, import_file, load_file, read_file
-from tests.data.conftest import (
+from tektii_testkit import (
     assert_rows_close,
     minute_bars,
     reference_aggregate,
@@ -17,6 +13,10 @@ from tests.data.conftest import (
     ts,
     write_text,
 )
+
+from tektii_core.contracts import TektiiError
+from tektii_engine.data.aggregate import aggregate
+from tektii_engine.data.importer import DataValidationError, import_file, load_file, read_file
 
 GOOD = """timestamp,open,high,low,close,volume
 2024-01-01T00:00:00Z,100,101,99,100.5,10

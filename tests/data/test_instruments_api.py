@@ -5,10 +5,7 @@ from __future__ import annotations
 import gzip
 
 import pytest
-from tektii_testkit import assert_error
-
-from tests.data.conftest import shipped_file
-from tests.platform.conftest import api  # noqa: F401  (the api fixture)
+from tektii_testkit import assert_error, shipped_file
 
 CSV = (
     "timestamp,open,high,low,close,volume\n"

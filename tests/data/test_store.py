@@ -6,6 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tektii_testkit import candles, minute_bars, ts
 
 from tektii_core.contracts import TektiiError
 from tektii_engine.data import timeframes
@@ -13,7 +14,6 @@ from tektii_engine.data.aggregate import aggregate
 from tektii_engine.data.candles import Candles
 from tektii_engine.data.generate import generate, write_generated
 from tektii_engine.data.store import CandleStore
-from tests.data.conftest import candles, minute_bars, ts
 
 
 def test_write_then_read_round_trip_and_metadata(store):

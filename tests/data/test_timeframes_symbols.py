@@ -3,11 +3,11 @@ import sys
 
 import numpy as np
 import pytest
+from tektii_testkit import bucket_of, ts
 
 from tektii_core.contracts import TektiiError
 from tektii_engine.data import timeframes
 from tektii_engine.data.symbols import parse_symbol
-from tests.data.conftest import bucket_of, ts
 
 
 def test_timeframes_are_the_spec_list_with_their_lengths():

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pluggy
 import pytest
+from tektii_testkit import SPEC_CONFIG, ServedPlatform
 
 from tektii_core import hookimpl
 from tektii_core.contracts import Availability, ExecutionBackend, RunHandle, RunSpec, RunStatus
 from tektii_core.plugins import Plugins
 from tektii_engine.data.generate import write_generated
 from tektii_engine.data.store import CandleStore
-from tests.scenarios.conftest import SPEC_CONFIG, ServedPlatform
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tektii_testkit import CLI, base_env
+from tektii_testkit import CLI, SPEC_CONFIG, base_env, served, with_version
 
 from tektii_engine.templates import write_project
-from tests.scenarios.conftest import SPEC_CONFIG, served, with_version
 
 RUN_LABEL = "org.tektii.run-id"
 

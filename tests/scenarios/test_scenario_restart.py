@@ -8,9 +8,9 @@ import sqlite3
 import time
 
 import pytest
+from tektii_testkit import SPEC_CONFIG, alive, children, served, with_version
 
 from tektii_platform.scheduler import PLATFORM_STOPPED
-from tests.scenarios.conftest import SPEC_CONFIG, alive, children, served, with_version
 
 
 @pytest.fixture

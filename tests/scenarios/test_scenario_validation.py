@@ -5,9 +5,9 @@ market data (instrument present, window inside its range). Nothing is created on
 from __future__ import annotations
 
 import pytest
+from tektii_testkit import SPEC_CONFIG, served, with_version
 
 from tektii_core.scenario_config import config_json_schema
-from tests.scenarios.conftest import SPEC_CONFIG, served, with_version
 
 
 @pytest.fixture(scope="module")
