@@ -149,10 +149,7 @@ class Worker:
         from tektii_engine.run import RunLimits, run_backtest
 
         spec = self.spec
-        runtimes = Plugins().runtimes
-        runtime = runtimes.get(spec["runtime"])
-        if runtime is None:
-            raise TektiiError(f"Unknown runtime {spec['runtime']!r}; available: {', '.join(sorted(runtimes))}")
+        runtime = Plugins(hooks=["register_runtimes"]).runtime(spec["runtime"])
         available = runtime.availability()
         if not available.ok:
             raise TektiiError(f"The {runtime.name} runtime cannot run here: {available.reason}")

@@ -280,7 +280,7 @@ def start_scheduler(ctx: AppContext) -> Scheduler | None:
     """The scheduler of this platform process, started; None when another process has it."""
     from tektii_core.plugins import Plugins
 
-    plugins = Plugins()
+    plugins = Plugins(hooks=["register_execution_backends", "register_runtimes"])
     backend = plugins.execution_backend(os.environ.get(BACKEND_ENV, "").strip() or DEFAULT_BACKEND)
     available = backend.availability()
     if not available.ok:

@@ -22,7 +22,6 @@ from ..http import ApiError, AppContext, Param, Request, Response, Router, not_f
 from ..ids import new_id, now_db, rfc3339
 from ..validation import FieldError
 from . import scenario_schema as schemas
-from .registry import request_host
 from .strategies import get_owned
 
 FINISHED = ("COMPLETE", "FAILED", "CANCELLED")
@@ -115,10 +114,11 @@ def create_scenario(req: Request) -> Response:
     scenario_id, now = new_id("scen"), now_db()
     with req.db.transaction() as conn:
         conn.execute(
-            "INSERT INTO scenarios (id, strategy_id, owner_id, version_id, state, config, platform_host, created_at,"
-            " updated_at) VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?, ?)",
+            # platform_host stays NULL: the registry's realm is the platform's own address, never a request's
+            "INSERT INTO scenarios (id, strategy_id, owner_id, version_id, state, config, created_at,"
+            " updated_at) VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?)",
             (scenario_id, strategy["id"], req.user.id, config.strategy_version_id, json.dumps(config.to_api()),
-             request_host(req), now, now),
+             now, now),
         )
     scheduler = req.ctx.extras.get("scheduler")
     if scheduler is not None:

@@ -29,7 +29,8 @@ def market_data(tmp_path_factory) -> Path:
 
 def spec(tmp_path: Path, market_data: Path, **changes) -> RunSpec:
     config = {**SPEC_CONFIG, "endTime": "2024-01-02T00:00:00Z", "commissionBps": 0, "slippageBps": 0,
-              "forexLeverage": 30, "riskFreeRate": 0, "environment": {}}
+              "forexLeverage": 30, "riskFreeRate": 0, "startupTimeoutSeconds": 120,
+                                 "eventTimeoutSeconds": 60, "ackPolicy": "wait", "environment": {}}
     fields = {"scenario_id": "scen_backendtest", "config": config, "run_dir": tmp_path / "run",
               "market_data_dir": market_data, "runtime": "process", "template": "ma-crossover", **changes}
     return RunSpec(**fields)
