@@ -3,9 +3,9 @@
 The ma-crossover template (as `strategy init` writes it) and bench_engine_lockstep's
 do-nothing async strategy run through the engine (process runtime) over the same generated
 1m candles, subscribed to candles and the order/position/account events the template keeps
-its state from. A template's rate is its events over its wall time past the fixed cost of
-a run (a 1-candle run, measured too), so process start-up cancels out. Runs alternate;
-medians are printed. Also printed: the template's trade count and final equity, which must
+its state from. A run's rate is the median of the events/s the engine reports twice a
+second while it replays (start-up and shutdown are not in it). Runs alternate; medians
+are printed. Also printed: the template's trade count and final equity, which must
 not depend on how fast it runs.
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_templates.py [events] [--pairs N]
@@ -17,7 +17,6 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -47,20 +46,21 @@ def walk_feed(symbol, tf, start, end):
     yield Candles(times, opens, highs, lows, closes, np.ones(len(times)))
 
 
-def run(path: Path, events: int):
+def rate(path: Path, events: int) -> tuple[float, object]:
     config = BacktestConfig([("C:BTCUSD", EVENTS)], T0, T0 + 60 * events)
-    started = time.perf_counter()
-    result = run_backtest(config, walk_feed, StrategyLauncher(ProcessRuntime(), path=path), limits=RunLimits())
-    wall = time.perf_counter() - started
+    rates: list[float] = []
+
+    def on_progress(fraction: float, events_per_second: float, equity: float) -> None:
+        if 0 < fraction < 1 and events_per_second > 0:
+            rates.append(events_per_second)
+
+    launcher = StrategyLauncher(ProcessRuntime(), path=path)
+    result = run_backtest(config, walk_feed, launcher, on_progress=on_progress, limits=RunLimits())
     if result.state != "COMPLETE":
         raise SystemExit(f"{path.name}: {result.state}: {result.reason}")
-    return wall, result
-
-
-def rate(path: Path, events: int) -> tuple[float, object]:
-    fixed, _ = run(path, 1)
-    wall, result = run(path, events)
-    return (events - 1) / max(wall - fixed, 1e-9), result
+    if not rates:
+        raise SystemExit(f"{path.name}: the run was too short for a rate; give more events")
+    return statistics.median(rates), result
 
 
 def main() -> None:

@@ -7,7 +7,12 @@ resident set (VmHWM, of the worker process alone: the strategy is another proces
 sampled from /proc until it exits. Memory that grows with the window shows as a ratio
 above 1; streaming the window keeps it near 1.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/bench_worker_memory.py [--short DAYS] [--long DAYS]
+By default the template's periods are set so that it never trades: what is measured is the
+window, not the trades. With --trading it trades with its defaults (about 13 000 round trips
+a year on 1m candles): the broker keeps every order and fill for the API and the results
+(about 1.7 KB each), so memory then grows with the number of trades.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_worker_memory.py [--short DAYS] [--long DAYS] [--trading]
 """
 
 from __future__ import annotations
@@ -40,13 +45,16 @@ def peak_rss_mib(pid: int, proc: subprocess.Popen) -> float:
     return peak / 1024
 
 
-def run_worker(tmp: Path, market: Path, days: int) -> tuple[float, float, int]:
+NO_TRADES = {"FAST_PERIOD": "999999", "SLOW_PERIOD": "1000000"}  # its SMAs never fill
+
+
+def run_worker(tmp: Path, market: Path, days: int, environment: dict[str, str]) -> tuple[float, float, int]:
     run_dir = tmp / f"run-{days}"
     run_dir.mkdir()
     end = rfc3339(to_epoch(START) + days * 86400)
     config = {"strategyVersionId": "ver_bench", "subscriptions": [{"instrument": "C:BTCUSD", "events": ["candle_1m"]}],
               "startTime": START, "endTime": end, "initialCapital": 100000, "positionMode": "netting",
-              "commissionBps": 0, "slippageBps": 0, "forexLeverage": 30, "riskFreeRate": 0, "environment": {}}
+              "commissionBps": 0, "slippageBps": 0, "forexLeverage": 30, "riskFreeRate": 0, "environment": environment}
     spec = {"scenarioId": f"scen_mem{days}", "config": config, "runDir": str(run_dir), "marketDataDir": str(market),
             "runtime": "process", "image": None, "template": "ma-crossover", "pullAuth": None, "limits": {}}
     (run_dir / "run.json").write_text(json.dumps(spec))
@@ -66,12 +74,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--short", type=int, default=31, help="days")
     parser.add_argument("--long", type=int, default=366, help="days")
+    parser.add_argument("--trading", action="store_true", help="let the template trade (see above)")
     args = parser.parse_args()
+    environment = {} if args.trading else NO_TRADES
     with tempfile.TemporaryDirectory() as tmp:
         market = Path(tmp) / "market-data"
         write_generated(CandleStore(market), "C:BTCUSD", START, rfc3339(to_epoch(START) + args.long * 86400))
-        short = run_worker(Path(tmp), market, args.short)
-        long = run_worker(Path(tmp), market, args.long)
+        short = run_worker(Path(tmp), market, args.short, environment)
+        long = run_worker(Path(tmp), market, args.long, environment)
+    print("ma-crossover " + ("trading" if args.trading else "not trading (window only)"))
     for days, (peak, wall, candles) in ((args.short, short), (args.long, long)):
         print(f"{days:4} days: {candles:8,} candles  worker peak RSS {peak:6.1f} MiB  ({wall:.1f} s)")
     print(f"ratio worker peak RSS {args.long} / {args.short} days: {long[0] / short[0]:.2f}  (aim <= 1.2)")

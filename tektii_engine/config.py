@@ -6,6 +6,7 @@ reports every bad field at once as one TektiiError.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -46,7 +47,15 @@ def to_epoch(value: Any) -> int:
 
 
 def rfc3339(epoch_s: float) -> str:
+    if epoch_s == int(epoch_s):  # whole seconds (every candle time): no datetime per call
+        day, seconds = divmod(int(epoch_s), 86400)
+        return f"{_utc_date(day)}T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}Z"
     return datetime.fromtimestamp(epoch_s, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@functools.lru_cache(maxsize=4096)
+def _utc_date(day: int) -> str:
+    return datetime.fromtimestamp(day * 86400, tz=UTC).strftime("%Y-%m-%d")
 
 
 def asset_class(symbol: str) -> str:

@@ -47,7 +47,7 @@ def test_gateway_rest_benchmark_runs():
 
 
 def test_templates_benchmark_runs():
-    out = run("bench_templates.py", "300", "--pairs", "1")
+    out = run("bench_templates.py", "4000", "--pairs", "1")  # long enough for progress reports
     assert re.search(r"ratio ma-crossover / do-nothing: +\d+\.\d+", out), out
 
 

@@ -342,7 +342,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     # sides more than a quarter of the lockstep's throughput.
     ws = web.WebSocketResponse(max_msg_size=1 << 20, autoping=True, compress=False)
     await ws.prepare(request)
-    await session.attach(ws)
+    await session.attach(ws, request.transport)
     try:
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:

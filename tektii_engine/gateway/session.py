@@ -16,6 +16,7 @@ import asyncio
 import collections
 import contextlib
 import json
+import re
 import secrets
 import shutil
 import tempfile
@@ -55,6 +56,11 @@ ACK_WARNING_S = 5.0  # an event unacknowledged this long gets a warning in the r
 # ackPolicy "continue" (Tektii's own engine): consecutive timeouts before the run halts
 CONTINUE_HALT_AFTER = 5
 CONTINUE_HALT_BEFORE_FIRST_ACK = 24
+# The SDK's own event_ack, exactly as its json.dumps writes it: read without a JSON pass.
+_SDK_ACK = re.compile(
+    r'\{"type": "event_ack", "correlation_id": "[0-9a-f-]{36}", '
+    r'"events_processed": \[((?:"evt_\d+", )*"evt_\d+")?\], "timestamp": \d+\}'
+)
 
 
 class RunStopped(Exception):
@@ -104,6 +110,7 @@ class Session:
         self.outbox: list[dict[str, Any]] = []
         self.outstanding: dict[str, str] = {}
         self.sockets: list[Any] = []  # every open /v1/ws connection gets every frame
+        self.transports: dict[Any, Any] = {}  # socket -> its transport: a batch is one write
         self.connections = 0  # connections made so far
         self.acked = False  # the strategy has acknowledged an event
         self.timeouts = 0  # consecutive events released unacknowledged (ackPolicy "continue")
@@ -137,28 +144,42 @@ class Session:
             }
         self.outbox.append(frame)
 
-    def take_outbox(self) -> list[dict[str, Any]]:
+    def take_outbox(self) -> list[Any]:
         frames, self.outbox = self.outbox, []
         return frames
 
-    async def exchange(self, frames: list[dict[str, Any]]) -> None:
-        """Send the frames (each with its own event_id) and wait until all are acked."""
+    async def exchange(self, frames: list[Any]) -> None:
+        """Send the frames (each with its own event_id) and wait until all are acked.
+
+        A frame is a dict, or a candle's prepared text (wire.candle_text) still open for the
+        event id and timestamp. All of them go to each socket in one write.
+        """
         if self.stopped:
             raise self.stopped
         stamp = rfc3339(self.engine.now)
-        sockets = list(self.sockets)
+        texts = []
+        outstanding = self.outstanding
         for frame in frames:
             self.events += 1
             event_id = f"evt_{self.events}"
-            frame["event_id"] = event_id
-            frame["timestamp"] = stamp
-            text = json.dumps(frame, separators=(",", ":"))
-            self.outstanding[event_id] = text
-            for ws in sockets:
-                try:
-                    await ws.send_str(text)
-                except ConnectionError:
-                    sockets.remove(ws)  # resent when the strategy reconnects
+            if isinstance(frame, str):
+                text = f'{frame},"event_id":"{event_id}","timestamp":"{stamp}"}}'
+            else:
+                frame["event_id"] = event_id
+                frame["timestamp"] = stamp
+                text = json.dumps(frame, separators=(",", ":"))
+            outstanding[event_id] = text
+            texts.append(text)
+        if texts:
+            data = wire.text_frames(texts)
+            for ws in list(self.sockets):
+                transport = self.transports.get(ws)
+                if transport is None:  # a socket without its transport: frame by frame
+                    with contextlib.suppress(ConnectionError):
+                        for text in texts:
+                            await ws.send_str(text)
+                elif not transport.is_closing():  # else gone: resent when it reconnects
+                    transport.write(data)
         self.sent_at = time.monotonic()
         if self.outstanding:
             self.waiter = asyncio.get_running_loop().create_future()
@@ -168,33 +189,42 @@ class Session:
             raise self.stopped
 
     # -- events in ------------------------------------------------------------------------
-    async def attach(self, ws: Any) -> None:
+    async def attach(self, ws: Any, transport: Any = None) -> None:
+        """A new /v1/ws connection; `transport` is its connection (frames are written to it)."""
         self.sockets.append(ws)
+        self.transports[ws] = transport
         self.connections += 1
         for text in list(self.outstanding.values()):  # a reconnect gets what is still unacked
             await ws.send_str(text)
         self.connected.set()
 
     def detach(self, ws: Any) -> None:
+        self.transports.pop(ws, None)
         if ws in self.sockets:
             self.sockets.remove(ws)
             if self.final_sent and not self.sockets:
                 self._release()  # closing after backtest_complete is a clean end
 
     def on_message(self, text: str) -> None:
-        try:
-            data = strict_json.loads(text)
-        except strict_json.JsonError:
-            return
-        if isinstance(data, dict) and data.get("type") == "event_ack":
-            outstanding = self.outstanding
+        sdk_ack = _SDK_ACK.fullmatch(text)
+        if sdk_ack is not None:
+            found = sdk_ack.group(1)
+            ids: Any = found[1:-1].split('", "') if found else ()
+        else:
+            try:
+                data = strict_json.loads(text)
+            except strict_json.JsonError:
+                return
+            if not isinstance(data, dict) or data.get("type") != "event_ack":
+                return
             ids = data.get("events_processed") or ()
-            for event_id in ids if isinstance(ids, list) else ():
-                if isinstance(event_id, str) and outstanding.pop(event_id, None) is not None:
-                    self.acked = True
-                    self.timeouts = 0
-            if not outstanding:
-                self._release()
+        outstanding = self.outstanding
+        for event_id in ids if isinstance(ids, list | tuple) else ():
+            if isinstance(event_id, str) and outstanding.pop(event_id, None) is not None:
+                self.acked = True
+                self.timeouts = 0
+        if not outstanding:
+            self._release()
 
     def skip_unacknowledged(self) -> None:
         """ackPolicy "continue": release what is outstanding as if acked; late acks are no-ops."""
@@ -387,16 +417,12 @@ async def _drive(session: Session, engine: Engine) -> None:
     await session.connected.wait()
     if session.stopped:
         raise session.stopped
-    bar = wire.bar
+    candle_text = wire.candle_text
+    prefixes = [wire.candle_prefix(s.symbol, s.timeframe) for s in engine.streams]
     for _t, bars in engine.batches():
         frames = session.take_outbox()
         for stream, t_open, o, h, low, c, v in bars:
-            frames.append(
-                {
-                    "type": "candle",
-                    "bar": bar(stream.symbol, stream.timeframe, t_open, o, h, low, c, v),
-                }
-            )
+            frames.append(candle_text(prefixes[stream.index], t_open, o, h, low, c, v))
         await session.exchange(frames)
         rounds = 0
         while session.outbox:

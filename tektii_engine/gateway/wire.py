@@ -3,6 +3,7 @@ as strings, RFC 3339 UTC times), and the WebSocket frames that carry them."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -120,6 +121,51 @@ def account(values: dict[str, float]) -> dict[str, Any]:
         "margin_used": dec(values["margin_used"]),
         "unrealized_pnl": dec(values["unrealized_pnl"]),
     }
+
+
+def price(value: float) -> str:
+    """dec() of a float (a market-data price), on the fast path without a call per digit."""
+    text = repr(value)
+    if text.endswith(".0"):
+        return "0" if text == "-0.0" else text[:-2]
+    if "e" in text or "n" in text:
+        return dec(value)  # type: ignore[return-value]
+    return text
+
+
+def candle_prefix(symbol: str, timeframe: str) -> str:
+    """The constant start of a stream's candle frames (see candle_text)."""
+    return (
+        f'{{"type":"candle","bar":{{"symbol":{json.dumps(symbol)},"provider":{json.dumps(PROVIDER)},'
+        f'"timeframe":{json.dumps(timeframe)},"timestamp":"'
+    )
+
+
+def candle_text(prefix: str, t_open: int, o: float, h: float, low: float, c: float, v: float) -> str:
+    """A candle frame as JSON text, open at the end for the event id and timestamp that
+    Session.exchange appends: the same object as {"type": "candle", "bar": bar(...)}, built
+    without a dict and a JSON pass per event."""
+    return (
+        f'{prefix}{rfc3339(t_open)}","open":"{price(o)}","high":"{price(h)}","low":"{price(low)}",'
+        f'"close":"{price(c)}","volume":"{price(v)}"}}'
+    )
+
+
+def text_frames(texts: list[str]) -> bytes:
+    """The texts as unmasked, uncompressed WebSocket text frames (RFC 6455, server side),
+    concatenated: what a batch of events sends in one write."""
+    parts: list[bytes] = []
+    for text in texts:
+        payload = text.encode()
+        n = len(payload)
+        if n < 126:
+            parts.append(b"\x81" + n.to_bytes(1, "big"))
+        elif n < 65536:
+            parts.append(b"\x81\x7e" + n.to_bytes(2, "big"))
+        else:
+            parts.append(b"\x81\x7f" + n.to_bytes(8, "big"))
+        parts.append(payload)
+    return b"".join(parts)
 
 
 def bar(symbol: str, timeframe: str, t_open: int, o, h, low, c, v) -> dict[str, Any]:

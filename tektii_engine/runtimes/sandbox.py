@@ -558,7 +558,7 @@ def _start_direct(
         name=_name(run_id, "network"),
         labels={**labels, ROLE_LABEL: "network"},
         network_mode="none",
-        user=f"{os.getuid()}:{os.getgid()}",
+        user="65534:65534",  # nobody: it only holds the namespace
         mem_limit="16m",
         memswap_limit="16m",
         pids_limit=4,

@@ -212,7 +212,8 @@ def test_both_containers_are_hardened(docker_client, probe_image, gateway, run_i
     )
     try:
         strategy = docker_client.api.inspect_container(sandbox.container_id)["HostConfig"]
-        relay = docker_client.api.inspect_container(sandbox.relay_id)["HostConfig"]
+        relay_inspected = docker_client.api.inspect_container(sandbox.relay_id)
+        relay, relay_user = relay_inspected["HostConfig"], relay_inspected["Config"]["User"]
     finally:
         sandbox.stop(timeout=1)
     assert relay["NetworkMode"] == "none"
@@ -224,6 +225,7 @@ def test_both_containers_are_hardened(docker_client, probe_image, gateway, run_i
         assert not config["Privileged"]
     if direct:  # the holder of the namespace sees nothing of the host
         assert not relay["Binds"] and relay["PidsLimit"] == 4
+        assert relay_user == "65534:65534"  # nobody
     else:
         assert relay["Binds"][0].endswith(":/run/tektii:ro")
     assert strategy["Memory"] == 128 * 1024 * 1024
