@@ -23,6 +23,9 @@ class Availability:
 
     ok: bool
     reason: str = ""
+    # False when the tool is absent altogether (not merely stopped or misconfigured): only
+    # then may `version upload` fall back from the default builder to the next one.
+    installed: bool = True
 
 
 @attrs.frozen
@@ -148,6 +151,9 @@ class Runtime(Protocol):
 RUN_STATES = ("RUNNING", "COMPLETE", "FAILED", "CANCELLED")
 
 
+DEFAULT_RUN_LOG_MAX_BYTES = 10 * 1024 * 1024
+
+
 @attrs.frozen
 class RunSpec:
     """One scenario run as the platform hands it to an execution backend.
@@ -166,6 +172,7 @@ class RunSpec:
     template: str | None = None  # template name (tektii_engine.templates) when there is no image
     pull_auth: Mapping[str, str] | None = None  # {"username", "password"} for pulling `image`
     limits: RuntimeLimits = attrs.field(factory=RuntimeLimits)
+    log_max_bytes: int = DEFAULT_RUN_LOG_MAX_BYTES  # cap of strategy.log, head and tail kept (tektii_engine.runlog)
 
 
 @attrs.frozen
