@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(argv: list[str]) -> int:
+    import dataclasses
+
     from tektii_core.cli import fasthelp
     from tektii_core.cli.context import Context
     from tektii_core.cli.parser import build_parser
@@ -62,6 +64,8 @@ def _run(argv: list[str]) -> int:
             ctx.trace(f"plugin {row['name']} ({row['distribution']} {row['version']}): {', '.join(row['hooks'])}")
     result = args.run(ctx, args)
     if isinstance(result, Output):
+        if ctx.quiet:  # results only (docs/cli.md): no headline, no hints after them
+            result = dataclasses.replace(result, headline=None, footer=())
         plugins.formatters[ctx.output_format](result, ctx.stdout, ctx.tty)
         ctx.stdout.flush()
         return EXIT_OK
