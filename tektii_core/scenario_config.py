@@ -41,11 +41,18 @@ NUMBERS: dict[str, tuple[float, float, float, bool]] = {
     "slippageBps": (0, 10_000, 0, False),
     "forexLeverage": (1, 1_000, 30, False),
     "riskFreeRate": (-1, 1, 0, True),
+    "startupTimeoutSeconds": (1, 3600, 120, False),
+    "eventTimeoutSeconds": (1, 3600, 60, False),  # 5 under ackPolicy "continue"
 }
 DEFAULT_POSITION_MODE = "netting"
+ACK_POLICIES = ("wait", "continue")
+DEFAULT_ACK_POLICY = "wait"
+CONTINUE_EVENT_TIMEOUT = 5
 
 REQUIRED_FIELDS = ("strategyVersionId", "subscriptions", "startTime", "endTime")
-OPTIONAL_FIELDS = ("initialCapital", "positionMode") + tuple(k for k in NUMBERS if k != "initialCapital") + ("environment",)
+OPTIONAL_FIELDS = (
+    ("initialCapital", "positionMode") + tuple(k for k in NUMBERS if k != "initialCapital") + ("ackPolicy", "environment")
+)
 FIELDS = REQUIRED_FIELDS + OPTIONAL_FIELDS
 SUBSCRIPTION_FIELDS = ("instrument", "events")
 
@@ -69,10 +76,70 @@ _SCHEMA_TIMESTAMP = (
 )
 _NO_ZONE_RE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?")
 _DATE_ONLY_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+ENV_NAME_RE = re.compile(r"[A-Z_][A-Z0-9_]*")
+MAX_ENV_VARIABLES = 100
+MAX_ENV_VALUE_CHARS = 4096
 RESERVED_ENV_PREFIX = "TEKTII_"
 # Set by the engine for every strategy (the older gateway variable names).
 RESERVED_ENV_NAMES = ("TRADING_GATEWAY_URL", "TRADING_GATEWAY_API_KEY")
+
+
+@attrs.frozen
+class EnvRule:
+    """Environment names a strategy's config may not set (compared in upper case), and the
+    problem reported for one (``{name}`` is replaced by it)."""
+
+    message: str
+    names: tuple[str, ...] = ()
+    prefixes: tuple[str, ...] = ()
+    suffixes: tuple[str, ...] = ()
+
+    def matches(self, name: str) -> bool:
+        upper = name.upper()
+        return upper in self.names or upper.startswith(self.prefixes) or upper.endswith(self.suffixes)
+
+
+_NOT_A_PARAMETER = "; a strategy's environment is for its own parameters only"
+# The config's environment carries strategy parameters. Names that change how a process, the
+# dynamic loader, a shell or an interpreter behaves are refused: under the process runtime they
+# would run code on the host (BROWSER + PYTHONWARNINGS=...:antigravity... runs a shell command).
+# The one definition: the CLI and the platform both validate with it, the JSON Schema states it.
+PROTECTED_ENV = (
+    EnvRule(f'"{{name}}": names starting with {RESERVED_ENV_PREFIX} are reserved for the platform',
+            prefixes=(RESERVED_ENV_PREFIX,)),
+    EnvRule('"{name}" is set by the platform for every strategy and cannot be overridden', names=RESERVED_ENV_NAMES),
+    EnvRule(
+        '"{name}" configures the dynamic loader or the C library' + _NOT_A_PARAMETER,
+        names=("GCONV_PATH", "GLIBC_TUNABLES", "LOCPATH", "NLSPATH", "HOSTALIASES", "RESOLV_HOST_CONF", "TZDIR"),
+        prefixes=("LD_", "DYLD_", "MALLOC_"),
+    ),
+    EnvRule(
+        '"{name}" configures a shell or how programs are found and started' + _NOT_A_PARAMETER,
+        names=("PATH", "HOME", "SHELL", "ENV", "BASH_ENV", "SHELLOPTS", "BASHOPTS", "IFS", "CDPATH", "PS4",
+               "PROMPT_COMMAND", "BROWSER", "EDITOR", "VISUAL", "PAGER", "MANPAGER", "TERMINFO", "TMPDIR", "USER",
+               "LOGNAME"),
+        prefixes=("BASH_FUNC_",),
+    ),
+    EnvRule(
+        '"{name}" configures an interpreter' + _NOT_A_PARAMETER,
+        names=("PERLLIB", "PERLIO", "NODE_OPTIONS", "NODE_PATH", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS",
+               "GEM_HOME", "GEM_PATH", "LUA_PATH", "LUA_CPATH", "TCLLIBPATH"),
+        prefixes=("PYTHON", "PERL5", "RUBY"),
+    ),
+    EnvRule(
+        '"{name}" routes or trusts network traffic (a proxy or a certificate bundle)' + _NOT_A_PARAMETER,
+        names=("NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"),
+        suffixes=("_PROXY",),
+    ),
+)
+
+
+def protected_env_problem(name: str) -> str | None:
+    """Why a config may not set environment variable `name`, or None when it may."""
+    for rule in PROTECTED_ENV:
+        if rule.matches(name):
+            return rule.message.format(name=name)
+    return None
 EXAMPLE_TIME = "2024-01-01T00:00:00Z"
 
 
@@ -135,6 +202,9 @@ class ScenarioConfig:
     slippage_bps: float = NUMBERS["slippageBps"][2]
     forex_leverage: float = NUMBERS["forexLeverage"][2]
     risk_free_rate: float = NUMBERS["riskFreeRate"][2]
+    startup_timeout_s: float = NUMBERS["startupTimeoutSeconds"][2]
+    event_timeout_s: float = NUMBERS["eventTimeoutSeconds"][2]  # 5 s by default under "continue"
+    ack_policy: str = DEFAULT_ACK_POLICY
     environment: Mapping[str, str] = attrs.field(factory=dict)
 
     def to_api(self) -> dict[str, Any]:
@@ -150,6 +220,9 @@ class ScenarioConfig:
             "slippageBps": self.slippage_bps,
             "forexLeverage": self.forex_leverage,
             "riskFreeRate": self.risk_free_rate,
+            "startupTimeoutSeconds": self.startup_timeout_s,
+            "eventTimeoutSeconds": self.event_timeout_s,
+            "ackPolicy": self.ack_policy,
             "environment": dict(self.environment),
         }
 
@@ -285,11 +358,17 @@ class _Validator:
             ("slippageBps", "slippage_bps"),
             ("forexLeverage", "forex_leverage"),
             ("riskFreeRate", "risk_free_rate"),
+            ("startupTimeoutSeconds", "startup_timeout_s"),
+            ("eventTimeoutSeconds", "event_timeout_s"),
         ):
             if name in obj:
                 values[field] = self.number(obj[name], name)
         if "positionMode" in obj:
             values["position_mode"] = self.position_mode(obj["positionMode"])
+        if "ackPolicy" in obj:
+            values["ack_policy"] = self.ack_policy(obj["ackPolicy"])
+            if values["ack_policy"] == "continue" and "eventTimeoutSeconds" not in obj:
+                values["event_timeout_s"] = CONTINUE_EVENT_TIMEOUT
         if "environment" in obj:
             values["environment"] = self.environment(obj["environment"])
         if self.problems:
@@ -531,6 +610,15 @@ class _Validator:
             self.bad("positionMode", f"must be {options}, got {_describe(value)}")
         return None
 
+    def ack_policy(self, value: Any) -> str | None:
+        if isinstance(value, str) and value in ACK_POLICIES:
+            return value
+        options = " or ".join(f'"{p}"' for p in ACK_POLICIES)
+        guess = _did_you_mean(value, ACK_POLICIES) if isinstance(value, str) else None
+        hint = f' (did you mean "{guess}"?)' if guess else ""
+        self.bad("ackPolicy", f"must be {options}, got {_describe(value)}{hint}")
+        return None
+
     def environment(self, value: Any) -> dict[str, str] | None:
         if not isinstance(value, Mapping):
             self.bad(
@@ -539,24 +627,20 @@ class _Validator:
             )
             return None
         ok = True
+        if len(value) > MAX_ENV_VARIABLES:
+            self.bad("environment", f"has {len(value)} variables; at most {MAX_ENV_VARIABLES} are allowed")
+            ok = False
         for key, item in value.items():
             path = _join("environment", key) if isinstance(key, str) else "environment"
-            if not isinstance(key, str) or not ENV_NAME_RE.fullmatch(key):
-                self.bad(
-                    path,
-                    f'"{key}" is not a valid environment variable name (letters, digits and _, not starting with a digit)',
-                )
+            protected = protected_env_problem(key) if isinstance(key, str) else None
+            if protected is not None:
+                self.bad(path, protected)
                 ok = False
-            elif key.upper().startswith(RESERVED_ENV_PREFIX):
+            elif not isinstance(key, str) or not ENV_NAME_RE.fullmatch(key):
                 self.bad(
                     path,
-                    f'"{key}": names starting with {RESERVED_ENV_PREFIX} are reserved for the platform',
-                )
-                ok = False
-            elif key in RESERVED_ENV_NAMES:
-                self.bad(
-                    path,
-                    f'"{key}" is set by the platform for every strategy and cannot be overridden',
+                    f'"{key}" is not a valid environment variable name (upper-case letters, digits and _,'
+                    " not starting with a digit)",
                 )
                 ok = False
             if not isinstance(item, str):
@@ -572,6 +656,9 @@ class _Validator:
                 ok = False
             elif "\x00" in item:
                 self.bad(path, "must not contain a NUL character")
+                ok = False
+            elif len(item) > MAX_ENV_VALUE_CHARS:
+                self.bad(path, f"is {len(item)} characters long; at most {MAX_ENV_VALUE_CHARS} are allowed")
                 ok = False
         return dict(value) if ok else None
 
@@ -655,7 +742,12 @@ def config_json_schema() -> dict[str, Any]:
             "default": default,
         }
 
-    reserved = "".join(f"[{c}{c.lower()}]" if c.isalpha() else c for c in RESERVED_ENV_PREFIX)
+    protected: list[dict[str, Any]] = []
+    for rule in PROTECTED_ENV:
+        if rule.names:
+            protected.append({"enum": list(rule.names)})
+        protected += [{"pattern": f"^{re.escape(p)}"} for p in rule.prefixes]
+        protected += [{"pattern": f"{re.escape(p)}$"} for p in rule.suffixes]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "urn:tektii:scenario-config",
@@ -705,19 +797,33 @@ def config_json_schema() -> dict[str, Any]:
                 "riskFreeRate",
                 "Annual risk-free rate as a fraction (0.04 = 4 %), for Sharpe and Sortino.",
             ),
+            "startupTimeoutSeconds": number(
+                "startupTimeoutSeconds",
+                "Cold-start grace: seconds from the strategy's start until it acknowledges its first event.",
+            ),
+            "eventTimeoutSeconds": {
+                **number(
+                    "eventTimeoutSeconds",
+                    "Seconds one event may stay unacknowledged after the first (default 60; 5 under ackPolicy continue).",
+                ),
+            },
+            "ackPolicy": {
+                "enum": list(ACK_POLICIES),
+                "description": "wait: the engine waits for every ack, deterministic, FAILED past the limit; continue: as "
+                               "Tektii's engine, an unacknowledged event is skipped after eventTimeoutSeconds (not "
+                               "deterministic), the run halts after 5 consecutive timeouts (24 before the first ack).",
+                "default": DEFAULT_ACK_POLICY,
+            },
             "environment": {
                 "type": "object",
-                "description": "Environment variables for the strategy, e.g. template parameters.",
+                "description": "Environment variables for the strategy, e.g. template parameters; names that"
+                " configure a process, loader, shell or interpreter are refused (docs/scenario-config.md).",
+                "maxProperties": MAX_ENV_VARIABLES,
                 "propertyNames": {
                     "pattern": f"^{ENV_NAME_RE.pattern}$",
-                    "not": {
-                        "anyOf": [
-                            {"pattern": f"^{reserved}"},
-                            {"enum": list(RESERVED_ENV_NAMES)},
-                        ]
-                    },
+                    "not": {"anyOf": protected},
                 },
-                "additionalProperties": {"type": "string", "pattern": "^[^\\u0000]*$"},
+                "additionalProperties": {"type": "string", "pattern": "^[^\\u0000]*$", "maxLength": MAX_ENV_VALUE_CHARS},
                 "default": {},
             },
         },

@@ -21,6 +21,8 @@ LIFECYCLE_EVENTS = ("order_update", "position_update", "account_update", "trade_
 ASSET_CLASSES = {"C": "CRYPTO", "F": "FOREX", "S": "STOCK"}
 POSITION_MODES = ("netting", "hedging")
 MAX_SUBSCRIPTIONS = 50
+ACK_POLICIES = ("wait", "continue")
+MAX_TIMEOUT_S = 3600
 
 
 def to_epoch(value: Any) -> int:
@@ -84,6 +86,11 @@ class BacktestConfig:
     slippage_bps: float = 0.0
     forex_leverage: float = 30.0  # crypto and stocks trade at 1x (cash); see docs/fill-model.md
     environment: Mapping[str, str] = attrs.field(factory=dict)
+    # How long the strategy may take (docs/scenario-config.md, "Timeouts"): from its start to
+    # its first ack, and per event after that (None: 60 s when waiting, 5 s under "continue").
+    startup_timeout_s: float = 120.0
+    event_timeout_s: float | None = None
+    ack_policy: str = "wait"
 
     def __attrs_post_init__(self) -> None:
         problems = validate(self)
@@ -112,6 +119,12 @@ class BacktestConfig:
     def lifecycle(self) -> frozenset[str]:
         """The lifecycle events any subscription asked for (they are account-wide)."""
         return frozenset(e for s in self.subscriptions for e in s.events if e in LIFECYCLE_EVENTS)
+
+    @property
+    def event_limit_s(self) -> float:
+        if self.event_timeout_s is not None:
+            return self.event_timeout_s
+        return 5.0 if self.ack_policy == "continue" else 60.0
 
     def leverage(self, symbol: str) -> float:
         return self.forex_leverage if asset_class(symbol) == "FOREX" else 1.0
@@ -153,6 +166,8 @@ class BacktestConfig:
             "commissionBps": "commission_bps",
             "slippageBps": "slippage_bps",
             "forexLeverage": "forex_leverage",
+            "startupTimeoutSeconds": "startup_timeout_s",
+            "eventTimeoutSeconds": "event_timeout_s",
         }
         for key, field in numbers.items():
             if key in data and data[key] is not None:
@@ -164,6 +179,8 @@ class BacktestConfig:
         if "positionMode" in data and data["positionMode"] is not None:
             mode = data["positionMode"]
             kwargs["position_mode"] = mode.lower() if isinstance(mode, str) else mode
+        if data.get("ackPolicy") is not None:
+            kwargs["ack_policy"] = data["ackPolicy"]
         env = environment if environment is not None else data.get("environment", {})
         if not isinstance(env, Mapping) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in env.items()
@@ -189,6 +206,9 @@ class BacktestConfig:
             "commissionBps": self.commission_bps,
             "slippageBps": self.slippage_bps,
             "forexLeverage": self.forex_leverage,
+            "startupTimeoutSeconds": self.startup_timeout_s,
+            "eventTimeoutSeconds": self.event_limit_s,
+            "ackPolicy": self.ack_policy,
         }
 
 
@@ -247,4 +267,11 @@ def _validate_fields(f: Mapping[str, Any]) -> list[str]:
         low = 1 if field == "forex_leverage" else 0
         if not (math.isfinite(value) and low <= value <= high):
             problems.append(f"{key}: must be between {low} and {high}")
+    for field, key in (("startup_timeout_s", "startupTimeoutSeconds"), ("event_timeout_s", "eventTimeoutSeconds")):
+        value = f.get(field)
+        if value is not None and not (math.isfinite(value) and 1 <= value <= MAX_TIMEOUT_S):
+            problems.append(f"{key}: must be between 1 and {MAX_TIMEOUT_S}")
+    policy = f.get("ack_policy")
+    if policy is not None and policy not in ACK_POLICIES:
+        problems.append(f"ackPolicy: must be 'wait' or 'continue', got {policy!r}")
     return problems

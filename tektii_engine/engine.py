@@ -147,7 +147,7 @@ class Engine:
             if exhausted:
                 cursors = [c for c in cursors if c[2] is not None]
             self.candles += len(bars)
-            equity = broker.equity()
+            equity = broker.equity_value()
             if equity > self.peak:
                 self.peak = equity
             drawdown = (self.peak - equity) / self.peak if self.peak > 0 else 0.0
@@ -156,7 +156,7 @@ class Engine:
             if t >= next_sample or not cursors:
                 times_.append(t)
                 equity_.append(equity)
-                cash_.append(broker.balance)
+                cash_.append(broker.balance_value)
                 dd_.append(drawdown)
                 next_sample = (t // step + 1) * step
             self.batches_done += 1
@@ -176,14 +176,14 @@ class Engine:
     def record_final(self) -> None:
         """Make sure the curve ends with the state after the last fill (e.g. at window end)."""
         times_, equity_, cash_, dd_ = self.curve
-        equity = self.broker.equity()
+        equity = self.broker.equity_value()
         drawdown = (self.peak - equity) / self.peak if self.peak > 0 else 0.0
         if times_ and times_[-1] == self.now:
-            equity_[-1], cash_[-1], dd_[-1] = equity, self.broker.balance, drawdown
+            equity_[-1], cash_[-1], dd_[-1] = equity, self.broker.balance_value, drawdown
         else:
             times_.append(self.now)
             equity_.append(equity)
-            cash_.append(self.broker.balance)
+            cash_.append(self.broker.balance_value)
             dd_.append(drawdown)
 
     def progress(self) -> float:

@@ -15,6 +15,11 @@ def _side(side: int) -> str:
     return "BUY" if side > 0 else "SELL"
 
 
+def _num(value: Any) -> float | None:
+    """A broker Decimal as a JSON number of the stored result (the wire keeps exact strings)."""
+    return None if value is None else float(value)
+
+
 def order_record(order: Any) -> dict[str, Any]:
     """A broker Order as a camelCase result record (numbers stay numbers)."""
     return {
@@ -22,16 +27,16 @@ def order_record(order: Any) -> dict[str, Any]:
         "symbol": order.symbol,
         "side": _side(order.side),
         "orderType": order.order_type,
-        "quantity": order.quantity,
-        "filledQuantity": order.filled_quantity,
+        "quantity": _num(order.quantity),
+        "filledQuantity": _num(order.filled_quantity),
         "status": order.status,
         "timeInForce": order.time_in_force,
-        "limitPrice": order.limit_price,
-        "stopPrice": order.stop_price,
-        "stopLoss": order.stop_loss,
-        "takeProfit": order.take_profit,
+        "limitPrice": _num(order.limit_price),
+        "stopPrice": _num(order.stop_price),
+        "stopLoss": _num(order.stop_loss),
+        "takeProfit": _num(order.take_profit),
         "reduceOnly": order.reduce_only,
-        "averageFillPrice": order.average_fill_price,
+        "averageFillPrice": _num(order.average_fill_price),
         "rejectReason": order.reject_reason,
         "clientOrderId": order.client_order_id,
         "parentOrderId": order.parent_id,
@@ -47,9 +52,9 @@ def fill_record(fill: Any) -> dict[str, Any]:
         "orderId": fill.order_id,
         "symbol": fill.symbol,
         "side": _side(fill.side),
-        "quantity": fill.quantity,
-        "price": fill.price,
-        "commission": fill.commission,
+        "quantity": _num(fill.quantity),
+        "price": _num(fill.price),
+        "commission": _num(fill.commission),
         "time": rfc3339(fill.time),
         "isMaker": fill.is_maker,
         "positionId": fill.position_id,
@@ -76,14 +81,14 @@ class ClosedTradeRecord:
         return cls(
             trade.symbol,
             trade.side,
-            trade.quantity,
+            float(trade.quantity),
             trade.entry_time,
-            trade.entry_price,
+            float(trade.entry_price),
             trade.exit_time,
-            trade.exit_price,
-            trade.pnl,
-            trade.gross_pnl,
-            trade.fees,
+            float(trade.exit_price),
+            float(trade.pnl),
+            float(trade.gross_pnl),
+            float(trade.fees),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -231,10 +236,10 @@ def build_result(
         reason=reason,
         config=engine.config.to_dict(),
         initial_capital=engine.config.initial_capital,
-        final_equity=broker.equity(),
-        final_balance=broker.balance,
+        final_equity=float(broker.equity()),
+        final_balance=float(broker.balance),
         max_drawdown=engine.max_drawdown,
-        total_fees=broker.total_fees,
+        total_fees=float(broker.total_fees),
         times=list(times),
         equity=list(equity),
         cash=list(cash),
@@ -247,10 +252,10 @@ def build_result(
                 "id": p.id,
                 "symbol": p.symbol,
                 "side": "LONG" if p.side > 0 else "SHORT",
-                "quantity": p.quantity,
-                "averageEntryPrice": p.average_price,
+                "quantity": float(p.quantity),
+                "averageEntryPrice": float(p.average_price),
                 "currentPrice": p.current_price,
-                "unrealizedPnl": p.unrealized_pnl,
+                "unrealizedPnl": float(p.unrealized_pnl),
                 "openedAt": rfc3339(p.opened_at),
             }
             for p in broker.positions.values()

@@ -27,8 +27,10 @@ class RunLimits:
     """Wall-clock limits of one run, in seconds (None: unlimited)."""
 
     wall_clock_s: float | None = 3600.0
-    ack_timeout_s: float = 30.0  # how long one event may stay unacknowledged
-    connect_timeout_s: float = 60.0  # from start until the strategy opens /v1/ws
+    # Overrides of the scenario config's eventTimeoutSeconds / startupTimeoutSeconds (None:
+    # the config's values, see docs/scenario-config.md); tests use them to stay fast.
+    ack_timeout_s: float | None = None  # how long one event may stay unacknowledged
+    connect_timeout_s: float | None = None  # from start until the strategy's first ack
     shutdown_grace_s: float = 5.0  # after backtest_complete, for the strategy to exit
     ping_interval_s: float = 15.0  # heartbeat `ping` frames while the strategy is busy
 
@@ -52,7 +54,7 @@ def run_in_process(
                 state, reason = CANCELLED, "cancelled"
                 break
             if on_progress is not None:
-                on_progress(engine.progress(), 0.0, engine.broker.equity())
+                on_progress(engine.progress(), 0.0, engine.broker.equity_value())
     return build_result(engine, state, reason, "", engine.candles)
 
 
@@ -96,8 +98,8 @@ def local_run(
 
     Candles come from `feed`, else from the market-data store at `data_dir`.
     """
+    from tektii_core.plugins import Plugins
     from tektii_engine.gateway.session import StrategyLauncher
-    from tektii_plugins.runtimes.process import ProcessRuntime
 
     if feed is None:
         if data_dir is None:
@@ -105,7 +107,8 @@ def local_run(
         from tektii_engine.data.store import CandleStore
 
         feed = CandleStore(Path(data_dir)).read
-    launcher = StrategyLauncher(ProcessRuntime(), path=Path(path), log=log)
+    runtime = Plugins(hooks=["register_runtimes"]).runtime("process")  # a plugin may replace the built-in
+    launcher = StrategyLauncher(runtime, path=Path(path), log=log)
     return run_backtest(
         config, feed, launcher, on_progress=on_progress, cancel=cancel, limits=limits
     )

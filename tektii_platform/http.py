@@ -8,6 +8,7 @@ routes there; the OpenAPI document is generated from the same table.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -23,6 +24,7 @@ from .validation import FieldError, validate
 if TYPE_CHECKING:
     from .accounts import User
     from .db import Database
+    from .hosts import OwnAddress
 
 MAX_BODY_BYTES = 1024 * 1024
 HTTP_REASONS = {
@@ -31,6 +33,7 @@ HTTP_REASONS = {
     204: "No Content",
     400: "Bad Request",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
     409: "Conflict",
@@ -44,6 +47,7 @@ HTTP_REASONS = {
 ERROR_CODES = {
     400: "invalid_json",
     401: "unauthenticated",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
@@ -107,7 +111,21 @@ class Response:
             return b""
         if isinstance(self.body, str) and self.media_type != "application/json":
             return self.body.encode("utf-8")
-        return json.dumps(self.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        try:
+            text = json.dumps(self.body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        except ValueError:  # NaN or an infinity is not JSON: such a number is sent as null
+            text = json.dumps(_finite(self.body), separators=(",", ":"), ensure_ascii=False)
+        return text.encode("utf-8")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def ok(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
@@ -117,10 +135,12 @@ def ok(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -
 
 @attrs.define
 class AppContext:
-    """What every handler can reach: the data directory, the database and shutdown hooks."""
+    """What every handler can reach: the data directory, the database, the platform's own
+    address (set once its socket is bound) and shutdown hooks."""
 
     data_dir: Path
     db: Database
+    address: OwnAddress | None = None
     closers: list[Callable[[], None]] = attrs.Factory(list)
     extras: dict[str, Any] = attrs.Factory(dict)  # per-resource state, keyed by module
 

@@ -62,6 +62,8 @@ def _run(argv: list[str]) -> int:
     if ctx.verbose:
         for row in plugins.describe():
             ctx.trace(f"plugin {row['name']} ({row['distribution']} {row['version']}): {', '.join(row['hooks'])}")
+        for override in plugins.overrides:
+            ctx.trace(override.message())
     result = args.run(ctx, args)
     if isinstance(result, Output):
         if ctx.quiet:  # results only (docs/cli.md): no headline, no hints after them

@@ -7,11 +7,11 @@ price, or at the open when the bar gaps through it; limits fill at the limit pri
 open when it is better. Market and triggered stop fills pay `slippage_bps` against the trader;
 every fill pays `commission_bps` of its notional. Margin accounting: the balance changes only
 by fees and realised P&L; equity = balance + unrealised P&L; margin used = notional / leverage.
+Every quantity, price and amount is a Decimal (tektii_engine.broker.models says how exact).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -19,14 +19,20 @@ from typing import Any
 from tektii_engine.broker.models import (
     ORDER_TYPES,
     TIME_IN_FORCE,
+    ZERO,
     BrokerError,
     ClosedTrade,
     Fill,
     Order,
     Position,
+    market_decimal,
 )
 
-EPS = 1e-9
+# Bounds of an order's quantity and prices (docs/fill-model.md, "Numbers"): more decimal
+# places than PLACES are rounded half-even, and a value that rounds to zero is refused.
+MAX_VALUE = Decimal("1e15")
+PLACES = 28
+_QUANTUM = Decimal(1).scaleb(-PLACES)
 DAY = 86_400
 # Within one bar, orders are matched market first, then stops, then limits: when a bracket's
 # stop-loss and take-profit both lie inside one bar, the stop-loss wins (the pessimistic path).
@@ -40,22 +46,33 @@ def _noop_sink(kind: str, event: str, obj: Any, parent: str | None) -> None:
     pass
 
 
-def parse_decimal(value: Any, field: str, reason: str, *, positive: bool = True) -> float:
-    """A wire decimal (string or number) as float; a 422 rejection with `reason` if invalid."""
+def parse_decimal(value: Any, field: str) -> Decimal:
+    """A wire quantity or price (decimal string or JSON number), exactly as sent.
+
+    400 INVALID_VALUE unless it is finite, positive, at most MAX_VALUE and non-zero once
+    rounded to PLACES decimal places (then held to at most 28 significant digits).
+    """
     try:
-        if isinstance(value, bool):
+        if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
             raise InvalidOperation
-        number = Decimal(str(value).strip())
-        if not number.is_finite():
-            raise InvalidOperation
+        number = market_decimal(value) if not isinstance(value, str) else Decimal(value.strip())
     except (InvalidOperation, ValueError):
-        raise BrokerError.rejected(reason, f"{field} {value!r} is not a decimal number") from None
-    if positive and number <= 0:
-        raise BrokerError.rejected(reason, f"{field} must be positive, got {value}")
-    return float(number)
+        raise _invalid(field, "not a decimal number", value) from None
+    if not number.is_finite():
+        raise _invalid(field, "must be a finite number", value)
+    if number <= 0:
+        raise _invalid(field, "must be positive", value)
+    if number > MAX_VALUE:
+        raise _invalid(field, f"must be at most {MAX_VALUE:,f}", value)
+    number = +number  # 28 significant digits (the default context)
+    if number.as_tuple().exponent < -PLACES:  # type: ignore[operator]
+        number = number.quantize(_QUANTUM)
+        if not number:
+            raise _invalid(field, f"rounds to zero at {PLACES} decimal places", value)
+    return number
 
 
-def _set(value: float | None) -> float:
+def _set(value: Decimal | None) -> Decimal:
     """A price the order's type requires (validated when the order was placed)."""
     assert value is not None
     return value
@@ -71,30 +88,31 @@ class Broker:
 
     def __init__(
         self,
-        leverage: Mapping[str, float],
+        leverage: Mapping[str, float | Decimal],
         *,
-        initial_capital: float = 100_000.0,
+        initial_capital: float | Decimal = 100_000.0,
         position_mode: str = "netting",
         commission_bps: float = 0.0,
         slippage_bps: float = 0.0,
         sink: Sink | None = None,
     ):
-        self.leverage = dict(leverage)
+        self.leverage = {s: market_decimal(v) for s, v in leverage.items()}
         self.hedging = position_mode == "hedging"
-        self.initial_capital = float(initial_capital)
-        self.balance = float(initial_capital)
-        self.commission_rate = commission_bps / 10_000.0
-        self.slippage_rate = slippage_bps / 10_000.0
+        self.initial_capital = market_decimal(initial_capital)
+        self.balance = self.initial_capital
+        self.balance_value = float(self.balance)  # the balance as float, for the equity curve
+        self.commission_rate = market_decimal(commission_bps) / 10_000
+        self.slippage_rate = market_decimal(slippage_bps) / 10_000
         self.sink: Sink = sink or _noop_sink
         self.now = 0
         self.orders: dict[str, Order] = {}
         self.pending: dict[str, dict[str, Order]] = {s: {} for s in self.leverage}
         self.positions: dict[str, Position] = {}
         self.net: dict[str, str] = {}  # symbol -> position id (netting mode)
-        self.marks: dict[str, float] = {}
+        self.marks: dict[str, float] = {}  # last close per symbol, as stored
         self.fills: list[Fill] = []
         self.closed_trades: list[ClosedTrade] = []
-        self.total_fees = 0.0
+        self.total_fees = ZERO
         self._aliases = self._build_aliases(self.leverage)
         self._seq = {"ord": 0, "pos": 0, "trd": 0}
 
@@ -137,18 +155,28 @@ class Broker:
         return resolved
 
     # -- account ------------------------------------------------------------------------------
-    def unrealized(self) -> float:
-        return sum(p.unrealized_pnl for p in self.positions.values())
+    def unrealized(self) -> Decimal:
+        return sum((p.unrealized_pnl for p in self.positions.values()), ZERO)
 
-    def equity(self) -> float:
+    def equity(self) -> Decimal:
         if not self.positions:
             return self.balance
         return self.balance + self.unrealized()
 
-    def margin_used(self) -> float:
-        return sum(p.margin for p in self.positions.values())
+    def equity_value(self) -> float:
+        """Equity as a float, for the equity curve (whose statistics are float64)."""
+        if not self.positions:
+            return self.balance_value
+        return self.balance_value + sum(p.unrealized_value for p in self.positions.values())
 
-    def account(self) -> dict[str, float]:
+    def margin_used(self) -> Decimal:
+        return sum((p.margin for p in self.positions.values()), ZERO)
+
+    def mark(self, symbol: str) -> Decimal | None:
+        price = self.marks.get(symbol)
+        return None if price is None else market_decimal(price)
+
+    def account(self) -> dict[str, Decimal]:
         unrealized = self.unrealized()
         equity = self.balance + unrealized
         used = self.margin_used()
@@ -190,7 +218,7 @@ class Broker:
         tif = str(body.get("time_in_force") or "GTC").upper()
         if tif not in TIME_IN_FORCE:
             raise _invalid("time_in_force", f"expected one of {', '.join(TIME_IN_FORCE)}", tif)
-        quantity = parse_decimal(body["quantity"], "quantity", "INVALID_QUANTITY")
+        quantity = parse_decimal(body["quantity"], "quantity")
         prices: dict[str, Any] = {}
         for field in (
             "limit_price",
@@ -200,7 +228,7 @@ class Broker:
             "trailing_distance",
         ):
             value = body.get(field)
-            prices[field] = None if value is None else parse_decimal(value, field, "INVALID_PRICE")
+            prices[field] = None if value is None else parse_decimal(value, field)
         trailing_type = str(body.get("trailing_type") or "ABSOLUTE").upper()
         if trailing_type not in ("ABSOLUTE", "PERCENT"):
             raise _invalid("trailing_type", "expected ABSOLUTE or PERCENT", trailing_type)
@@ -223,15 +251,15 @@ class Broker:
         self,
         symbol: str,
         side: int,
-        quantity: float,
+        quantity: Decimal,
         order_type: str = "MARKET",
         *,
         time_in_force: str = "GTC",
-        limit_price: float | None = None,
-        stop_price: float | None = None,
-        stop_loss: float | None = None,
-        take_profit: float | None = None,
-        trailing_distance: float | None = None,
+        limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+        stop_loss: Decimal | None = None,
+        take_profit: Decimal | None = None,
+        trailing_distance: Decimal | None = None,
         trailing_type: str | None = None,
         reduce_only: bool = False,
         post_only: bool = False,
@@ -242,10 +270,18 @@ class Broker:
         active_from: int | None = None,
     ) -> Order:
         symbol = self._symbol_or_reject(symbol)
-        if not (quantity > 0 and math.isfinite(quantity)):
-            raise BrokerError.rejected(
-                "INVALID_QUANTITY", f"quantity must be positive, got {quantity}"
+        # In-process callers may pass numbers; the wire path has parsed them already.
+        quantity = parse_decimal(quantity, "quantity")
+        limit_price, stop_price, stop_loss, take_profit, trailing_distance = (
+            None if v is None else parse_decimal(v, f)
+            for f, v in (
+                ("limit_price", limit_price),
+                ("stop_price", stop_price),
+                ("stop_loss", stop_loss),
+                ("take_profit", take_profit),
+                ("trailing_distance", trailing_distance),
             )
+        )
         needs = {
             "LIMIT": ("limit_price",),
             "STOP": ("stop_price",),
@@ -283,7 +319,7 @@ class Broker:
                 "INVALID_PRICE",
                 "stop_loss/take_profit attach only to orders that open a position",
             )
-        mark = self.marks.get(symbol)
+        mark = self.mark(symbol)
         reference = {
             "LIMIT": limit_price,
             "STOP": stop_price,
@@ -302,16 +338,17 @@ class Broker:
                     f"limit {limit_price} would fill at once (last {mark})",
                 )
         if mark is not None and not closing:
-            opening = quantity
-            if not self.hedging:
-                opening = max(quantity - sum(p.quantity for p in opposite), 0.0)
+            opening, released = quantity, ZERO
+            if not self.hedging:  # the part that closes the opposite position frees its margin
+                opening = max(quantity - sum(p.quantity for p in opposite), ZERO)
+                released = self._released_margin(opposite, quantity)
             price = reference or mark
             needed = opening * price / self.leverage[symbol] + self._fee(quantity, price)
-            available = self.account()["margin_available"]
-            if needed > available + EPS:
+            available = self.account()["margin_available"] + released
+            if needed > available:
                 raise BrokerError.rejected(
                     "INSUFFICIENT_MARGIN",
-                    f"needs {needed:.2f} of margin, {max(available, 0.0):.2f} available",
+                    f"needs {needed:.2f} of margin, {max(available, ZERO):.2f} available",
                 )
         order = Order(
             id=self._next("ord"),
@@ -335,6 +372,8 @@ class Broker:
             oco_group_id=oco_group_id,
             position_id=position_id,
             parent_id=parent_id,
+            # A trailing stop trails from the price when it was placed: the last close.
+            watermark=mark if order_type == "TRAILING_STOP" else None,
         )
         self.orders[order.id] = order
         self.pending[symbol][order.id] = order
@@ -343,7 +382,21 @@ class Broker:
         return order
 
     @staticmethod
-    def _check_bracket(side: int, ref: float, sl: float | None, tp: float | None) -> None:
+    def _released_margin(positions: list[Position], quantity: Decimal) -> Decimal:
+        """Margin the positions (closed oldest first) free when `quantity` reduces them."""
+        released, left = ZERO, quantity
+        for pos in positions:
+            take = min(left, pos.quantity)
+            released += pos.margin * take / pos.quantity
+            left -= take
+            if left <= 0:
+                break
+        return released
+
+    @staticmethod
+    def _check_bracket(
+        side: int, ref: Decimal, sl: Decimal | None, tp: Decimal | None
+    ) -> None:
         if sl is not None and (ref - sl) * side <= 0:
             where = "below" if side > 0 else "above"
             raise BrokerError.rejected(
@@ -389,8 +442,11 @@ class Broker:
         return order
 
     def cancel_all(self, symbol: str | None = None) -> int:
+        """Cancel the working orders (of `symbol`: a symbol not traded here has none)."""
         if symbol is not None:
-            symbol = self._symbol_or_reject(symbol)
+            symbol = self.resolve_symbol(symbol)
+            if symbol is None:
+                return 0
         targets = [
             o for o in self.orders.values() if o.is_open and (symbol is None or o.symbol == symbol)
         ]
@@ -412,8 +468,7 @@ class Broker:
         if unknown:
             raise _invalid(min(unknown), "not a modifiable field")
         values = {
-            k: parse_decimal(v, k, "INVALID_QUANTITY" if k == "quantity" else "INVALID_PRICE")
-            for k, v in fields.items()
+            k: parse_decimal(v, k) for k, v in fields.items()
         }
         if not order.is_open:
             # A filled entry's stop_loss/take_profit live on in its bracket children.
@@ -445,7 +500,7 @@ class Broker:
         for field in values:
             if field not in allowed:
                 raise _invalid(field, f"cannot be changed on a {order.order_type} order")
-        if values.get("quantity", order.quantity) < order.filled_quantity - EPS:
+        if values.get("quantity", order.quantity) < order.filled_quantity:
             raise BrokerError.rejected("INVALID_QUANTITY", "quantity below the filled quantity")
         for field, value in values.items():
             setattr(order, field, value)
@@ -462,35 +517,101 @@ class Broker:
         self,
         position_id: str,
         *,
-        quantity: float | None = None,
+        quantity: Decimal | None = None,
         order_type: str = "MARKET",
-        limit_price: float | None = None,
+        limit_price: Decimal | None = None,
         cancel_associated_orders: bool = True,
     ) -> Order:
         position = self.get_position(position_id)
-        qty = position.quantity if quantity is None else quantity
-        if qty > position.quantity + EPS:
+        order_type = str(order_type).upper()
+        if order_type not in ("MARKET", "LIMIT"):  # as POST /v1/orders validates its body
+            raise _invalid("order_type", "a position closes with a MARKET or LIMIT order", order_type)
+        qty = position.quantity if quantity is None else parse_decimal(quantity, "quantity")
+        if qty > position.quantity:
             raise BrokerError.rejected(
                 "INVALID_QUANTITY",
                 f"quantity {qty} exceeds the position's {position.quantity}",
             )
-        if cancel_associated_orders and qty >= position.quantity - EPS:
+        if cancel_associated_orders and qty >= position.quantity:
             self._cancel_linked(position.id)
         return self.submit(
             position.symbol,
             -position.side,
             qty,
-            order_type.upper(),
+            order_type,
             limit_price=limit_price,
             reduce_only=True,
             position_id=position.id,
         )
 
     def close_all(self, symbol: str | None = None) -> list[Order]:
+        """Close every position (of `symbol`: a symbol not traded here has none)."""
         if symbol is not None:
-            symbol = self._symbol_or_reject(symbol)
+            symbol = self.resolve_symbol(symbol)
+            if symbol is None:
+                return []
         targets = [p for p in self.positions.values() if symbol is None or p.symbol == symbol]
         return [self.close_position(p.id) for p in targets]
+
+    def modify_position(self, position_id: str, changes: Mapping[str, Any]) -> Position:
+        """Move (or set, or with null remove) a position's stop-loss and take-profit exits.
+
+        The exits are the position's reduce-only STOP (stop loss) and LIMIT (take profit)
+        orders for its whole quantity, e.g. a bracket's legs; a missing one is created, in one
+        OCO group with the other.
+        """
+        position = self.get_position(position_id)
+        unknown = sorted(set(changes) - {"stop_loss", "take_profit"})
+        if unknown:
+            raise _invalid(unknown[0], "not a field of a position's exits (stop_loss, take_profit)")
+        if not changes:
+            raise _invalid("stop_loss", "give stop_loss and/or take_profit")
+        values = {k: None if v is None else parse_decimal(v, k) for k, v in changes.items()}
+        mark = self.mark(position.symbol) or position.average_price
+        # The exits are on the far side of the mark: below it for a long's stop, and so on.
+        self._check_bracket(position.side, mark, values.get("stop_loss"), values.get("take_profit"))
+        exits = {
+            o.order_type: o
+            for o in self.orders.values()
+            if o.is_open and o.reduce_only and o.position_id == position.id and o.order_type in ("STOP", "LIMIT")
+        }
+        group = next((o.oco_group_id for o in exits.values() if o.oco_group_id), f"oco_{position.id}")
+        for field, kind in (("stop_loss", "STOP"), ("take_profit", "LIMIT")):
+            if field not in values:
+                continue
+            price, leg = values[field], exits.get(kind)
+            if leg is not None and price is None:
+                self._finish(leg, "CANCELLED", "ORDER_CANCELLED")
+            elif leg is not None:
+                if kind == "STOP":
+                    leg.stop_price = price
+                else:
+                    leg.limit_price = price
+                leg.updated_at = self.now
+                self.sink("order", "BRACKET_ORDER_MODIFIED" if leg.parent_id else "ORDER_MODIFIED", leg, leg.parent_id)
+            elif price is not None:
+                leg = Order(
+                    id=self._next("ord"),
+                    symbol=position.symbol,
+                    side=-position.side,
+                    order_type=kind,
+                    quantity=position.quantity,
+                    time_in_force="GTC",
+                    created_at=self.now,
+                    updated_at=self.now,
+                    active_from=self.now,
+                    reduce_only=True,
+                    oco_group_id=group,
+                    position_id=position.id,
+                    stop_price=price if kind == "STOP" else None,
+                    limit_price=price if kind == "LIMIT" else None,
+                )
+                self.orders[leg.id] = leg
+                self.pending[position.symbol][leg.id] = leg
+                self.sink("order", "ORDER_CREATED", leg, None)
+            if leg is not None and leg.parent_id:  # keep the entry's view of its bracket true
+                setattr(self.orders[leg.parent_id], field, price)
+        return position
 
     # -- matching -------------------------------------------------------------------------------
     def update_mark(self, symbol: str, price: float) -> None:
@@ -513,6 +634,7 @@ class Broker:
         """Match the symbol's working orders against one bar, then mark positions at its close."""
         book = self.pending[symbol]
         if book:
+            o, h, l = market_decimal(o), market_decimal(h), market_decimal(l)  # type: ignore[assignment]
             candidates = sorted(
                 (x for x in book.values() if x.active_from <= t_open),
                 key=lambda x: _PRIORITY[x.order_type if not x.triggered else "LIMIT"],
@@ -530,10 +652,12 @@ class Broker:
                     self._finish(order, "CANCELLED", "ORDER_CANCELLED")
         self.update_mark(symbol, c)
 
-    def _trigger(self, order: Order, o: float, h: float, l: float) -> tuple[float | None, bool]:
+    def _trigger(
+        self, order: Order, o: Decimal, h: Decimal, l: Decimal
+    ) -> tuple[Decimal | None, bool]:
         """The fill price on this bar (None: no fill) and whether it was a resting limit."""
         side, kind = order.side, order.order_type
-        slip = 1.0 + self.slippage_rate * side
+        slip = 1 + self.slippage_rate * side
         if kind == "MARKET":
             return o * slip, False
         if kind == "STOP" or (kind == "STOP_LIMIT" and not order.triggered):
@@ -558,12 +682,12 @@ class Broker:
         return (o if o >= limit else (limit if h >= limit else None)), True
 
     @staticmethod
-    def _trailing(order: Order, o: float, h: float, l: float, slip: float):
+    def _trailing(order: Order, o: Decimal, h: Decimal, l: Decimal, slip: Decimal):
         side, dist = order.side, _set(order.trailing_distance)
-        if order.watermark is None:
+        if order.watermark is None:  # placed before any price was known
             order.watermark = o
         mark = order.watermark
-        offset = mark * dist / 100.0 if order.trailing_type == "PERCENT" else dist
+        offset = mark * dist / 100 if order.trailing_type == "PERCENT" else dist
         stop = mark + offset if side > 0 else mark - offset
         if side > 0:
             hit = o if o >= stop else (stop if h >= stop else None)
@@ -574,13 +698,15 @@ class Broker:
         order.stop_price = stop
         return (None if hit is None else hit * slip), False
 
-    def _fee(self, quantity: float, price: float) -> float:
+    def _fee(self, quantity: Decimal, price: Decimal) -> Decimal:
         return abs(quantity * price) * self.commission_rate
 
-    def _execute(self, order: Order, price: float, maker: bool, t_open: int, t_next: int) -> None:
+    def _execute(
+        self, order: Order, price: Decimal, maker: bool, t_open: int, t_next: int
+    ) -> None:
         symbol, side = order.symbol, order.side
         qty = order.remaining
-        reductions: list[tuple[Position, float]] = []
+        reductions: list[tuple[Position, Decimal]] = []
         closing = order.reduce_only or order.position_id is not None
         if order.position_id is not None:
             target = self.positions.get(order.position_id)
@@ -592,22 +718,23 @@ class Broker:
             # Netting has one position per symbol; hedging reduce-only closes oldest first.
             left = qty
             for pos in self.positions_for(symbol, -side):
-                if left <= EPS:
+                if left <= 0:
                     break
                 take = min(left, pos.quantity)
                 reductions.append((pos, take))
                 left -= take
-        reduced = sum(r for _, r in reductions)
-        opening = 0.0 if closing else max(qty - reduced, 0.0)
+        reduced = sum((r for _, r in reductions), ZERO)
+        opening = ZERO if closing else max(qty - reduced, ZERO)
         if closing:
             qty = reduced  # never more than what is left to reduce
-        if qty <= EPS:
+        if qty <= 0:
             self._reject(order, "REDUCE_ONLY_VIOLATED")
             return
         fee = self._fee(qty, price)
-        if opening > EPS:
+        if opening > 0:
             needed = opening * price / self.leverage[symbol] + fee
-            if needed > self.account()["margin_available"] + EPS:
+            released = sum((pos.margin * take / pos.quantity for pos, take in reductions), ZERO)
+            if needed > self.account()["margin_available"] + released:
                 self._reject(order, "INSUFFICIENT_MARGIN")
                 return
         self.balance -= fee
@@ -638,18 +765,19 @@ class Broker:
             pos.realized_pnl += gross
             pos.entry_fees -= entry_fee
             pos.quantity -= take
+            pos.changed()
             pos.updated_at = t_open
-            pos.current_price = self.marks.get(symbol, price)
+            pos.current_price = self.marks.get(symbol, float(price))
             touched = pos
-            if pos.quantity <= EPS:
-                pos.quantity = 0.0
+            if pos.quantity <= 0:
+                pos.quantity = ZERO
                 del self.positions[pos.id]
                 if self.net.get(symbol) == pos.id:
                     del self.net[symbol]
                 position_events.append(("POSITION_CLOSED", pos))
             else:
                 position_events.append(("POSITION_MODIFIED", pos))
-        if opening > EPS:
+        if opening > 0:
             # netting adds to the symbol's position; hedging always opens a new one
             net_id = None if self.hedging else self.net.get(symbol)
             pos = self.positions[net_id] if net_id else None  # type: ignore[assignment]
@@ -658,6 +786,7 @@ class Broker:
                 total = pos.quantity + opening
                 pos.average_price = (pos.average_price * pos.quantity + price * opening) / total
                 pos.quantity = total
+                pos.changed()
                 pos.entry_fees += opening_fee
                 pos.updated_at = t_open
                 position_events.append(("POSITION_MODIFIED", pos))
@@ -671,7 +800,7 @@ class Broker:
                     opened_at=t_open,
                     updated_at=t_open,
                     leverage=self.leverage[symbol],
-                    current_price=self.marks.get(symbol, price),
+                    current_price=self.marks.get(symbol, float(price)),
                     entry_fees=opening_fee,
                 )
                 self.positions[pos.id] = pos
@@ -692,6 +821,7 @@ class Broker:
             position_id=touched.id if touched else None,
         )
         self.fills.append(fill)
+        self.balance_value = float(self.balance)
         order.filled_quantity += qty
         order.average_fill_price = price
         if order.position_id is None and touched is not None:
@@ -707,12 +837,14 @@ class Broker:
             for other in list(self.pending[symbol].values()):
                 if other.oco_group_id == order.oco_group_id and other is not order:
                     self._finish(other, "CANCELLED", "ORDER_CANCELLED")
-        if opening > EPS and (order.stop_loss is not None or order.take_profit is not None):
+        if opening > 0 and (order.stop_loss is not None or order.take_profit is not None):
             self._attach_bracket(order, touched, opening, t_next)
 
-    def _attach_bracket(self, entry: Order, pos: Position | None, qty: float, t_next: int) -> None:
+    def _attach_bracket(
+        self, entry: Order, pos: Position | None, qty: Decimal, t_next: int
+    ) -> None:
         group = f"oco_{entry.id}"
-        legs: list[tuple[str, float | None, float | None]] = []
+        legs: list[tuple[str, Decimal | None, Decimal | None]] = []
         if entry.stop_loss is not None:
             legs.append(("STOP", entry.stop_loss, None))
         if entry.take_profit is not None:

@@ -1,12 +1,29 @@
 """The simulated broker's records: orders, fills, positions and closed trades.
 
-Sides are +1 (buy / long) and -1 (sell / short); times are simulated epoch seconds; money and
-quantities are floats (deterministic, and formatted as decimal strings only on the wire).
+Sides are +1 (buy / long) and -1 (sell / short); times are simulated epoch seconds.
+
+Money, quantities and prices are `decimal.Decimal` (see docs/fill-model.md, "Numbers"):
+quantities and prices are kept exactly as the strategy sent them (at most 28 decimal places),
+market prices are the shortest decimal of the stored candle value, and arithmetic runs in
+Python's default decimal context (28 significant digits, half-even rounding). Only a
+position's mark (`current_price`, the last close) stays the candle's float, converted when
+P&L is computed; the equity curve and its statistics are float64.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import attrs
+
+ZERO = Decimal(0)
+
+
+def market_decimal(value: float | Decimal | int) -> Decimal:
+    """A candle price as the shortest decimal that reads back as the same float."""
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
 
 OPEN_STATUSES = frozenset({"PENDING", "OPEN", "PARTIALLY_FILLED"})
 ORDER_TYPES = ("MARKET", "LIMIT", "STOP", "STOP_LIMIT", "TRAILING_STOP")
@@ -35,15 +52,15 @@ class Order:
     symbol: str
     side: int
     order_type: str
-    quantity: float
+    quantity: Decimal
     time_in_force: str
     created_at: int
     active_from: int  # first bar open time it may match: no fill on bars already seen
-    limit_price: float | None = None
-    stop_price: float | None = None
-    stop_loss: float | None = None
-    take_profit: float | None = None
-    trailing_distance: float | None = None
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+    trailing_distance: Decimal | None = None
     trailing_type: str | None = None
     reduce_only: bool = False
     post_only: bool = False
@@ -52,12 +69,12 @@ class Order:
     position_id: str | None = None  # target position (hedging) or the position it opened
     parent_id: str | None = None  # bracket children point at their entry order
     status: str = "OPEN"
-    filled_quantity: float = 0.0
-    average_fill_price: float | None = None
+    filled_quantity: Decimal = ZERO
+    average_fill_price: Decimal | None = None
     reject_reason: str | None = None
     updated_at: int = 0
     triggered: bool = False  # a STOP_LIMIT whose stop was reached now works as a limit
-    watermark: float | None = None  # best price seen, for TRAILING_STOP
+    watermark: Decimal | None = None  # best price seen, for TRAILING_STOP
     children: list[str] = attrs.field(factory=list)
 
     @property
@@ -65,8 +82,8 @@ class Order:
         return self.status in OPEN_STATUSES
 
     @property
-    def remaining(self) -> float:
-        return max(self.quantity - self.filled_quantity, 0.0)
+    def remaining(self) -> Decimal:
+        return max(self.quantity - self.filled_quantity, ZERO)
 
 
 @attrs.define(slots=True, eq=False)
@@ -74,22 +91,41 @@ class Position:
     id: str
     symbol: str
     side: int
-    quantity: float
-    average_price: float
+    quantity: Decimal
+    average_price: Decimal
     opened_at: int
     updated_at: int
-    leverage: float
-    current_price: float
-    realized_pnl: float = 0.0
-    entry_fees: float = 0.0  # commission paid on the still-open quantity, for trade P&L
+    leverage: Decimal
+    current_price: float  # the mark: the last close, as stored in the market data
+    realized_pnl: Decimal = ZERO
+    entry_fees: Decimal = ZERO  # commission paid on the still-open quantity, for trade P&L
+    # Float copies for the per-bar equity curve (float64 there); kept by `changed()`.
+    signed_quantity_value: float = attrs.field(init=False, default=0.0)
+    average_price_value: float = attrs.field(init=False, default=0.0)
+
+    def __attrs_post_init__(self) -> None:
+        self.changed()
+
+    def changed(self) -> None:
+        """Call after quantity or average_price change."""
+        self.signed_quantity_value = float(self.quantity) * self.side
+        self.average_price_value = float(self.average_price)
 
     @property
-    def unrealized_pnl(self) -> float:
-        return (self.current_price - self.average_price) * self.quantity * self.side
+    def unrealized_value(self) -> float:
+        return (self.current_price - self.average_price_value) * self.signed_quantity_value
 
     @property
-    def margin(self) -> float:
-        return abs(self.quantity * self.current_price) / self.leverage
+    def mark(self) -> Decimal:
+        return market_decimal(self.current_price)
+
+    @property
+    def unrealized_pnl(self) -> Decimal:
+        return (self.mark - self.average_price) * self.quantity * self.side
+
+    @property
+    def margin(self) -> Decimal:
+        return abs(self.quantity * self.mark) / self.leverage
 
 
 @attrs.frozen
@@ -98,9 +134,9 @@ class Fill:
     order_id: str
     symbol: str
     side: int
-    quantity: float
-    price: float
-    commission: float
+    quantity: Decimal
+    price: Decimal
+    commission: Decimal
     time: int
     is_maker: bool
     position_id: str | None
@@ -112,13 +148,13 @@ class ClosedTrade:
 
     symbol: str
     side: str  # LONG / SHORT
-    quantity: float
+    quantity: Decimal
     entry_time: int
-    entry_price: float
+    entry_price: Decimal
     exit_time: int
-    exit_price: float
-    gross_pnl: float
-    fees: float
-    pnl: float  # gross_pnl - fees
+    exit_price: Decimal
+    gross_pnl: Decimal
+    fees: Decimal
+    pnl: Decimal  # gross_pnl - fees
     position_id: str
     exit_order_id: str

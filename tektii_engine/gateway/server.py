@@ -103,10 +103,17 @@ def _symbol(session: Session, raw: str) -> str:
     return symbol
 
 
+def _symbol_filter(session: Session, raw: str | None) -> str | None:
+    """A list's `symbol` filter; a symbol this backtest does not trade matches nothing (not 404)."""
+    if not raw:
+        return None
+    return session.broker.resolve_symbol(raw) or f"untraded:{raw}"
+
+
 def _filtered_orders(request: web.Request, orders) -> list[dict[str, Any]]:
     session = request.app[SESSION]
     q = request.query
-    symbol = _symbol(session, q["symbol"]) if q.get("symbol") else None
+    symbol = _symbol_filter(session, q.get("symbol"))
     statuses = {s.strip().upper() for s in q["status"].split(",")} if q.get("status") else None
     side = q.get("side", "").upper() or None
     since, until = _time_param(request, "since"), _time_param(request, "until")
@@ -177,8 +184,7 @@ async def cancel_all(request: web.Request) -> web.Response:
 # -- positions and trades ----------------------------------------------------------------------
 async def list_positions(request: web.Request) -> web.Response:
     session = request.app[SESSION]
-    raw = request.query.get("symbol")
-    symbol = _symbol(session, raw) if raw else None
+    symbol = _symbol_filter(session, request.query.get("symbol"))
     positions = session.broker.positions.values()
     return web.json_response(
         [wire.position(p) for p in positions if symbol is None or p.symbol == symbol]
@@ -190,21 +196,26 @@ async def get_position(request: web.Request) -> web.Response:
     return web.json_response(wire.position(broker.get_position(request.match_info["position_id"])))
 
 
+async def modify_position(request: web.Request) -> web.Response:
+    broker = request.app[SESSION].broker
+    position = broker.modify_position(request.match_info["position_id"], await _body(request))
+    return web.json_response(wire.position(position))
+
+
 async def close_position(request: web.Request) -> web.Response:
     broker = request.app[SESSION].broker
     body = await _body(request)
-    quantity = body.get("quantity")
-    limit_price = body.get("limit_price")
+    cancel = body.get("cancel_associated_orders")
+    if cancel is not None and not isinstance(cancel, bool):
+        raise BrokerError(400, "INVALID_VALUE", "Invalid value for cancel_associated_orders: expected true or false",
+                          {"field": "cancel_associated_orders", "provided": str(cancel)})
+    quantity, limit_price = body.get("quantity"), body.get("limit_price")
     order = broker.close_position(
         request.match_info["position_id"],
-        quantity=None
-        if quantity is None
-        else parse_decimal(quantity, "quantity", "INVALID_QUANTITY"),
-        order_type=str(body.get("order_type") or "MARKET").upper(),
-        limit_price=None
-        if limit_price is None
-        else parse_decimal(limit_price, "limit_price", "INVALID_PRICE"),
-        cancel_associated_orders=body.get("cancel_associated_orders") is not False,
+        quantity=None if quantity is None else parse_decimal(quantity, "quantity"),
+        order_type=body.get("order_type") or "MARKET",
+        limit_price=None if limit_price is None else parse_decimal(limit_price, "limit_price"),
+        cancel_associated_orders=cancel is not False,
     )
     return web.json_response(wire.handle(order))
 
@@ -217,7 +228,7 @@ async def close_all_positions(request: web.Request) -> web.Response:
 async def list_trades(request: web.Request) -> web.Response:
     session = request.app[SESSION]
     q = request.query
-    symbol = _symbol(session, q["symbol"]) if q.get("symbol") else None
+    symbol = _symbol_filter(session, q.get("symbol"))
     since, until = _time_param(request, "since"), _time_param(request, "until")
     fills = [
         f
@@ -257,7 +268,13 @@ async def get_quote(request: web.Request) -> web.Response:
     symbol = _symbol(session, request.match_info["symbol"])
     last = session.last_price(symbol)
     if last is None:
-        raise BrokerError(404, "SYMBOL_NOT_FOUND", f"No price for {symbol} yet", {"symbol": symbol})
+        raise BrokerError(
+            404,
+            "SYMBOL_NOT_FOUND",
+            f"No quote for {symbol} yet: no bar of it has closed by the simulated time"
+            f" {rfc3339(session.engine.now)} (the first quote comes with its first candle)",
+            {"symbol": symbol, "reason": "NO_BAR_YET"},
+        )
     price = wire.dec(last)
     return web.json_response(
         {
@@ -306,6 +323,14 @@ async def health(request: web.Request) -> web.Response:
     )
 
 
+async def livez(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    return web.json_response({"ready": True})
+
+
 async def circuit_breakers(request: web.Request) -> web.Response:
     closed = {"failure_count": 0, "state": "closed"}
     return web.json_response({"adapter": closed, "exit_order": closed})
@@ -313,7 +338,9 @@ async def circuit_breakers(request: web.Request) -> web.Response:
 
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     session = request.app[SESSION]
-    ws = web.WebSocketResponse(max_msg_size=1 << 20, autoping=True)
+    # No permessage-deflate: frames are small and on loopback; compressing them cost both
+    # sides more than a quarter of the lockstep's throughput.
+    ws = web.WebSocketResponse(max_msg_size=1 << 20, autoping=True, compress=False)
     await ws.prepare(request)
     await session.attach(ws)
     try:
@@ -332,6 +359,8 @@ def create_app(session: Session) -> web.Application:
     app[SESSION] = session
     r = app.router
     r.add_get("/health", health)
+    r.add_get("/livez", livez)  # probes as on Tektii's gateway: an entrypoint may wait on them
+    r.add_get("/readyz", readyz)
     r.add_get("/v1/health", health)
     r.add_get("/v1/account", get_account)
     r.add_post("/v1/orders", submit_order)
@@ -344,6 +373,7 @@ def create_app(session: Session) -> web.Application:
     r.add_get("/v1/positions", list_positions)
     r.add_delete("/v1/positions", close_all_positions)
     r.add_get("/v1/positions/{position_id}", get_position)
+    r.add_patch("/v1/positions/{position_id}", modify_position)
     r.add_delete("/v1/positions/{position_id}", close_position)
     r.add_get("/v1/trades", list_trades)
     r.add_get("/v1/bars/{symbol}", get_bars)

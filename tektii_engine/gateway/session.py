@@ -1,10 +1,13 @@
 """Lockstep: the engine drives a real strategy over the gateway API, one acked step at a time.
 
 Every frame the engine sends carries an `event_id`; the next simulated instant starts only when
-`event_ack` frames have released every id sent. Lifecycle events produced by the strategy's own
-REST calls while it handles a step (ORDER_CREATED, ...) are sent, and acked, before the clock
-moves on. A monitor task turns a crash, an early exit, a missing connection, an unacknowledged
-event, the wall-clock limit or a cancel request into the end of the run.
+`event_ack` frames have released every id sent. Every open WebSocket receives every frame (as
+Tektii's gateway broadcasts); the first ack naming an id releases it, later ones are no-ops.
+Lifecycle events produced by the strategy's own REST calls while it handles a step
+(ORDER_CREATED, ...) are sent, and acked, before the clock moves on. A monitor task turns a
+crash, an early exit, a missing connection, an unacknowledged event (per the config's
+`ackPolicy`, docs/scenario-config.md), the wall-clock limit or a cancel request into the end of
+the run.
 """
 
 from __future__ import annotations
@@ -48,6 +51,10 @@ LIFECYCLE_KINDS = {
 LOG_LINES = 10_000
 TAIL_LINES = 10
 MAX_ROUNDS_PER_STEP = 1_000  # flushes of strategy-caused events before the clock must move
+ACK_WARNING_S = 5.0  # an event unacknowledged this long gets a warning in the run's log
+# ackPolicy "continue" (Tektii's own engine): consecutive timeouts before the run halts
+CONTINUE_HALT_AFTER = 5
+CONTINUE_HALT_BEFORE_FIRST_ACK = 24
 
 
 class RunStopped(Exception):
@@ -94,8 +101,11 @@ class Session:
         self.lifecycle = {LIFECYCLE_KINDS[e] for e in engine.config.lifecycle()}
         self.outbox: list[dict[str, Any]] = []
         self.outstanding: dict[str, str] = {}
-        self.ws: Any = None
-        self.connections = 0
+        self.sockets: list[Any] = []  # every open /v1/ws connection gets every frame
+        self.connections = 0  # connections made so far
+        self.acked = False  # the strategy has acknowledged an event
+        self.timeouts = 0  # consecutive events released unacknowledged (ackPolicy "continue")
+        self.warned: str | None = None  # the event the slow-ack warning was logged for
         self.connected = asyncio.Event()
         self.waiter: asyncio.Future | None = None
         self.sent_at = 0.0
@@ -134,7 +144,7 @@ class Session:
         if self.stopped:
             raise self.stopped
         stamp = rfc3339(self.engine.now)
-        ws = self.ws
+        sockets = list(self.sockets)
         for frame in frames:
             self.events += 1
             event_id = f"evt_{self.events}"
@@ -142,11 +152,11 @@ class Session:
             frame["timestamp"] = stamp
             text = json.dumps(frame, separators=(",", ":"))
             self.outstanding[event_id] = text
-            if ws is not None:
+            for ws in sockets:
                 try:
                     await ws.send_str(text)
                 except ConnectionError:
-                    ws = None  # resent when the strategy reconnects
+                    sockets.remove(ws)  # resent when the strategy reconnects
         self.sent_at = time.monotonic()
         if self.outstanding:
             self.waiter = asyncio.get_running_loop().create_future()
@@ -157,18 +167,16 @@ class Session:
 
     # -- events in ------------------------------------------------------------------------
     async def attach(self, ws: Any) -> None:
-        old, self.ws = self.ws, ws
+        self.sockets.append(ws)
         self.connections += 1
-        if old is not None:
-            await old.close()  # the newest connection wins (the SDK reconnected)
-        for text in list(self.outstanding.values()):
+        for text in list(self.outstanding.values()):  # a reconnect gets what is still unacked
             await ws.send_str(text)
         self.connected.set()
 
     def detach(self, ws: Any) -> None:
-        if self.ws is ws:
-            self.ws = None
-            if self.final_sent:
+        if ws in self.sockets:
+            self.sockets.remove(ws)
+            if self.final_sent and not self.sockets:
                 self._release()  # closing after backtest_complete is a clean end
 
     def on_message(self, text: str) -> None:
@@ -178,10 +186,19 @@ class Session:
             return
         if isinstance(data, dict) and data.get("type") == "event_ack":
             outstanding = self.outstanding
-            for event_id in data.get("events_processed") or ():
-                outstanding.pop(event_id, None)
+            ids = data.get("events_processed") or ()
+            for event_id in ids if isinstance(ids, list) else ():
+                if isinstance(event_id, str) and outstanding.pop(event_id, None) is not None:
+                    self.acked = True
+                    self.timeouts = 0
             if not outstanding:
                 self._release()
+
+    def skip_unacknowledged(self) -> None:
+        """ackPolicy "continue": release what is outstanding as if acked; late acks are no-ops."""
+        self.outstanding.clear()
+        self.timeouts += 1
+        self._release()
 
     def _release(self) -> None:
         waiter = self.waiter
@@ -314,6 +331,12 @@ async def _run(config, feed, launcher, on_progress, cancel, limits) -> BacktestR
         port = next(a[1] for a in runner.addresses if isinstance(a, tuple))
         await web.UnixSite(runner, str(socket_path)).start()
         socket_path.chmod(0o666)  # the relay in the strategy's sandbox may run as another user
+        loop = asyncio.get_running_loop()
+
+        def serve_socket(sock: Any) -> None:  # called by the runtime, from the launch thread
+            site = web.SockSite(runner, sock)
+            asyncio.run_coroutine_threadsafe(site.start(), loop).result(30)
+
         launch = StrategyLaunch(
             run_id=getattr(launcher, "run_id", None) or f"run_{secrets.token_hex(6)}",
             gateway_url=f"http://127.0.0.1:{port}",
@@ -321,14 +344,14 @@ async def _run(config, feed, launcher, on_progress, cancel, limits) -> BacktestR
             api_key=session.api_key,
             env=dict(config.environment),
             log=log,
+            serve_socket=serve_socket,
         )
-        loop = asyncio.get_running_loop()
         try:
             running = await loop.run_in_executor(None, _launcher_fn(launcher), launch)
         except TektiiError as exc:
             raise RunStopped(FAILED, f"the strategy could not be started: {exc.message}") from exc
         monitor = asyncio.create_task(
-            _monitor(session, engine, running, limits, cancel, on_progress, started)
+            _monitor(session, engine, running, limits, cancel, on_progress, started, log)
         )
         try:
             await _drive(session, engine)
@@ -345,9 +368,9 @@ async def _run(config, feed, launcher, on_progress, cancel, limits) -> BacktestR
         log(traceback.format_exc())
         state, reason = FAILED, f"internal engine error: {type(exc).__name__}: {exc}"
     finally:
-        if session.ws is not None:
+        for ws in list(session.sockets):
             with contextlib.suppress(Exception):
-                await session.ws.close()
+                await ws.close()
         if running is not None:
             await asyncio.get_running_loop().run_in_executor(None, running.stop)
         await runner.cleanup()
@@ -395,7 +418,11 @@ async def _wait_exit(running: RunningStrategy, grace: float) -> None:
         await asyncio.sleep(0.05)
 
 
-async def _monitor(session, engine, running, limits, cancel, on_progress, started) -> None:
+async def _monitor(session, engine, running, limits, cancel, on_progress, started, log) -> None:
+    config = engine.config
+    startup = limits.connect_timeout_s if limits.connect_timeout_s is not None else config.startup_timeout_s
+    per_event = limits.ack_timeout_s if limits.ack_timeout_s is not None else config.event_limit_s
+    keep_going = config.ack_policy == "continue"
     last_progress = last_ping = started
     last_events = 0
     while True:
@@ -403,6 +430,8 @@ async def _monitor(session, engine, running, limits, cancel, on_progress, starte
         now = time.monotonic()
         code = running.poll()
         sim = rfc3339(engine.now)
+        waited = now - session.sent_at
+        first = next(iter(session.outstanding), None)
         if code is not None and not session.final_sent:
             why = getattr(running, "exit_reason", None)
             if why:
@@ -421,30 +450,59 @@ async def _monitor(session, engine, running, limits, cancel, on_progress, starte
             session.stop(
                 FAILED, f"the run exceeded its wall-clock limit of {limits.wall_clock_s:g} s"
             )
-        elif not session.connections and now - started > limits.connect_timeout_s:
+        elif not session.connections and now - started > startup:
             session.stop(
                 FAILED,
-                f"the strategy did not connect to the gateway WebSocket within"
-                f" {limits.connect_timeout_s:g} s",
+                f"the strategy did not connect to the gateway WebSocket within {startup:g} s"
+                " (startupTimeoutSeconds)",
             )
-        elif session.outstanding and now - session.sent_at > limits.ack_timeout_s:
-            first = next(iter(session.outstanding))
+        elif first is not None and keep_going and waited > per_event:
+            halt = CONTINUE_HALT_AFTER if session.acked else CONTINUE_HALT_BEFORE_FIRST_ACK
+            log(
+                f"tektii: warning: event {first} not acknowledged within {per_event:g} s"
+                f" (simulated time {sim}); continuing (ackPolicy continue,"
+                f" {session.timeouts + 1} of {halt} consecutive)"
+            )
+            session.skip_unacknowledged()
+            if session.timeouts >= halt:
+                session.stop(
+                    FAILED,
+                    f"the strategy left {halt} consecutive events unacknowledged"
+                    f" ({per_event:g} s each, ackPolicy continue); halted at simulated time {sim}",
+                )
+        elif first is not None and not keep_going and not session.acked and now - started > startup:
             session.stop(
                 FAILED,
-                f"the strategy did not acknowledge event {first} within {limits.ack_timeout_s:g} s"
-                f" (simulated time {sim})",
+                f"the strategy did not acknowledge its first event {first} within {startup:g} s"
+                f" of starting (startupTimeoutSeconds; simulated time {sim})",
+            )
+        elif first is not None and not keep_going and session.acked and waited > per_event:
+            session.stop(
+                FAILED,
+                f"the strategy did not acknowledge event {first} within {per_event:g} s"
+                f" (eventTimeoutSeconds; simulated time {sim})",
+            )
+        elif first is not None and waited > ACK_WARNING_S and session.warned != first and not keep_going:
+            session.warned = first
+            until = (
+                f"{per_event:g} s (eventTimeoutSeconds)"
+                if session.acked
+                else f"{startup:g} s after the start (startupTimeoutSeconds)"
+            )
+            log(
+                f"tektii: warning: event {first} not acknowledged after {ACK_WARNING_S:g} s"
+                f" (simulated time {sim}); the engine waits up to {until}"
             )
         if session.stopped:
             return
-        ws = session.ws
-        if ws is not None and session.outstanding and now - last_ping >= limits.ping_interval_s:
+        if session.sockets and session.outstanding and now - last_ping >= limits.ping_interval_s:
             if now - session.sent_at >= limits.ping_interval_s:
                 last_ping = now
-                with contextlib.suppress(ConnectionError):
-                    await ws.send_str(
-                        json.dumps({"type": "ping", "timestamp": rfc3339(engine.now)})
-                    )
+                ping = json.dumps({"type": "ping", "timestamp": rfc3339(engine.now)})
+                for ws in list(session.sockets):
+                    with contextlib.suppress(ConnectionError):
+                        await ws.send_str(ping)
         if on_progress is not None and now - last_progress >= 0.5:
             rate = (session.events - last_events) / (now - last_progress)
             last_progress, last_events = now, session.events
-            on_progress(engine.progress(), rate, engine.broker.equity())
+            on_progress(engine.progress(), rate, engine.broker.equity_value())

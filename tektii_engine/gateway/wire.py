@@ -3,6 +3,7 @@ as strings, RFC 3339 UTC times), and the WebSocket frames that carry them."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from tektii_engine.config import rfc3339
@@ -11,11 +12,23 @@ PROVIDER = "tektii"
 CURRENCY = "USD"
 
 
-def dec(value: float | None) -> str | None:
-    """A float as a plain decimal string (no exponent, no float noise beyond 10 places)."""
+def dec(value: Decimal | float | None) -> str | None:
+    """A plain decimal string, never an exponent: a Decimal exactly, a float (market data) as
+    the shortest decimal that reads back as the same float. NaN and infinities are refused."""
     if value is None:
         return None
-    text = f"{value:.10f}".rstrip("0").rstrip(".")
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"not a finite decimal: {value}")
+        text = format(value, "f")
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+    else:
+        text = repr(float(value))
+        if text.endswith(".0"):
+            text = text[:-2]
+        elif "e" in text or "n" in text:  # 1e-05, 1e+16; nan and inf raise here
+            return dec(Decimal(text))
     return "0" if text in ("", "-0") else text
 
 
@@ -50,6 +63,7 @@ def order(o: Any) -> dict[str, Any]:
         "display_quantity": None,
         "oco_group_id": o.oco_group_id,
         "position_id": o.position_id,
+        "parent_order_id": o.parent_id,  # bracket legs: their entry order
         "created_at": rfc3339(o.created_at),
         "updated_at": rfc3339(o.updated_at),
     }

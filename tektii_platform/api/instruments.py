@@ -108,11 +108,24 @@ def list_instruments(req: Request) -> Response:
     return ok({"instruments": [i.to_api() for i in shown], "nextCursor": next_cursor})
 
 
+def require_admin(req: Request) -> None:
+    """Market data is shared: every user's scenarios replay it, so only admins write it."""
+    assert req.user is not None
+    if not req.user.admin:
+        raise ApiError(
+            403,
+            "Only a platform admin can import, generate or replace market data: every user's scenarios replay it. "
+            "Ask an admin, who can also make you one: tektii platform user create NAME --admin",
+            code="admin_required",
+        )
+
+
 def import_instrument(req: Request) -> Response:
-    """Import OHLCV candles from the request body (CSV, gzip'd CSV or Parquet)"""
+    """Import OHLCV candles from the request body (CSV, gzip'd CSV or Parquet; admins only)"""
     from tektii_core.contracts import TektiiError
     from tektii_engine.data.importer import ImportLimits, import_file
 
+    require_admin(req)
     symbol = _symbol(req)
     query = req.query
     mode = query.get("mode", "merge")
@@ -159,10 +172,11 @@ def _receive(req: Request, path: Path) -> None:
 
 
 def generate_instrument(req: Request) -> Response:
-    """Generate synthetic candles (a reproducible random walk), replacing stored data"""
+    """Generate synthetic candles (a reproducible random walk), replacing stored data (admins only)"""
     from tektii_core.contracts import TektiiError
     from tektii_engine.data.generate import write_generated
 
+    require_admin(req)
     symbol = _symbol(req)
     body = req.validated_json()
     try:
@@ -218,7 +232,7 @@ def register(router: Router) -> None:
             Param("filename", {"type": "string"}, "the file's name, used in messages"),
         ),
         response_schema=instrument,
-        errors=(409, 413),
+        errors=(403, 409, 413),
     )
     router.add(
         "POST",
@@ -228,4 +242,5 @@ def register(router: Router) -> None:
         tag="instruments",
         request_schema=generate,
         response_schema=instrument,
+        errors=(403,),
     )

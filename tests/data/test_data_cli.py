@@ -27,7 +27,7 @@ def own_platform(tmp_path_factory):
 
 @pytest.fixture
 def data_cli(cli, own_platform):
-    cli.env.update({"TEKTII_API_URL": own_platform.url, "TEKTII_API_KEY": own_platform.new_user("quant")})
+    cli.env.update({"TEKTII_API_URL": own_platform.url, "TEKTII_API_KEY": own_platform.new_user("quant", admin=True)})
     return cli
 
 

@@ -91,6 +91,8 @@ def client(launch, out):
         launch.gateway_url.replace("http", "ws") + "/v1/ws",
         additional_headers={"Authorization": f"Bearer {key}"},
     ) as ws:
+        # The client offers permessage-deflate (the SDK does too); the gateway declines it.
+        out["ws_extensions"] = ws.response.headers.get("Sec-WebSocket-Extensions")
         first = json.loads(ws.recv(timeout=10))
         frames.append(first)
         out["bars_at_first"] = call(
@@ -161,6 +163,7 @@ def test_http_surface_auth_errors_and_unix_socket():
     assert out["bad_json"][0] == 400 and out["bad_json"][1]["code"] == "INVALID_REQUEST"
     assert out["no_order"][0] == 404 and out["no_order"][1]["code"] == "ORDER_NOT_FOUND"
     assert out["bad_tf"][0] == 400 and out["bad_tf"][1]["details"]["field"] == "timeframe"
+    assert out["ws_extensions"] is None  # no compression on the strategy socket
 
 
 def test_no_look_ahead_in_rest_history_and_quotes():
@@ -200,7 +203,8 @@ def test_cancel_and_progress(tmp_path):
 
     def on_progress(fraction, rate, equity):
         progress.append((fraction, rate, equity))
-        cancel.set()
+        if fraction > 0:  # the strategy is trading (its start may take a while on a busy machine)
+            cancel.set()
 
     config = BacktestConfig([("C:BTCUSD", ["candle_1m"])], T0, T0 + 86400 * 30)
     started = time.monotonic()
@@ -213,7 +217,7 @@ def test_cancel_and_progress(tmp_path):
     )
     assert result.state == "CANCELLED"
     assert time.monotonic() - started < 60
-    fraction, rate, equity = progress[0]
+    fraction, rate, equity = progress[-1]
     assert 0 < fraction < 1 and rate > 0 and equity > 0
     assert 0 < result.counters["candles"] < 30 * 1440
 
@@ -298,3 +302,38 @@ def test_missing_market_data_fails_the_run_cleanly():
     config = BacktestConfig([("C:BTCUSD", ["candle_1m"])], T0, T0 + 240)
     result = run_backtest(config, no_data, launcher, limits=RunLimits(ack_timeout_s=5))
     assert result.state == "FAILED" and result.reason == "no market data for C:BTCUSD"
+
+
+def test_bracket_legs_name_their_parent_on_the_order_itself():
+    def bracket(launch, out):
+        url = urlsplit(launch.gateway_url)
+        tcp = http.client.HTTPConnection(url.hostname, url.port)
+        headers = {"Authorization": f"Bearer {launch.api_key}"}
+        out["legs"] = []
+        with connect(launch.gateway_url.replace("http", "ws") + "/v1/ws", additional_headers=headers) as ws:
+            while True:
+                frame = json.loads(ws.recv(timeout=10))
+                if frame["type"] == "candle" and "entry" not in out:
+                    body = {"symbol": "C:BTCUSD", "side": "BUY", "quantity": "1", "order_type": "MARKET",
+                            "stop_loss": "90", "take_profit": "150"}
+                    out["entry"] = call(tcp, "POST", "/v1/orders", launch.api_key, json.dumps(body))[1]["id"]
+                if frame["type"] == "order" and frame["event"] == "BRACKET_ORDER_CREATED":
+                    out["legs"].append((frame["parent_order_id"], frame["order"]["parent_order_id"],
+                                        call(tcp, "GET", f"/v1/orders/{frame['order']['id']}", launch.api_key)[1]))
+                ws.send(json.dumps({"type": "event_ack", "events_processed": [frame["event_id"]]}))
+                if frame["type"] == "backtest_complete":
+                    return
+
+    holder = {}
+
+    def launcher(launch):
+        holder["s"] = ThreadStrategy(bracket, launch)
+        return holder["s"]
+
+    config = BacktestConfig([("C:BTCUSD", ["candle_1m", "order_update"])], T0, T0 + 240)
+    result = run_backtest(config, FEED, launcher, limits=RunLimits(ack_timeout_s=5))
+    assert result.state == "COMPLETE", result.reason
+    out = holder["s"].out
+    assert len(out["legs"]) == 2
+    for frame_parent, order_parent, rest in out["legs"]:
+        assert frame_parent == order_parent == rest["parent_order_id"] == out["entry"]

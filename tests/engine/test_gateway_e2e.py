@@ -124,7 +124,7 @@ def check_scripted_trader(result, rep):
     assert steps["modified_stop"] == "92" and steps["cancelled"] == "CANCELLED"
     assert len(steps["open_orders"]) == 1
     assert rep["errors"] == {
-        "zero": [422, "ORDER_REJECTED", "INVALID_QUANTITY"],
+        "zero": [400, "INVALID_VALUE", "quantity"],
         "margin": [422, "ORDER_REJECTED", "INSUFFICIENT_MARGIN"],
         "symbol": [422, "ORDER_REJECTED", "UNKNOWN_SYMBOL"],
     }

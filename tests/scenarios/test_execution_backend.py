@@ -29,7 +29,8 @@ def market_data(tmp_path_factory) -> Path:
 
 def spec(tmp_path: Path, market_data: Path, **changes) -> RunSpec:
     config = {**SPEC_CONFIG, "endTime": "2024-01-02T00:00:00Z", "commissionBps": 0, "slippageBps": 0,
-              "forexLeverage": 30, "riskFreeRate": 0, "environment": {}}
+              "forexLeverage": 30, "riskFreeRate": 0, "startupTimeoutSeconds": 120,
+                                 "eventTimeoutSeconds": 60, "ackPolicy": "wait", "environment": {}}
     fields = {"scenario_id": "scen_backendtest", "config": config, "run_dir": tmp_path / "run",
               "market_data_dir": market_data, "runtime": "process", "template": "ma-crossover", **changes}
     return RunSpec(**fields)
@@ -92,6 +93,20 @@ def test_local_backend_runs_a_template_to_completion(tmp_path, market_data):
     assert log[0].startswith("INFO starting")
     assert oct((run.run_dir / "run.json").stat().st_mode & 0o777) == "0o600"
     assert handle.poll() == status  # stable once ended
+
+
+def test_the_next_run_goes_to_the_spare_worker(tmp_path, market_data):
+    backend = Plugins().execution_backend("local")
+    assert wait_end(backend.start(spec(tmp_path / "a", market_data))).state == "COMPLETE"
+    run = spec(tmp_path / "b", market_data, scenario_id="scen_backendspare")
+    handle = backend.start(run)
+    status = wait_end(handle)
+    assert status.state == "COMPLETE", status
+    # Only a spare worker writes worker.pid: it learnt its run from stdin, not its command line.
+    assert (run.run_dir / "worker.pid").read_text() == handle.ident[4:]
+    result = json.loads((run.run_dir / "result.json").read_text())
+    assert result["state"] == "COMPLETE" and result["counters"]["candles"] == 1440
+    assert (run.run_dir / "strategy.log").read_text().startswith("INFO starting")
 
 
 def test_a_run_that_cannot_start_its_strategy_fails_with_the_reason(tmp_path, market_data):

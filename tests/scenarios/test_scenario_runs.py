@@ -26,7 +26,7 @@ def platform(tmp_path_factory):
 @pytest.fixture(scope="module")
 def owner(platform):
     """(key, strategy id, template version id) with C:BTCUSD data for the spec's window."""
-    key = platform.new_user("owner")
+    key = platform.new_user("owner", admin=True)
     platform.generate(key, "C:BTCUSD", "2024-01-01T00:00:00Z", "2024-04-01T00:00:00Z")
     strategy_id = platform.strategy(key, "momentum-v1")
     return key, strategy_id, platform.template_version(key, strategy_id)
@@ -59,7 +59,8 @@ def test_spec_example_runs_end_to_end_with_a_template(platform, owner):
     assert created["state"] == "PENDING" and created["scenarioId"].startswith("scen_")
     assert created["progress"] is None and "totalReturn" not in created
     assert created["config"] == {**with_version(SPEC_CONFIG, version_id), "commissionBps": 0, "slippageBps": 0,
-                                 "forexLeverage": 30, "riskFreeRate": 0, "environment": {}}
+                                 "forexLeverage": 30, "riskFreeRate": 0, "startupTimeoutSeconds": 120,
+                                 "eventTimeoutSeconds": 60, "ackPolicy": "wait", "environment": {}}
     scenario_id = created["scenarioId"]
     early = platform.call("GET", scen_path(strategy_id, scenario_id) + "/results/trades", key)
     assert early.status_code == 409 and early.json()["error"]["code"] == "scenario_not_complete"
@@ -180,8 +181,12 @@ def test_a_failing_strategy_fails_the_run_with_its_reason(platform, owner):
     key, strategy_id, version_id = owner
     config = with_version(SPEC_CONFIG, version_id, environment={"FAST_PERIOD": "ten"}, **SHORT)
     scenario = platform.create(key, strategy_id, config)
-    done = platform.wait(key, strategy_id, scenario["scenarioId"], timeout=120)
+    path = scen_path(strategy_id, scenario["scenarioId"])
+    # One long poll: the answer comes when the run has ended (it takes seconds, not 30).
+    done = platform.ok("GET", path, key, params={"waitS": "30"}, timeout=60)
     assert done["state"] == "FAILED"
+    bad = platform.call("GET", path, key, params={"waitS": "31"})
+    assert bad.status_code == 422 and bad.json()["error"]["details"][0]["field"] == "waitS", bad.text
     assert "exited with code 2" in done["failureReason"]
     assert "FAST_PERIOD='ten' is not an integer" in done["failureReason"]  # the strategy's own words
     assert "totalReturn" not in done
@@ -202,7 +207,7 @@ def test_environment_and_extensions_reach_the_run(platform, owner):
 
 
 def test_list_paginates_and_filters(platform):
-    key = platform.new_user("lister")
+    key = platform.new_user("lister", admin=True)
     platform.generate(key, "C:SOLUSD", "2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z")
     strategy_id = platform.strategy(key, "lister")
     first, second = platform.template_version(key, strategy_id), platform.template_version(key, strategy_id, "rsi-momentum")

@@ -28,7 +28,7 @@ def _kib(pid: int, field: str) -> int:
 def platform(tmp_path_factory):
     root = tmp_path_factory.mktemp("limits-import")
     server = Platform(root / "data")
-    key = server.new_user("admin")  # the platform's first user: its admin
+    key = server.new_user("admin", admin=True)  # market data is written by admins
     yield server, {"X-API-Key": key}
     server.stop()
 
@@ -89,7 +89,7 @@ def test_many_problems_report_the_first_100_and_the_count(platform):
 def test_unpacked_size_and_row_limits_are_configurable(tmp_path):
     server = Platform(tmp_path / "data", {"TEKTII_IMPORT_MAX_BYTES": "2000000", "TEKTII_IMPORT_MAX_ROWS": "60000"})
     try:
-        headers = {"X-API-Key": server.new_user("admin")}
+        headers = {"X-API-Key": server.new_user("admin", admin=True)}
 
         def refused(count: int, volume: bytes) -> str:
             rows = b"".join(b"%d,1,1,1,1,%s\n" % (1_704_067_200 + 60 * i, volume) for i in range(count))

@@ -8,7 +8,7 @@ import json
 import os
 from collections import Counter
 
-from tektii import CandleEvent, OrderRejectedError, TradingGateway
+from tektii import BadRequestError, CandleEvent, OrderRejectedError, TradingGateway
 
 SYMBOL = "C:BTCUSD"
 report = {"steps": {}, "events": Counter(), "order_events": [], "errors": {}}
@@ -18,11 +18,12 @@ state = {}
 def rejected(name, **order):
     try:
         gw.submit_order(SYMBOL, **order)
-    except OrderRejectedError as err:
+    except (OrderRejectedError, BadRequestError) as err:
+        details = err.details or {}
         report["errors"][name] = [
             err.status_code,
             err.code,
-            (err.details or {}).get("reject_reason"),
+            details.get("reject_reason") or details.get("field"),
         ]
 
 
