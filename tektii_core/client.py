@@ -6,6 +6,7 @@ import sys
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -15,6 +16,33 @@ from tektii_core.errors import TektiiError
 
 DEFAULT_TIMEOUT = (5.0, 60.0)  # connect, read (seconds)
 USER_AGENT = "tektii-cli"
+
+
+def api_path(template: str, *ids: object) -> str:
+    """``template`` with each ``{}`` replaced by an id, percent-encoded: whatever a user types
+    as an id (``../me``, ``a?b``) stays one path segment."""
+    segments = [quote(str(i), safe="") for i in ids]
+    # "." and ".." would be resolved away by the URL machinery: keep them as segments.
+    return template.format(*(s.replace(".", "%2E") if s in (".", "..") else s for s in segments))
+
+
+def check_base_url(url: str) -> str:
+    """The platform's base URL, or TektiiError naming what is wrong with it."""
+    from urllib.parse import urlsplit
+
+    hint = "Give the platform's address as http://HOST:PORT, e.g. --api-url http://127.0.0.1:8470 (or TEKTII_API_URL)."
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError as exc:
+        raise TektiiError(f"Invalid API URL {url!r}: {exc}", hint=hint) from None
+    if parts.scheme not in ("http", "https"):
+        raise TektiiError(f"Invalid API URL {url!r}: it must start with http:// or https://", hint=hint)
+    if not parts.hostname:
+        raise TektiiError(f"Invalid API URL {url!r}: no host name", hint=hint)
+    if parts.query or parts.fragment:
+        raise TektiiError(f"Invalid API URL {url!r}: it cannot have a query or fragment", hint=hint)
+    return url
 
 
 class APIKeyAuth(requests.auth.AuthBase):
@@ -65,7 +93,7 @@ def _retry() -> Retry:
 class APIClient:
     def __init__(self, base_url: str, auth: requests.auth.AuthBase | None = None, *, verbose: int = 0,
                  timeout: tuple[float, float] = DEFAULT_TIMEOUT):
-        self.base_url = base_url.rstrip("/")
+        self.base_url = check_base_url(base_url).rstrip("/")
         self.verbose = verbose
         self.timeout = timeout
         self.session = requests.Session()

@@ -23,6 +23,9 @@ class Availability:
 
     ok: bool
     reason: str = ""
+    # False when the tool is absent altogether (not merely stopped or misconfigured): only
+    # then may `version upload` fall back from the default builder to the next one.
+    installed: bool = True
 
 
 @attrs.frozen
@@ -153,6 +156,9 @@ class Runtime(Protocol):
 
 # --- Execution backends (see hookspecs.register_execution_backends, docs/execution-backends.md) ---
 
+DEFAULT_RUN_LOG_MAX_BYTES = 10 * 1024 * 1024
+
+
 @attrs.frozen
 class RunSpec:
     """One scenario run as the platform hands it to an execution backend.
@@ -171,6 +177,7 @@ class RunSpec:
     template: str | None = None  # template name (tektii_engine.templates) when there is no image
     pull_auth: Mapping[str, str] | None = None  # {"username", "password"} for pulling `image`
     limits: RuntimeLimits = attrs.field(factory=RuntimeLimits)
+    log_max_bytes: int = DEFAULT_RUN_LOG_MAX_BYTES  # cap of strategy.log, head and tail kept (tektii_engine.runlog)
 
 
 @attrs.frozen

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from tektii_core.client import api_path
 from tektii_core.contracts import BuiltImage, PushCredentials
 from tektii_core.errors import TektiiError
 
@@ -81,7 +83,7 @@ class Upload:
             ctx.warn("Failed to detect git SHA, using timestamp fallback")
         ctx.say(f"→ Detected version: {git.short}" + (" (uncommitted changes)" if git.dirty else ""))
         ctx.say("Creating version in API...")
-        created = ctx.client.post(f"/v1/strategies/{self.request.strategy_id}/versions", json={
+        created = ctx.client.post(api_path("/v1/strategies/{}/versions", self.request.strategy_id), json={
             "gitSha": git.sha, "gitDirty": git.dirty, "parentId": self.request.parent,
             "template": self.request.template, "builder": builder.name if builder else "template",
         })["data"]
@@ -101,7 +103,7 @@ class Upload:
         req, ctx = self.request, self.ctx
         problems: list[TektiiError] = []
         try:
-            ctx.client.get(f"/v1/strategies/{req.strategy_id}")
+            ctx.client.get(api_path("/v1/strategies/{}", req.strategy_id))
         except TektiiError as exc:
             if getattr(exc, "status", None) != 404:
                 raise
@@ -109,7 +111,7 @@ class Upload:
                                         hint="`tektii strategy list` shows your strategies."))
         if req.parent:
             try:
-                ctx.client.get(f"/v1/strategies/{req.strategy_id}/versions/{req.parent}")
+                ctx.client.get(_version_path(req.strategy_id, req.parent))
             except TektiiError as exc:
                 if getattr(exc, "status", None) != 404:
                     raise
@@ -145,16 +147,23 @@ class Upload:
             if not found.ok:
                 raise _unavailable(builder, found.reason)
             return builder
-        reasons = []
-        for builder in plugins.builders:
+        # The preferred builder that is installed is the one used: a stopped Docker daemon is
+        # an error to fix, not a reason to build elsewhere. Only a builder that is not
+        # installed at all passes the turn to the next one (and that is said).
+        absent: list[Any] = []
+        builders = plugins.builders
+        for index, builder in enumerate(builders):
             found = builder.availability()
+            self.ctx.trace(f"builder {builder.name}: {'available' if found.ok else found.reason}")
             if found.ok:
-                self.ctx.trace(f"builder {builder.name}: available")
+                if absent:
+                    self.ctx.say(f"→ {_tool_name(absent[0])} is not installed: building with {builder.name}")
                 return builder
-            self.ctx.trace(f"builder {builder.name}: {found.reason}")
-            reasons.append((builder, found.reason))
-        if reasons:
-            raise _unavailable(*reasons[0])  # the preferred builder's reason says what to fix first
+            if found.installed:
+                others = [b.name for b in builders[index + 1:] if b.name in ("podman", "buildah") and
+                          b.availability().ok]  # fmt: skip
+                raise _unavailable(builder, found.reason, alternatives=others)
+            absent.append(builder)
         raise TektiiError("No image builder installed", hint="Install Docker, podman or buildah.")
 
     def _build_and_push(self, builder: Any, created: dict[str, Any]) -> dict[str, Any]:
@@ -165,21 +174,22 @@ class Upload:
         tag = f"{credentials.registry}/{credentials.repository}:{created['id']}"
         ctx.say(f"Connecting to {'Docker' if builder.name in ('docker', 'buildx') else builder.name}...")
         ctx.say(f"Building image {tag}...")
-        log = BuildLog(ctx)
-        try:
-            image = builder.build(dockerfile=self.dockerfile, context=self.context, tag=tag, platform=TARGET_PLATFORM,
-                                  log=log)
-        finally:
-            log.close()
-        ctx.say("Verifying image platform...")
-        verify_platform(image)
-        ctx.say(f"Pushing image to {credentials.registry}/{credentials.repository}...")
-        log = BuildLog(ctx)
-        try:
-            digest = builder.push(image=image, credentials=credentials, log=log)
-        finally:
-            log.close()
-        return ctx.client.post(f"/v1/strategies/{self.request.strategy_id}/versions/{created['id']}/complete", json={
+        with Heartbeat(ctx.client, f"{_version_path(self.request.strategy_id, created['id'])}/heartbeat"):
+            log = BuildLog(ctx)
+            try:
+                image = builder.build(dockerfile=self.dockerfile, context=self.context, tag=tag,
+                                      platform=TARGET_PLATFORM, log=log)
+            finally:
+                log.close()
+            ctx.say("Verifying image platform...")
+            verify_platform(image)
+            ctx.say(f"Pushing image to {credentials.registry}/{credentials.repository}...")
+            log = BuildLog(ctx)
+            try:
+                digest = builder.push(image=image, credentials=credentials, log=log)
+            finally:
+                log.close()
+        return ctx.client.post(_version_path(self.request.strategy_id, created["id"]) + "/complete", json={
             "digest": digest, "os": image.os, "architecture": image.architecture, "size": image.size,
         })["data"]
 
@@ -187,7 +197,7 @@ class Upload:
         reason = exc.message if isinstance(exc, TektiiError) else (
             "upload interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}")
         try:
-            self.ctx.client.post(f"/v1/strategies/{self.request.strategy_id}/versions/{version_id}/fail",
+            self.ctx.client.post(_version_path(self.request.strategy_id, version_id) + "/fail",
                                  json={"reason": reason})
         except TektiiError as err:
             self.ctx.warn(f"could not mark version {version_id} failed: {err.message}")
@@ -196,17 +206,60 @@ class Upload:
         return {"version": version, "git": git}
 
 
+def _version_path(strategy_id: str, version_id: str) -> str:
+    return api_path("/v1/strategies/{}/versions/{}", strategy_id, version_id)
+
+
 def verify_platform(image: BuiltImage) -> None:
     actual = f"{image.os}/{image.architecture}"
     if actual != TARGET_PLATFORM:
         raise TektiiError(f"Image platform mismatch (expected {TARGET_PLATFORM}, got {actual})", hint=APPLE_SILICON_HINT)
 
 
-def _unavailable(builder: Any, reason: str) -> TektiiError:
+def _tool_name(builder: Any) -> str:
+    return "Docker" if builder.name in ("docker", "buildx") else builder.name
+
+
+def _unavailable(builder: Any, reason: str, alternatives: list[str] | None = None) -> TektiiError:
     if builder.name == "docker" and reason.startswith("Docker not running"):
-        return TektiiError("Docker not running", hint="Start Docker Desktop or the Docker daemon.")
+        hint = "Start Docker Desktop or the Docker daemon."
+        if alternatives:
+            hint += " Or build without Docker: " + " or ".join(f"`--builder {name}`" for name in alternatives) + "."
+        return TektiiError("Docker not running", hint=hint)
     return TektiiError(f"Builder {builder.name!r} is not available: {reason}",
                        hint="`tektii plugins` lists the builders and why each is or is not available.")
+
+
+class Heartbeat:
+    """Tells the platform, once a minute while a build or push goes on, that the upload is
+    alive (a version without progress for a while is failed as "upload abandoned")."""
+
+    INTERVAL_S = 60.0
+
+    def __init__(self, client: Any, path: str):
+        from tektii_core.client import APIClient
+
+        # Its own session: the main thread may use the context's client meanwhile.
+        self.client = APIClient(client.base_url, client.session.auth, timeout=(5.0, 10.0))
+        self.path = path
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name="upload-heartbeat", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=15)
+        self.client.session.close()
+
+    def _beat(self) -> None:
+        while not self.stopped.wait(self.INTERVAL_S):
+            try:
+                self.client.post(self.path)
+            except TektiiError:
+                pass  # a missed beat is not an upload error; the next one may get through
 
 
 class BuildLog:

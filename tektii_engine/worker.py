@@ -14,7 +14,8 @@ directory), runs ``run_backtest`` against the platform's market data and reports
   "equity", "simulatedTime"}`` about twice a second, ``{"type": "end", "state", "reason"}``
   last;
 * ``<runDir>/strategy.log``: the strategy's stdout/stderr lines as they come (and the
-  worker's own ``tektii: ...`` lines about preparing the run);
+  worker's own ``tektii: ...`` lines about preparing the run), at most ``logMaxBytes``
+  (head and tail, tektii_engine.runlog);
 * ``<runDir>/result.json``: ``BacktestResult.to_dict()`` without the log, plus ``metrics`` and
   ``reproducibility`` (tektii_engine.record: what exactly ran), written atomically once the
   run has ended (COMPLETE, FAILED or CANCELLED).
@@ -25,8 +26,8 @@ that a killed platform leaves no strategy running.
 
 The spec file (JSON, written by the backend): ``scenarioId``, ``config`` (the scenario
 config with defaults), ``runDir``, ``marketDataDir``, ``runtime``, ``image``, ``template``,
-``pullAuth`` (``{"username", "password"}`` or null), ``limits`` (RuntimeLimits fields) and
-optionally ``wallClockS`` (the whole run's limit).
+``pullAuth`` (``{"username", "password"}`` or null), ``limits`` (RuntimeLimits fields),
+``logMaxBytes`` (the stored log's cap) and optionally ``wallClockS`` (the whole run's limit).
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tektii_core.contracts import RuntimeLimits, TektiiError
+from tektii_engine.runlog import DEFAULT_MAX_BYTES as DEFAULT_LOG_MAX_BYTES
+from tektii_engine.runlog import RunLog
 
 # Arrow's allocator (mimalloc) keeps the pages it freed for a while: reading a long window
 # row group by row group, that is tens of MiB of RSS the run no longer uses. Give them back
@@ -66,10 +69,7 @@ class Worker:
         self.cancel = threading.Event()
         self.backtest_started = False
         self._out_lock = threading.Lock()
-        # 0600: other users of the machine do not read a run's output (closed in run())
-        self._log_file = os.fdopen(os.open(self.run_dir / "strategy.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600),
-                                   "a", encoding="utf-8")
-        self._log_lock = threading.Lock()
+        self._log = RunLog(self.run_dir / "strategy.log", int(spec.get("logMaxBytes") or DEFAULT_LOG_MAX_BYTES))
 
     # -- reporting ------------------------------------------------------------------------
     def emit(self, **message: Any) -> None:
@@ -83,10 +83,9 @@ class Worker:
                 self.cancel.set()
 
     def log(self, line: str) -> None:
-        """One line of the strategy log (flushed at once: `scenario logs --follow` reads it)."""
-        with self._log_lock:
-            self._log_file.write(line.replace("\n", " ") + "\n")
-            self._log_file.flush()
+        """One line of the strategy log (flushed at once: `scenario logs --follow` reads it;
+        capped, head and tail kept: tektii_engine.runlog)."""
+        self._log.write(line)
 
     def on_progress(self, fraction: float, rate: float, equity: float) -> None:
         from tektii_engine.config import rfc3339, to_epoch
@@ -143,7 +142,7 @@ class Worker:
             self.emit(type="end", state="FAILED", reason=f"internal error in the run's worker: {detail}")
             return 1
         finally:
-            self._log_file.close()
+            self._log.close()
 
     def backtest(self) -> dict[str, Any]:
         from tektii_core.plugins import Plugins

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from . import accounts
 from .db import Database, open_database
@@ -56,6 +57,18 @@ def _api_key(req: Request) -> str:
         401,
         "Missing API key: send it in the X-API-Key header or as 'Authorization: Bearer <key>'",
     )
+
+
+def raw_path(environ: dict[str, Any]) -> str:
+    """The request path as the client sent it, not yet percent-decoded (PATH_INFO is decoded,
+    so "strat%2F.." there would look like two segments)."""
+    uri = environ.get("REQUEST_URI") or environ.get("RAW_URI")
+    if not uri:
+        return quote(environ.get("PATH_INFO") or "/", safe="/:@!$&'()*+,;=")
+    path = uri.split("?", 1)[0].split("#", 1)[0]
+    if not path.startswith("/"):  # an absolute URI, as a proxy may send
+        path = urlsplit(path).path or "/"
+    return path
 
 
 def check_host(environ: dict[str, Any], address: OwnAddress | None) -> None:
@@ -106,7 +119,7 @@ class App:
         try:
             check_host(environ, self.ctx.address)
             method = environ["REQUEST_METHOD"].upper()
-            route, params = self.router.match(method, environ.get("PATH_INFO") or "/")
+            route, params = self.router.match(method, raw_path(environ))
             req = Request(environ, self.ctx, route, params, schemas=self.router.schemas)
             if route.auth:
                 req.user = accounts.authenticate(self.db, _api_key(req))

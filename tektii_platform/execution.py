@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tektii_core.contracts import RunSpec, TektiiError
+from tektii_engine.runlog import max_bytes_from_env
 
 from .db import Database
 from .http import ApiError, AppContext
@@ -153,6 +154,7 @@ def build_run_spec(ctx: AppContext, scenario: sqlite3.Row, chooser: RuntimeChoos
         "run_dir": directory,
         "market_data_dir": market_data_dir(ctx.data_dir),
         "runtime": runtime,
+        "log_max_bytes": max_bytes_from_env(),
     }
     if version["template"] is not None:
         return RunSpec(**common, template=version["template"])

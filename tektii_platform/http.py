@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 import attrs
 
@@ -245,6 +245,8 @@ class Route:
     errors: tuple[int, ...] = ()  # statuses beyond those implied (401, 404, 400/422, 500)
     raw: bool = False  # the handler's body is sent as is, not wrapped in {"data": ...}
     text_media: tuple[str, ...] = ()  # other media types the route can answer with, e.g. text/csv
+    # (status, schema) of error bodies a raw route writes itself instead of the envelope
+    raw_errors: tuple[tuple[int, dict[str, Any]], ...] = ()
 
     @property
     def path_params(self) -> list[str]:
@@ -293,12 +295,14 @@ class Router:
         return {"$ref": f"#/components/schemas/{name}"}
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        """The route of ``path`` as sent (still percent-encoded: an id holding an encoded "/"
+        stays one segment); path parameters come back decoded."""
         allowed = []
         for regex, route in self._compiled:
             found = regex.match(path)
             if found:
                 if route.method == method:
-                    return route, found.groupdict()
+                    return route, {k: unquote(v) for k, v in found.groupdict().items()}
                 allowed.append(route.method)
         if allowed:
             raise ApiError(

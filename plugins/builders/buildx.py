@@ -46,7 +46,7 @@ class BuildxBuilder:
     def availability(self) -> Availability:
         docker = shutil.which("docker")
         if docker is None:
-            return Availability(False, "docker CLI not installed (apt-get install docker.io)")
+            return Availability(False, "docker CLI not installed (apt-get install docker.io)", installed=False)
         try:
             done = subprocess.run([docker, "buildx", "version"], capture_output=True, text=True, timeout=10)
         except subprocess.TimeoutExpired:
@@ -55,6 +55,7 @@ class BuildxBuilder:
             return Availability(
                 False,
                 "the docker buildx plugin is missing (`docker buildx version` failed; install docker-buildx or Docker Desktop)",
+                installed=False,
             )
         return Availability(True)
 

@@ -6,7 +6,9 @@ imported inside the methods so that loading the plugin costs nothing.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,12 @@ def docker_client(timeout: int = WORK_TIMEOUT) -> Any:
     return client
 
 
+def docker_installed() -> bool:
+    """Whether this machine has Docker at all (its CLI or daemon, or a DOCKER_HOST), running
+    or not."""
+    return bool(os.environ.get("DOCKER_HOST") or shutil.which("docker") or shutil.which("dockerd"))
+
+
 class _Lines:
     """Reassembles the daemon's `stream` chunks into whole lines for `log`."""
 
@@ -81,7 +89,7 @@ class DockerBuilder:
         try:
             docker_client(timeout=PING_TIMEOUT).close()
         except TektiiError as err:
-            return Availability(False, f"{err.message} ({DOCKER_HINT})")
+            return Availability(False, f"{err.message} ({DOCKER_HINT})", installed=docker_installed())
         except ImportError:
             return Availability(False, "the docker Python package is not installed (pip install docker)")
         return Availability(True)

@@ -75,7 +75,7 @@ class _ContainersToolBuilder:
 
     def availability(self) -> Availability:
         if shutil.which(self.tool) is None:
-            return Availability(False, f"{self.tool} not installed (apt-get install {self.tool})")
+            return Availability(False, f"{self.tool} not installed (apt-get install {self.tool})", installed=False)
         return Availability(True)
 
     def _argv(self, *args: str) -> list[str]:

@@ -111,7 +111,9 @@ def _compare_arguments(parser):
 
 
 def _path(args) -> str:
-    return f"/v1/strategies/{args.strategy_id}/scenarios/{args.scenario_id}"
+    from tektii_core.client import api_path
+
+    return api_path("/v1/strategies/{}/scenarios/{}", args.strategy_id, args.scenario_id)
 
 
 def _fmt(value, unit: str = "") -> str | None:
@@ -173,10 +175,11 @@ def sparkline(values: list[float], width: int = 60) -> str:
 
 
 def create(ctx, args):
+    from tektii_core.client import api_path
     from tektii_core.scenario_config import load_scenario_config, read_config_file
 
     load_scenario_config(args.config)  # every problem, before any request
-    body = ctx.client.post(f"/v1/strategies/{args.strategy_id}/scenarios", json=read_config_file(args.config))
+    body = ctx.client.post(api_path("/v1/strategies/{}/scenarios", args.strategy_id), json=read_config_file(args.config))
     scenario = body["data"]
     if not args.wait:
         return Output(payload=body, headline=f"✓ Scenario created: {scenario['scenarioId']} ({scenario['state']})",
@@ -186,7 +189,9 @@ def create(ctx, args):
 
 
 def _wait(ctx, strategy_id: str, scenario: dict) -> Output:
-    path = f"/v1/strategies/{strategy_id}/scenarios/{scenario['scenarioId']}"
+    from tektii_core.client import api_path
+
+    path = api_path("/v1/strategies/{}/scenarios/{}", strategy_id, scenario["scenarioId"])
     bar = ProgressDisplay(ctx)
     try:
         while scenario["state"] not in FINISHED:
@@ -260,8 +265,10 @@ def get(ctx, args):
 
 
 def list_(ctx, args):
+    from tektii_core.client import api_path
+
     params = {"limit": args.limit, "cursor": args.cursor, "state": args.state, "versionId": args.version}
-    body = ctx.client.get(f"/v1/strategies/{args.strategy_id}/scenarios", params=params)
+    body = ctx.client.get(api_path("/v1/strategies/{}/scenarios", args.strategy_id), params=params)
     page = body["data"]
     rows = [[s["scenarioId"], s.get("strategyVersionId"), s["state"], _fmt(s.get("totalReturn"), "%"),
              _fmt(s.get("sharpeRatio")), _fmt(s.get("maxDrawdownPct"), "%"), s.get("totalTrades"), s.get("createdAt")]

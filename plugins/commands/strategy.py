@@ -54,7 +54,9 @@ def create(ctx, args):
 
 
 def get(ctx, args):
-    body = ctx.client.get(f"/v1/strategies/{args.strategy_id}")
+    from tektii_core.client import api_path
+
+    body = ctx.client.get(api_path("/v1/strategies/{}", args.strategy_id))
     return Output(payload=body, record=strategy_record(body["data"]))
 
 

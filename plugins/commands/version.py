@@ -98,9 +98,12 @@ def upload(ctx, args):
 
 
 def list_(ctx, args):
-    body = ctx.client.get(f"/v1/strategies/{args.strategy_id}/versions", params={"limit": args.limit, "cursor": args.cursor})
+    from tektii_core.client import api_path
+
+    body = ctx.client.get(api_path("/v1/strategies/{}/versions", args.strategy_id),
+                          params={"limit": args.limit, "cursor": args.cursor})
     page = body["data"]
-    rows = [[v["id"], v.get("gitSha", "")[:12], v.get("parentId"), v.get("template"), v["state"], _size(v.get("size")),
+    rows = [[v["id"], v.get("gitSha", ""), v.get("parentId"), v.get("template"), v["state"], _size(v.get("size")),
              v["createdAt"]] for v in page["versions"]]
     footer = [f"More: tektii version list {args.strategy_id} --cursor {page['nextCursor']}"] if page.get("nextCursor") else []
     return Output(payload=body, columns=["Version ID", "Git SHA", "Parent", "Template", "State", "Size", "Created At"],
@@ -108,13 +111,17 @@ def list_(ctx, args):
 
 
 def get(ctx, args):
-    body = ctx.client.get(f"/v1/strategies/{args.strategy_id}/versions/{args.version_id}")
+    from tektii_core.client import api_path
+
+    body = ctx.client.get(api_path("/v1/strategies/{}/versions/{}", args.strategy_id, args.version_id))
     return Output(payload=body, record=version_record(body["data"]))
 
 
 def tree(ctx, args):
+    from tektii_core.client import api_path
+
     # The API lists newest first (ordered to the microsecond); the tree reads oldest first.
-    versions = list(ctx.client.paginate(f"/v1/strategies/{args.strategy_id}/versions", "versions", limit=100))[::-1]
+    versions = list(ctx.client.paginate(api_path("/v1/strategies/{}/versions", args.strategy_id), "versions", limit=100))[::-1]
     known = {v["id"] for v in versions}
     children: dict[str | None, list[dict]] = {}
     for v in versions:
@@ -124,7 +131,7 @@ def tree(ctx, args):
     tee, corner, pipe = ("├── ", "└── ", "│   ") if ctx.tty else ("|-- ", "`-- ", "|   ")
 
     def label(v: dict) -> str:
-        what = v.get("template") and f"template {v['template']}" or (v.get("gitSha") or "")[:12]
+        what = v.get("template") and f"template {v['template']}" or (v.get("gitSha") or "")
         text = f"{v['id']}  {what}  {v['state']}  {v['createdAt']}"
         if args.metric:
             text += "  " + _score_text(args.metric, scores[v["id"]])

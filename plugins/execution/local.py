@@ -49,6 +49,7 @@ def spec_json(run: RunSpec) -> dict[str, Any]:
         "template": run.template,
         "pullAuth": dict(run.pull_auth) if run.pull_auth else None,
         "limits": attrs.asdict(run.limits),
+        "logMaxBytes": run.log_max_bytes,
     }
 
 

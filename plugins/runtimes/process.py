@@ -86,16 +86,24 @@ class ProcessStrategy:
         return self._proc.pid
 
     def _read(self) -> None:
+        from tektii_engine.runlog import LineSplitter
+
         assert self._proc.stdout is not None
-        for raw in self._proc.stdout:
-            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        # Read in chunks, never a whole line at once: one line can be larger than memory.
+        splitter = LineSplitter()
+        while chunk := self._proc.stdout.read1(65536):
+            self._lines(splitter.feed(chunk))
+        self._lines(splitter.flush())
+        self._proc.stdout.close()
+
+    def _lines(self, lines: list[str]) -> None:
+        for line in lines:
             with self._lock:
                 self._tail.append(line)
             try:
                 self._log(line)
             except Exception:  # noqa: BLE001 - a failing log sink must not stop the capture
                 pass
-        self._proc.stdout.close()
 
     def _wall_clock(self, limit: float) -> None:
         if self._proc.poll() is None:

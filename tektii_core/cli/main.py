@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(argv: list[str]) -> int:
+    import dataclasses
+
     from tektii_core.cli import fasthelp
     from tektii_core.cli.context import Context
     from tektii_core.cli.parser import build_parser
@@ -64,6 +66,8 @@ def _run(argv: list[str]) -> int:
             ctx.trace(override.message())
     result = args.run(ctx, args)
     if isinstance(result, Output):
+        if ctx.quiet:  # results only (docs/cli.md): no headline, no hints after them
+            result = dataclasses.replace(result, headline=None, footer=())
         plugins.formatters[ctx.output_format](result, ctx.stdout, ctx.tty)
         ctx.stdout.flush()
         return result.exit_code or EXIT_OK

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 REPORTED_PROBLEMS = 100  # how many problems an error lists; ``total`` counts them all
 CHUNK_ROWS = 65_536
 MAX_LINE_CHARS = 65_536  # a CSV line longer than this is refused, not read into memory
+MAX_BLANK_RUN = 10_000  # empty rows in a row: no OHLCV file has them; a bomb of newlines does
 MAX_BYTES_ENV, MAX_ROWS_ENV = "TEKTII_IMPORT_MAX_BYTES", "TEKTII_IMPORT_MAX_ROWS"
 
 
@@ -288,7 +289,7 @@ def _csv_chunks(handle: io.TextIOBase, limits: ImportLimits) -> Any:
     names = [h.strip() for h in header]
     reader = csv.reader(lines, delimiter=delimiter)
     previous = 0  # reader.line_num counts physical lines read after the header
-    total, yielded = 0, False
+    total, yielded, blank_run = 0, False, 0
     while True:
         cells: list[list[str]] = [[] for _ in names]
         numbers: list[int] = []
@@ -301,7 +302,12 @@ def _csv_chunks(handle: io.TextIOBase, limits: ImportLimits) -> Any:
                 raise _LimitExceeded(f"the file has more than {limits.max_rows:,} rows, the import limit "
                                      f"({MAX_ROWS_ENV}); split it and import the parts one after another")
             if not row or all(not c.strip() for c in row):
+                blank_run += 1
+                if blank_run > MAX_BLANK_RUN:
+                    raise _LimitExceeded(f"line {line_no}: more than {MAX_BLANK_RUN:,} empty rows in a row; "
+                                         "is this an OHLCV CSV file?")
                 continue
+            blank_run = 0
             if len(row) < len(names):
                 problems.append((len(numbers), f"line {line_no}: {len(row)} fields, expected {len(names)}"))
                 row = row + [""] * (len(names) - len(row))

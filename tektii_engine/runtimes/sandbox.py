@@ -41,6 +41,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from tektii_core.contracts import LogFn, TektiiError
+from tektii_engine.runlog import LineSplitter
 from tektii_engine.runtimes import relay
 from tektii_engine.runtimes.relay_image import docker_client, ensure_relay_image
 
@@ -51,7 +52,6 @@ ROLE_LABEL = "org.tektii.role"
 _SOCKET_DIR_IN_RELAY = "/run/tektii"
 _RELAY_READY_TIMEOUT_S = 20.0
 _TAIL_LINES = 2000
-_MAX_LINE = 16 * 1024
 _CLONE_NEWNET = 0x40000000
 
 
@@ -332,18 +332,12 @@ class SandboxedStrategy:
         import docker.errors
         import requests
 
-        pending = b""
+        splitter = LineSplitter()  # an over-long line becomes several, nothing is cut off
         received = 0
 
         def feed(chunk: bytes) -> None:
-            nonlocal pending
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for raw in lines:
-                self._emit(raw[:_MAX_LINE].decode("utf-8", "replace").rstrip("\r"))
-            if len(pending) > _MAX_LINE:
-                self._emit(pending[:_MAX_LINE].decode("utf-8", "replace"))
-                pending = b""
+            for line in splitter.feed(chunk):
+                self._emit(line)
 
         try:
             for chunk in self._container.logs(stream=True, follow=True):
@@ -355,8 +349,8 @@ class SandboxedStrategy:
             feed(self._container.logs(stream=False)[received:])
         except (docker.errors.APIError, requests.RequestException, OSError):
             pass
-        if pending:
-            self._emit(pending.decode("utf-8", "replace").rstrip("\r"))
+        for line in splitter.flush():
+            self._emit(line)
 
     def _watch(self) -> None:
         import docker.errors

@@ -83,10 +83,11 @@ def _operation(route: Route) -> dict[str, Any]:
             },
         }
     responses = {str(route.status): success}
+    own = dict(route.raw_errors)
     for status in _error_statuses(route):
         responses[str(status)] = {
             "description": HTTP_REASONS[status],
-            "content": {"application/json": {"schema": _ERROR_REF}},
+            "content": {"application/json": {"schema": own.get(status, _ERROR_REF)}},
         }
     operation: dict[str, Any] = {
         "operationId": route.operation_id,

@@ -132,9 +132,19 @@ def token(req: Request) -> Response:
     return Response(status, body)
 
 
+# The registry protocol's own error body, which Docker clients read on a refused login.
+_DISTRIBUTION_ERRORS = {
+    "type": "object",
+    "required": ["errors"],
+    "properties": {"errors": {"type": "array", "items": {
+        "type": "object", "required": ["code", "message"],
+        "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+}
+
+
 def register(router: Router) -> None:
     router.add("GET", "/v1/registry/token", token, operation_id="registryToken", tag="registry", auth=False, raw=True,
                response_schema={"type": "object", "properties": {"token": {"type": "string"},
                                                                  "access_token": {"type": "string"},
                                                                  "expires_in": {"type": "integer"}}},
-               errors=(401, 503))
+               errors=(401, 503), raw_errors=((401, _DISTRIBUTION_ERRORS),))

@@ -2,11 +2,16 @@
 repository), completed with the pushed digest once the registry holds it, or failed with a reason.
 
 States: PENDING (created, image not yet pushed) -> READY | FAILED. A template version is READY at once.
+An upload in progress sends a heartbeat at least once a minute; a PENDING version that has shown
+no progress for ``TEKTII_UPLOAD_ABANDON_S`` seconds (default 900: the CLI was killed, the machine
+went away) becomes FAILED, "upload abandoned", the next time versions are read.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .. import pagination
@@ -100,9 +105,37 @@ def _registry_address(req: Request) -> str | None:
         return None
 
 
+ABANDON_ENV = "TEKTII_UPLOAD_ABANDON_S"
+DEFAULT_ABANDON_S = 900
+ABANDONED = "upload abandoned"
+
+
+def abandon_after_s() -> float:
+    text = os.environ.get(ABANDON_ENV, "").strip()
+    try:
+        value = float(text) if text else DEFAULT_ABANDON_S
+    except ValueError:
+        value = -1
+    if value <= 0:
+        raise ApiError(500, f"{ABANDON_ENV} must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def abandon_stale_uploads(req: Request, strategy_id: str) -> None:
+    """PENDING versions of the strategy without progress for ``abandon_after_s()``: FAILED."""
+    cutoff = (datetime.now(UTC) - timedelta(seconds=abandon_after_s())).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    stale = "strategy_id = ? AND state = 'PENDING' AND updated_at < ?"
+    if req.db.query_one(f"SELECT 1 FROM versions WHERE {stale} LIMIT 1", (strategy_id, cutoff)) is None:
+        return  # the common case stays a read: no write lock for every GET
+    with req.db.transaction() as conn:
+        conn.execute(f"UPDATE versions SET state = 'FAILED', failure_reason = ?, updated_at = ? WHERE {stale}",
+                     (ABANDONED, now_db(), strategy_id, cutoff))
+
+
 def get_version_row(req: Request, strategy_id: str, version_id: str) -> sqlite3.Row:
     """The caller's version of the caller's strategy, else 404. Scenarios check versions through this."""
     get_owned(req, strategy_id)
+    abandon_stale_uploads(req, strategy_id)
     row = req.db.query_one(f"SELECT {_COLUMNS} FROM versions WHERE id = ? AND strategy_id = ?", (version_id, strategy_id))
     if row is None:
         raise not_found("Version", version_id)
@@ -181,9 +214,21 @@ def fail_version(req: Request) -> Response:
     return ok(to_json(get_version_row(req, strategy_id, version_id), _registry_address(req)))
 
 
+def heartbeat_version(req: Request) -> Response:
+    """Report that the upload of a pending version is still in progress (build or push)"""
+    strategy_id, version_id = req.path_params["strategyId"], req.path_params["versionId"]
+    row = get_version_row(req, strategy_id, version_id)
+    if row["state"] != "PENDING":
+        raise ApiError(409, f"Version {version_id} is {row['state']}, not PENDING", code="version_not_pending")
+    with req.db.transaction() as conn:
+        conn.execute("UPDATE versions SET updated_at = ? WHERE id = ? AND state = 'PENDING'", (now_db(), version_id))
+    return ok(to_json(get_version_row(req, strategy_id, version_id), _registry_address(req)))
+
+
 def list_versions(req: Request) -> Response:
     """List a strategy's versions, newest first"""
     strategy = get_owned(req, req.path_params["strategyId"])
+    abandon_stale_uploads(req, strategy["id"])
     page = pagination.parse_page(req)
     clause, params = pagination.keyset_sql(page)
     rows = req.db.query(f"SELECT {_COLUMNS} FROM versions WHERE strategy_id = ?{clause}", [strategy["id"], *params])
@@ -212,5 +257,7 @@ def register(router: Router) -> None:
     router.add("GET", base + "/{versionId}", get_version, operation_id="getVersion", tag="versions", response_schema=version)
     router.add("POST", base + "/{versionId}/complete", complete_version, operation_id="completeVersion", tag="versions",
                request_schema=router.schema("VersionComplete", COMPLETE_SCHEMA), response_schema=version, errors=(409, 503))
+    router.add("POST", base + "/{versionId}/heartbeat", heartbeat_version, operation_id="heartbeatVersion",
+               tag="versions", response_schema=version, errors=(409,))
     router.add("POST", base + "/{versionId}/fail", fail_version, operation_id="failVersion", tag="versions",
                request_schema=router.schema("VersionFail", FAIL_SCHEMA), response_schema=version, errors=(409,))

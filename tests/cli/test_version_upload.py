@@ -174,6 +174,24 @@ def test_docker_not_running(user_cli, tmp_path, registry_binary):
     assert json.loads(user_cli("--output", "json", "version", "list", sid).out)["data"]["versions"] == []
 
 
+def test_default_builder_does_not_switch_when_docker_is_stopped(user_cli, tmp_path, registry_binary):
+    """Docker installed but its daemon unreachable (DOCKER_HOST at a dead socket): the spec's
+    error, naming the other builders that are there, and no version is created."""
+    import shutil
+
+    repo = make_strategy(tmp_path / "s", git=False)
+    sid = new_strategy(user_cli, "docker-stopped")
+    closed = tmp_path / "closed.sock"
+    result = user_cli("version", "upload", sid, cwd=repo, env={"DOCKER_HOST": f"unix://{closed}"})
+    assert result.code == 1
+    others = [f"`--builder {tool}`" for tool in ("podman", "buildah") if shutil.which(tool)]
+    solution = "Solution: Start Docker Desktop or the Docker daemon."
+    if others:
+        solution += " Or build without Docker: " + " or ".join(others) + "."
+    assert result.err.splitlines() == ["Error: Docker not running", solution]
+    assert json.loads(user_cli("--output", "json", "version", "list", sid).out)["data"]["versions"] == []
+
+
 DOCKER_WITHOUT_EMULATION = """#!/bin/sh
 # Stand-in for `docker` on an Apple Silicon Mac without Rosetta: buildx builds for the native
 # linux/arm64 whatever --platform says; every other command is the real docker.

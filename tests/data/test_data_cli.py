@@ -88,6 +88,17 @@ def test_bad_file_reports_every_line_and_imports_nothing(data_cli, tmp_path):
     assert "C:ETHUSD" not in [i["symbol"] for i in json.loads(listed.out)["data"]["instruments"]]
 
 
+def test_the_platforms_hint_is_the_solution_line(data_cli, tmp_path):
+    done = data_cli("data", "generate", "C:SOLUSD", "--start", "2024-01-01", "--end", "2024-01-05", "--timeframe", "1d")
+    assert done.code == 0, done.err
+    csv = tmp_path / "sol.csv"
+    csv.write_text(CSV)
+    done = data_cli("data", "import", "C:SOLUSD", str(csv))
+    assert done.code == 1
+    assert done.err.splitlines() == ["Error: C:SOLUSD holds synthetic data; cannot merge imported data into it",
+                                     "Solution: use --replace to replace the stored data"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

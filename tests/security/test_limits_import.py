@@ -27,8 +27,8 @@ def _kib(pid: int, field: str) -> int:
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
     root = tmp_path_factory.mktemp("limits-import")
-    server = Platform(root / "data", {"TEKTII_IMPORT_MAX_ROWS": "5000000"})
-    key = server.new_user("admin", admin=True)
+    server = Platform(root / "data")
+    key = server.new_user("admin", admin=True)  # market data is written by admins
     yield server, {"X-API-Key": key}
     server.stop()
 
@@ -50,7 +50,7 @@ BOMBS = {
     "repeated-row": lambda: HEADER + b"2024-01-01T00:00:00Z,100,101,99,100,1\n" * (UNPACKED // 38),
     # a single 120 MB line, which a line-by-line reader would hold whole
     "one-line": lambda: HEADER + b"1," * (UNPACKED // 2),
-    # nothing but empty lines: no problems to find, only the row limit stops it
+    # nothing but empty lines: no row to find a problem in
     "blank-lines": lambda: HEADER + b"\n" * UNPACKED,
 }
 
@@ -70,7 +70,7 @@ def test_gzip_bomb_is_refused_in_bounded_memory(platform, kind):
     assert len(error["details"]) <= 100
     message = error["message"] + " " + " ".join(d["message"] for d in error["details"])
     expected = {"repeated-row": "duplicate time", "one-line": "longer than 65,536 characters",
-                "blank-lines": "more than 5,000,000 rows"}[kind]
+                "blank-lines": "more than 10,000 empty rows in a row"}[kind]
     assert expected in message, error
     assert "nothing was imported" in error["message"]
     listed = requests.get(f"{server.url}/v1/instruments", timeout=10).json()["data"]["instruments"]
@@ -86,15 +86,20 @@ def test_many_problems_report_the_first_100_and_the_count(platform):
     assert error["hint"] == "fix the rows listed and import again"
 
 
-def test_unpacked_size_limit_is_configurable(tmp_path):
-    server = Platform(tmp_path / "data", {"TEKTII_IMPORT_MAX_BYTES": "1000000"})
+def test_unpacked_size_and_row_limits_are_configurable(tmp_path):
+    server = Platform(tmp_path / "data", {"TEKTII_IMPORT_MAX_BYTES": "2000000", "TEKTII_IMPORT_MAX_ROWS": "60000"})
     try:
         headers = {"X-API-Key": server.new_user("admin", admin=True)}
-        rows = b"".join(b"%d,1,1,1,1,1\n" % (1_704_067_200 + 60 * i) for i in range(100_000))
-        response = requests.post(f"{server.url}/v1/instruments/C:BTCUSD/import", params={"filename": "big.csv.gz"},
-                                 data=gzip.compress(HEADER + rows), headers=headers, timeout=60)
-        error = assert_error(response, 422, "invalid_market_data")
-        assert "more than 1,000,000 bytes (unpacked)" in error["details"][0]["message"], error
-        assert "TEKTII_IMPORT_MAX_BYTES" in error["details"][0]["message"]
+
+        def refused(count: int, volume: bytes) -> str:
+            rows = b"".join(b"%d,1,1,1,1,%s\n" % (1_704_067_200 + 60 * i, volume) for i in range(count))
+            response = requests.post(f"{server.url}/v1/instruments/C:BTCUSD/import", data=gzip.compress(HEADER + rows),
+                                     params={"filename": "big.csv.gz"}, headers=headers, timeout=60)
+            return assert_error(response, 422, "invalid_market_data")["details"][0]["message"]
+
+        too_big = refused(25_000, b"1" * 80)  # 100 bytes a row: 2.5 MB in fewer rows than the limit
+        assert "more than 2,000,000 bytes (unpacked)" in too_big and "TEKTII_IMPORT_MAX_BYTES" in too_big
+        too_long = refused(70_000, b"1")  # 21 bytes a row: 1.5 MB
+        assert "more than 60,000 rows" in too_long and "TEKTII_IMPORT_MAX_ROWS" in too_long
     finally:
         server.stop()

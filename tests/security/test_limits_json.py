@@ -40,7 +40,7 @@ def _json_routes(url: str) -> list[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def owned(platform_server):
     """A user with a strategy and a (template) version, so that path ids resolve."""
-    key = platform_server.new_user("json-limits", admin=True)  # instruments/generate is an admin's endpoint
+    key = platform_server.new_user("json-limits", admin=True)  # admins reach the market-data bodies
     headers = {"X-API-Key": key}
     url = platform_server.url
     strategy = requests.post(f"{url}/v1/strategies", json={"name": "deep-json"}, headers=headers, timeout=10).json()
