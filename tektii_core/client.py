@@ -31,15 +31,17 @@ class APIKeyAuth(requests.auth.AuthBase):
 class APIError(TektiiError):
     """An error answer of the platform, made from its `{"error": {...}}` envelope."""
 
-    def __init__(self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None):
+    def __init__(self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None,
+                 hint: str | None = None):
         self.status, self.code, self.details = status, code, details or []
+        self.api_message = message  # as the platform sent it, without the details
         problems = [f"{d.get('field')}: {d.get('message')}" if d.get("field") else str(d.get("message")) for d in self.details]
         text = message.rstrip(".")
         if len(problems) == 1:
             text = f"{text}: {problems[0]}"
         elif problems:  # every problem on its own line, as the platform reported them
             text = f"{text}:\n" + "\n".join(f"  {p}" for p in problems)
-        super().__init__(text, hint=_HINTS.get(status))
+        super().__init__(text, hint=hint or _HINTS.get(status))
 
 
 _HINTS = {401: "Check your API key: `tektii auth status` shows where it comes from; `tektii auth login` sets one."}
@@ -106,8 +108,10 @@ class APIClient:
             return body
         if isinstance(body, dict) and isinstance(body.get("error"), dict):
             err = body["error"]
+            hint = err.get("hint")
             raise APIError(response.status_code, str(err.get("code", "error")), str(err.get("message", "request failed")),
-                           err.get("details") if isinstance(err.get("details"), list) else None)
+                           err.get("details") if isinstance(err.get("details"), list) else None,
+                           hint=hint if isinstance(hint, str) and hint else None)
         if response.ok:
             raise TektiiError(f"Unexpected answer from the platform ({response.status_code}): not a JSON object")
         raise APIError(response.status_code, "http_error", f"HTTP {response.status_code} {response.reason}")

@@ -102,6 +102,9 @@ class StrategyLaunch:
     The engine serves the gateway API both on ``gateway_url`` (TCP on 127.0.0.1, for local
     processes) and on the Unix socket ``gateway_socket`` (for runtimes that relay it into an
     isolated network namespace, which then expose it to the strategy as http://127.0.0.1:8080).
+    ``serve_socket``, when the engine offers it, serves the same API on a listening socket the
+    runtime hands over (e.g. one opened inside the strategy's network namespace, so that no
+    relay copies bytes); it returns once the socket is served.
     """
 
     run_id: str
@@ -113,6 +116,7 @@ class StrategyLaunch:
     image: str | None = None  # an image reference, for container runtimes
     path: Path | None = None  # a strategy file or directory, for the process runtime
     limits: RuntimeLimits = attrs.field(factory=RuntimeLimits)
+    serve_socket: Callable[[Any], None] | None = None  # (socket.socket) -> None
 
 
 @runtime_checkable

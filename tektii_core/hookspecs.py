@@ -2,23 +2,33 @@
 
 Plugins are modules (or objects) with functions marked ``@tektii_core.hookimpl``; built-ins
 in ``tektii_plugins`` are registered exactly like third-party packages that declare an entry
-point in the group ``tektii``. Most hooks hand the plugin a ``register`` callback and collect
-what it registers, so one plugin may contribute any number of things and the core decides
-how to combine them (pluggy "register_*" style, as in llm and datasette). See docs/plugins.md.
+point in the group ``tektii``. Most hooks hand the plugin a ``register`` callback (a registrar
+of tektii_core.registrars, with the signature documented here) and collect what it registers,
+so one plugin may contribute any number of things and the core decides how to combine them
+(pluggy "register_*" style, as in llm and datasette): an installed plugin overrides a built-in
+of the same name. See docs/plugins.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pluggy
+
+from tektii_core.registrars import (
+    AuthProviderRegistrar,
+    BuilderRegistrar,
+    CommandRegistrar,
+    ExecutionBackendRegistrar,
+    FormatterRegistrar,
+    RuntimeRegistrar,
+)
 
 hookspec = pluggy.HookspecMarker("tektii")
 
 
 @hookspec
-def register_commands(register: Callable[..., None]) -> None:
+def register_commands(register: CommandRegistrar) -> None:
     """Add CLI nouns and verbs.
 
     ``register(name, *, help, run=None, arguments=None, parent=None, description=None,
@@ -30,7 +40,7 @@ def register_commands(register: Callable[..., None]) -> None:
 
 
 @hookspec
-def register_formatters(register: Callable[..., None]) -> None:
+def register_formatters(register: FormatterRegistrar) -> None:
     """Add output formats for ``--output``.
 
     ``register(name, render, *, description="")`` where ``render(output, stream, tty)``
@@ -40,7 +50,7 @@ def register_formatters(register: Callable[..., None]) -> None:
 
 
 @hookspec
-def register_auth_providers(register: Callable[..., None]) -> None:
+def register_auth_providers(register: AuthProviderRegistrar) -> None:
     """Add sources of API credentials.
 
     ``register(provider)`` with a ``tektii_core.contracts.AuthProvider``. Providers are asked
@@ -49,7 +59,7 @@ def register_auth_providers(register: Callable[..., None]) -> None:
 
 
 @hookspec
-def register_builders(register: Callable[..., None]) -> None:
+def register_builders(register: BuilderRegistrar) -> None:
     """Add image builders for ``version upload``.
 
     ``register(builder, *, order=100)`` with a ``tektii_core.contracts.Builder``; when the user
@@ -58,7 +68,7 @@ def register_builders(register: Callable[..., None]) -> None:
 
 
 @hookspec
-def register_runtimes(register: Callable[..., None]) -> None:
+def register_runtimes(register: RuntimeRegistrar) -> None:
     """Add strategy runtimes (how a backtest starts the strategy's code).
 
     ``register(runtime)`` with a ``tektii_core.contracts.Runtime``.
@@ -66,7 +76,7 @@ def register_runtimes(register: Callable[..., None]) -> None:
 
 
 @hookspec
-def register_execution_backends(register: Callable[..., None]) -> None:
+def register_execution_backends(register: ExecutionBackendRegistrar) -> None:
     """Add platform execution backends (where scenario runs execute).
 
     ``register(backend)`` with a ``tektii_core.contracts.ExecutionBackend``. The platform uses

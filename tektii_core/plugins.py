@@ -1,7 +1,8 @@
 """The plugin manager: built-in plugins, then the entry-point group `tektii`.
 
 `Plugins` is the typed facade the rest of the core uses; it collects what plugins
-register through the `register_*` hooks (see hookspecs.py).
+register through the `register_*` hooks with the registrars of registrars.py, which also
+decide between two plugins that register the same name.
 
 Environment:
 - TEKTII_DISABLE_PLUGINS: comma-separated plugin names not to load (see `tektii plugins`).
@@ -13,21 +14,40 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Callable
-from functools import cached_property
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 
 from tektii_core import __version__, cache, hookspecs
 from tektii_core.errors import TektiiError
+from tektii_core.registrars import (
+    REGISTRARS,
+    AuthProviderRegistrar,
+    BuilderRegistrar,
+    CommandRegistrar,
+    CommandSpec,
+    ExecutionBackendRegistrar,
+    FormatterRegistrar,
+    Override,
+    Registrar,
+    Render,
+    RuntimeRegistrar,
+)
+
+if TYPE_CHECKING:
+    from tektii_core.contracts import AuthProvider, Builder, ExecutionBackend, Runtime
+
+R = TypeVar("R", bound=Registrar[Any])
 
 ENTRY_POINT_GROUP = "tektii"
 DISABLE_ENV = "TEKTII_DISABLE_PLUGINS"
 NO_ENTRY_POINTS_ENV = "TEKTII_NO_ENTRY_POINTS"
 BUILTIN_DIST = "tektii-cli"
 
-# name -> module; registered exactly like third-party plugins.
+# name -> module; registered exactly like third-party plugins. The part of the name before the
+# first dot says which hook the module implements (BUILTIN_KINDS), so that a caller that needs only
+# some hooks imports only those modules.
 BUILTIN_PLUGINS = {
     "formatters.table": "tektii_plugins.formatters.table",
     "formatters.json": "tektii_plugins.formatters.json",
@@ -53,6 +73,22 @@ BUILTIN_PLUGINS = {
     "execution.local": "tektii_plugins.execution.local",
     "local_platform": "tektii_plugins.local_platform",
 }
+
+
+BUILTIN_KINDS = {
+    "formatters": "register_formatters",
+    "auth": "register_auth_providers",
+    "commands": "register_commands",
+    "builders": "register_builders",
+    "runtimes": "register_runtimes",
+    "execution": "register_execution_backends",
+    "local_platform": "resolve_api_url",
+}
+
+
+def builtin_hook(name: str) -> str:
+    """The hook the built-in plugin `name` implements, from its name's prefix."""
+    return BUILTIN_KINDS[name.partition(".")[0]]
 
 
 def _warn(message: str) -> None:
@@ -86,15 +122,22 @@ def _load(value: str) -> object:
     return obj
 
 
-def create_plugin_manager() -> tuple[pluggy.PluginManager, dict[str, dict[str, str]]]:
-    """A plugin manager with every plugin loaded; and per plugin name its distribution and version."""
+def create_plugin_manager(hooks: Iterable[str] | None = None) -> tuple[pluggy.PluginManager, dict[str, dict[str, str]]]:
+    """A plugin manager with the plugins loaded; and per plugin name its distribution and version.
+
+    With `hooks`, only the built-in plugins that implement one of them are imported (installed
+    plugins are always loaded: what they implement is known only once they are imported).
+    A built-in that fails to import is an error; a broken installed plugin is a warning.
+    """
     pm = pluggy.PluginManager("tektii")
     pm.add_hookspecs(hookspecs)
+    wanted = None if hooks is None else set(hooks)
     disabled = {n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()}
     origins: dict[str, dict[str, str]] = {}
     # (plugin name, "module" or "module:attribute", origin)
     candidates: list[tuple[str, str, dict[str, str]]] = [
         (name, module, {"dist": BUILTIN_DIST, "version": __version__}) for name, module in BUILTIN_PLUGINS.items()
+        if wanted is None or builtin_hook(name) in wanted
     ]
     if os.environ.get(NO_ENTRY_POINTS_ENV, "") not in ("1", "true", "yes"):
         candidates += [(ep["name"], ep["value"], {"dist": ep["dist"], "version": ep["version"]})
@@ -102,14 +145,14 @@ def create_plugin_manager() -> tuple[pluggy.PluginManager, dict[str, dict[str, s
     for name, target, origin in candidates:
         if name in disabled or pm.has_plugin(name):
             continue
+        builtin = origin["dist"] == BUILTIN_DIST
         try:
             plugin = _load(target)
-        except ModuleNotFoundError as exc:
-            if origin["dist"] == BUILTIN_DIST and exc.name and exc.name.startswith("tektii_plugins"):
-                continue  # a built-in that this installation does not ship
-            _warn(f"plugin {name!r} ({origin['dist']}) failed to load: {exc}")
-            continue
-        except Exception as exc:  # a broken third-party plugin must not break the CLI
+        except Exception as exc:
+            if builtin:  # the installation is broken: say so instead of missing a command
+                raise TektiiError(f"built-in plugin {name!r} failed to load: {type(exc).__name__}: {exc}",
+                                  hint=f"Reinstall {BUILTIN_DIST} (pip install --force-reinstall {BUILTIN_DIST})") from exc
+            # a broken third-party plugin must not break the CLI
             _warn(f"plugin {name!r} ({origin['dist']}) failed to load: {type(exc).__name__}: {exc}")
             continue
         try:
@@ -127,62 +170,94 @@ def create_plugin_manager() -> tuple[pluggy.PluginManager, dict[str, dict[str, s
 
 
 class Plugins:
-    """Typed access to what the loaded plugins provide."""
+    """Typed access to what the loaded plugins provide.
 
-    def __init__(self) -> None:
-        self.pm, self.origins = create_plugin_manager()
+    `Plugins()` loads every plugin (the CLI); `Plugins(hooks=["register_runtimes"])` only the
+    built-ins implementing those hooks (the platform's scheduler, the engine's worker).
+    """
 
-    def _collect(self, hook: str) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
-        items: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
-        getattr(self.pm.hook, hook)(register=lambda *a, **kw: items.append((a, kw)))
-        return items
+    def __init__(self, hooks: Iterable[str] | None = None) -> None:
+        self.hooks = None if hooks is None else frozenset(hooks)
+        self.pm, self.origins = create_plugin_manager(self.hooks)
+        self._registrars: dict[type[Registrar[Any]], Registrar[Any]] = {}
 
-    @cached_property
-    def formatters(self) -> dict[str, Callable[..., None]]:
-        return {a[0]: a[1] for a, _ in self._collect("register_formatters")}
+    def _registrations(self, registrar_type: type[R]) -> R:
+        """The registrar of one hook, filled on first use: each plugin's implementation is called
+        with it in pluggy's call order (last registered first, honouring tryfirst/trylast),
+        the registrar told which plugin calls."""
+        if registrar_type in self._registrars:
+            return self._registrars[registrar_type]  # type: ignore[return-value]
+        if self.hooks is not None and registrar_type.hook not in self.hooks:
+            raise RuntimeError(f"these plugins were loaded for {sorted(self.hooks)}, not {registrar_type.hook}")
+        builtins = {name for name, origin in self.origins.items() if origin["dist"] == BUILTIN_DIST}
+        registrar = registrar_type(builtins)
+        for impl in reversed(getattr(self.pm.hook, registrar_type.hook).get_hookimpls()):
+            if impl.hookwrapper or impl.wrapper:
+                continue  # nothing to wrap: each implementation is called on its own
+            registrar.plugin = impl.plugin_name
+            impl.function(*[{"register": registrar}[arg] for arg in impl.argnames])
+        self._registrars[registrar_type] = registrar
+        return registrar
 
-    @cached_property
-    def formatter_descriptions(self) -> dict[str, str]:
-        return {a[0]: kw.get("description", "") for a, kw in self._collect("register_formatters")}
+    @property
+    def commands(self) -> list[CommandSpec]:
+        """Nouns and verbs in registration order."""
+        return self._registrations(CommandRegistrar).items()
 
-    @cached_property
-    def auth_providers(self) -> list[Any]:
-        return sorted((a[0] for a, _ in self._collect("register_auth_providers")), key=lambda p: p.priority)
+    @property
+    def formatters(self) -> dict[str, Render]:
+        return {f.name: f.render for f in self._registrations(FormatterRegistrar).items()}
 
-    @cached_property
-    def builders(self) -> list[Any]:
-        """Builders in the documented order of preference (ascending `order`)."""
-        found = [(kw.get("order", 100), i, a[0]) for i, (a, kw) in enumerate(self._collect("register_builders"))]
-        return [builder for _, _, builder in sorted(found)]
+    @property
+    def auth_providers(self) -> list[AuthProvider]:
+        """In the order they are asked (ascending `priority`)."""
+        return sorted(self._registrations(AuthProviderRegistrar).items(), key=lambda p: p.priority)
 
-    def builder(self, name: str) -> Any:
+    @property
+    def builders(self) -> list[Builder]:
+        """Builders in the documented order of preference (ascending `order`, then registration)."""
+        ranked = self._registrations(BuilderRegistrar).items()
+        return [r.builder for _, r in sorted(enumerate(ranked), key=lambda item: (item[1].order, item[0]))]
+
+    def builder(self, name: str) -> Builder:
         for builder in self.builders:
             if builder.name == name:
                 return builder
         names = ", ".join(b.name for b in self.builders)
         raise TektiiError(f"Unknown builder {name!r}", hint=f"Available builders: {names}")
 
-    @cached_property
-    def runtimes(self) -> dict[str, Any]:
-        return {a[0].name: a[0] for a, _ in self._collect("register_runtimes")}
+    @property
+    def runtimes(self) -> dict[str, Runtime]:
+        return {r.name: r for r in self._registrations(RuntimeRegistrar).items()}
 
-    @cached_property
-    def execution_backends(self) -> dict[str, Any]:
-        return {a[0].name: a[0] for a, _ in self._collect("register_execution_backends")}
+    def runtime(self, name: str) -> Runtime:
+        runtimes = self.runtimes
+        if name not in runtimes:
+            raise TektiiError(f"Unknown runtime {name!r}; available: {', '.join(sorted(runtimes)) or 'none'}")
+        return runtimes[name]
 
-    def execution_backend(self, name: str) -> Any:
+    @property
+    def execution_backends(self) -> dict[str, ExecutionBackend]:
+        return {b.name: b for b in self._registrations(ExecutionBackendRegistrar).items()}
+
+    def execution_backend(self, name: str) -> ExecutionBackend:
         backends = self.execution_backends
         if name not in backends:
             names = ", ".join(sorted(backends)) or "none"
             raise TektiiError(f"Unknown execution backend {name!r}", hint=f"Available execution backends: {names}")
         return backends[name]
 
-    @cached_property
-    def commands(self) -> list[dict[str, Any]]:
-        return [{"name": a[0], **kw} for a, kw in self._collect("register_commands")]
-
     def resolve_api_url(self, settings: dict[str, Any]) -> str | None:
         return self.pm.hook.resolve_api_url(settings=settings)
+
+    @property
+    def overrides(self) -> list[Override]:
+        """Every built-in registration an installed plugin replaced, over all loaded hooks."""
+        found: list[Override] = []
+        for registrar_type in REGISTRARS:
+            if self.hooks is None or registrar_type.hook in self.hooks:
+                found += self._registrations(registrar_type).overrides
+        return found
 
     def describe(self) -> list[dict[str, Any]]:
         """Each loaded plugin with its distribution, version and the hooks it implements."""

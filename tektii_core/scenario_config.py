@@ -23,6 +23,7 @@ from typing import Any
 
 import attrs
 
+from tektii_core import strict_json
 from tektii_core.errors import TektiiError
 
 TIMEFRAMES = ("1m", "2m", "5m", "10m", "15m", "30m", "1h", "2h", "4h", "12h", "1d", "1w")  # fmt: skip
@@ -75,10 +76,70 @@ _SCHEMA_TIMESTAMP = (
 )
 _NO_ZONE_RE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?")
 _DATE_ONLY_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+ENV_NAME_RE = re.compile(r"[A-Z_][A-Z0-9_]*")
+MAX_ENV_VARIABLES = 100
+MAX_ENV_VALUE_CHARS = 4096
 RESERVED_ENV_PREFIX = "TEKTII_"
 # Set by the engine for every strategy (the older gateway variable names).
 RESERVED_ENV_NAMES = ("TRADING_GATEWAY_URL", "TRADING_GATEWAY_API_KEY")
+
+
+@attrs.frozen
+class EnvRule:
+    """Environment names a strategy's config may not set (compared in upper case), and the
+    problem reported for one (``{name}`` is replaced by it)."""
+
+    message: str
+    names: tuple[str, ...] = ()
+    prefixes: tuple[str, ...] = ()
+    suffixes: tuple[str, ...] = ()
+
+    def matches(self, name: str) -> bool:
+        upper = name.upper()
+        return upper in self.names or upper.startswith(self.prefixes) or upper.endswith(self.suffixes)
+
+
+_NOT_A_PARAMETER = "; a strategy's environment is for its own parameters only"
+# The config's environment carries strategy parameters. Names that change how a process, the
+# dynamic loader, a shell or an interpreter behaves are refused: under the process runtime they
+# would run code on the host (BROWSER + PYTHONWARNINGS=...:antigravity... runs a shell command).
+# The one definition: the CLI and the platform both validate with it, the JSON Schema states it.
+PROTECTED_ENV = (
+    EnvRule(f'"{{name}}": names starting with {RESERVED_ENV_PREFIX} are reserved for the platform',
+            prefixes=(RESERVED_ENV_PREFIX,)),
+    EnvRule('"{name}" is set by the platform for every strategy and cannot be overridden', names=RESERVED_ENV_NAMES),
+    EnvRule(
+        '"{name}" configures the dynamic loader or the C library' + _NOT_A_PARAMETER,
+        names=("GCONV_PATH", "GLIBC_TUNABLES", "LOCPATH", "NLSPATH", "HOSTALIASES", "RESOLV_HOST_CONF", "TZDIR"),
+        prefixes=("LD_", "DYLD_", "MALLOC_"),
+    ),
+    EnvRule(
+        '"{name}" configures a shell or how programs are found and started' + _NOT_A_PARAMETER,
+        names=("PATH", "HOME", "SHELL", "ENV", "BASH_ENV", "SHELLOPTS", "BASHOPTS", "IFS", "CDPATH", "PS4",
+               "PROMPT_COMMAND", "BROWSER", "EDITOR", "VISUAL", "PAGER", "MANPAGER", "TERMINFO", "TMPDIR", "USER",
+               "LOGNAME"),
+        prefixes=("BASH_FUNC_",),
+    ),
+    EnvRule(
+        '"{name}" configures an interpreter' + _NOT_A_PARAMETER,
+        names=("PERLLIB", "PERLIO", "NODE_OPTIONS", "NODE_PATH", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS",
+               "GEM_HOME", "GEM_PATH", "LUA_PATH", "LUA_CPATH", "TCLLIBPATH"),
+        prefixes=("PYTHON", "PERL5", "RUBY"),
+    ),
+    EnvRule(
+        '"{name}" routes or trusts network traffic (a proxy or a certificate bundle)' + _NOT_A_PARAMETER,
+        names=("NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"),
+        suffixes=("_PROXY",),
+    ),
+)
+
+
+def protected_env_problem(name: str) -> str | None:
+    """Why a config may not set environment variable `name`, or None when it may."""
+    for rule in PROTECTED_ENV:
+        if rule.matches(name):
+            return rule.message.format(name=name)
+    return None
 EXAMPLE_TIME = "2024-01-01T00:00:00Z"
 
 
@@ -181,45 +242,30 @@ def parse_config_text(text: str, *, source: str = "FILE") -> dict[str, Any]:
             f"{source} is empty",
             hint='write a JSON object such as {"strategyVersionId": "ver_...", ...}',
         )
-    duplicates: list[str] = []
-
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        seen: dict[str, Any] = {}
-        for key, value in items:
-            if key in seen:
-                duplicates.append(key)
-            seen[key] = value
-        return seen
-
-    def constant(name: str) -> Any:
-        raise _NonJsonConstant(name)
-
     try:
-        data = json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
-    except json.JSONDecodeError as exc:
-        reason, hint = _explain_json_error(exc, text)
-        raise ConfigError(
-            f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno}: {reason}",
-            hint=hint,
-            line=exc.lineno,
-            column=exc.colno,
-        ) from None
-    except _NonJsonConstant as exc:
-        line, column = _position_of(text, exc.name)
-        raise ConfigError(
-            f"{source}: invalid JSON at line {line}, column {column}: {exc.name} is not a JSON value",
-            hint="write a number, or leave the field out to use its default",
-            line=line,
-            column=column,
-        ) from None
-    except RecursionError:
-        raise ConfigError(f"{source}: invalid JSON: nested too deeply") from None
-    if duplicates:
-        names = ", ".join(f'"{k}"' for k in dict.fromkeys(duplicates))
-        raise ConfigError(
-            f"{source}: invalid JSON: key {names} appears twice in one object",
-            hint="keep one of them (JSON readers disagree on which one wins)",
-        )
+        data = strict_json.loads(text)
+    except strict_json.JsonError as exc:
+        if exc.decode_error is not None:
+            reason, hint = _explain_json_error(exc.decode_error, text)
+            raise ConfigError(
+                f"{source}: invalid JSON at line {exc.line}, column {exc.column}: {reason}",
+                hint=hint,
+                line=exc.line,
+                column=exc.column,
+            ) from None
+        if exc.kind == "constant":
+            raise ConfigError(
+                f"{source}: invalid JSON at line {exc.line}, column {exc.column}: {exc.token} is not a JSON value",
+                hint="write a number, or leave the field out to use its default",
+                line=exc.line,
+                column=exc.column,
+            ) from None
+        if exc.kind == "duplicate":
+            raise ConfigError(
+                f"{source}: invalid JSON: {exc.message}",
+                hint="keep one of them (JSON readers disagree on which one wins)",
+            ) from None
+        raise ConfigError(f"{source}: invalid JSON: {exc.message}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: a scenario config must be a JSON object {{...}}, got {_describe_type(data)}")
     return data
@@ -581,24 +627,20 @@ class _Validator:
             )
             return None
         ok = True
+        if len(value) > MAX_ENV_VARIABLES:
+            self.bad("environment", f"has {len(value)} variables; at most {MAX_ENV_VARIABLES} are allowed")
+            ok = False
         for key, item in value.items():
             path = _join("environment", key) if isinstance(key, str) else "environment"
-            if not isinstance(key, str) or not ENV_NAME_RE.fullmatch(key):
-                self.bad(
-                    path,
-                    f'"{key}" is not a valid environment variable name (letters, digits and _, not starting with a digit)',
-                )
+            protected = protected_env_problem(key) if isinstance(key, str) else None
+            if protected is not None:
+                self.bad(path, protected)
                 ok = False
-            elif key.upper().startswith(RESERVED_ENV_PREFIX):
+            elif not isinstance(key, str) or not ENV_NAME_RE.fullmatch(key):
                 self.bad(
                     path,
-                    f'"{key}": names starting with {RESERVED_ENV_PREFIX} are reserved for the platform',
-                )
-                ok = False
-            elif key in RESERVED_ENV_NAMES:
-                self.bad(
-                    path,
-                    f'"{key}" is set by the platform for every strategy and cannot be overridden',
+                    f'"{key}" is not a valid environment variable name (upper-case letters, digits and _,'
+                    " not starting with a digit)",
                 )
                 ok = False
             if not isinstance(item, str):
@@ -614,6 +656,9 @@ class _Validator:
                 ok = False
             elif "\x00" in item:
                 self.bad(path, "must not contain a NUL character")
+                ok = False
+            elif len(item) > MAX_ENV_VALUE_CHARS:
+                self.bad(path, f"is {len(item)} characters long; at most {MAX_ENV_VALUE_CHARS} are allowed")
                 ok = False
         return dict(value) if ok else None
 
@@ -697,7 +742,12 @@ def config_json_schema() -> dict[str, Any]:
             "default": default,
         }
 
-    reserved = "".join(f"[{c}{c.lower()}]" if c.isalpha() else c for c in RESERVED_ENV_PREFIX)
+    protected: list[dict[str, Any]] = []
+    for rule in PROTECTED_ENV:
+        if rule.names:
+            protected.append({"enum": list(rule.names)})
+        protected += [{"pattern": f"^{re.escape(p)}"} for p in rule.prefixes]
+        protected += [{"pattern": f"{re.escape(p)}$"} for p in rule.suffixes]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "urn:tektii:scenario-config",
@@ -766,17 +816,14 @@ def config_json_schema() -> dict[str, Any]:
             },
             "environment": {
                 "type": "object",
-                "description": "Environment variables for the strategy, e.g. template parameters.",
+                "description": "Environment variables for the strategy, e.g. template parameters; names that"
+                " configure a process, loader, shell or interpreter are refused (docs/scenario-config.md).",
+                "maxProperties": MAX_ENV_VARIABLES,
                 "propertyNames": {
                     "pattern": f"^{ENV_NAME_RE.pattern}$",
-                    "not": {
-                        "anyOf": [
-                            {"pattern": f"^{reserved}"},
-                            {"enum": list(RESERVED_ENV_NAMES)},
-                        ]
-                    },
+                    "not": {"anyOf": protected},
                 },
-                "additionalProperties": {"type": "string", "pattern": "^[^\\u0000]*$"},
+                "additionalProperties": {"type": "string", "pattern": "^[^\\u0000]*$", "maxLength": MAX_ENV_VALUE_CHARS},
                 "default": {},
             },
         },
@@ -858,12 +905,6 @@ def format_time(t: datetime) -> str:
     return t.isoformat(timespec="seconds") + "Z"
 
 
-class _NonJsonConstant(Exception):
-    def __init__(self, name: str):
-        super().__init__(name)
-        self.name = name
-
-
 _REQUIRED_HELP = {
     "strategyVersionId": 'the version to run, e.g. "ver_xyz789" from `tektii version upload`',
     "subscriptions": 'e.g. [{"instrument": "C:BTCUSD", "events": ["candle_1m"]}]',
@@ -899,12 +940,6 @@ def _explain_json_error(exc: json.JSONDecodeError, text: str) -> tuple[str, str]
     if line_text.strip():
         hint += f"; line {exc.lineno}: {line_text.strip()[:80]}"
     return reason, hint
-
-
-def _position_of(text: str, token: str) -> tuple[int, int]:
-    at = max(text.find(token), 0)
-    line = text.count("\n", 0, at) + 1
-    return line, at - (text.rfind("\n", 0, at) + 1) + 1
 
 
 def _as_time(value: Any) -> datetime | None:

@@ -98,8 +98,8 @@ def local_run(
 
     Candles come from `feed`, else from the market-data store at `data_dir`.
     """
+    from tektii_core.plugins import Plugins
     from tektii_engine.gateway.session import StrategyLauncher
-    from tektii_plugins.runtimes.process import ProcessRuntime
 
     if feed is None:
         if data_dir is None:
@@ -107,7 +107,8 @@ def local_run(
         from tektii_engine.data.store import CandleStore
 
         feed = CandleStore(Path(data_dir)).read
-    launcher = StrategyLauncher(ProcessRuntime(), path=Path(path), log=log)
+    runtime = Plugins(hooks=["register_runtimes"]).runtime("process")  # a plugin may replace the built-in
+    launcher = StrategyLauncher(runtime, path=Path(path), log=log)
     return run_backtest(
         config, feed, launcher, on_progress=on_progress, cancel=cancel, limits=limits
     )

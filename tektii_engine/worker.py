@@ -1,5 +1,10 @@
 """One scenario run in its own process: ``python -m tektii_engine.worker RUN_SPEC_JSON_PATH``.
 
+``python -m tektii_engine.worker --spare`` is a worker started ahead of its run (the local
+backend keeps one ready): it imports what every run needs, then reads the spec's path as one
+line from stdin and runs it like a worker started for it (stderr to ``<runDir>/worker.log``,
+its pid in ``<runDir>/worker.pid``). End of input without a line ends it.
+
 The platform's ``local`` execution backend (tektii_plugins.execution.local) starts one worker
 per run. The worker prepares the strategy (pulls the version's image from the platform's
 registry, or builds a template's image, or points the process runtime at the template's
@@ -37,6 +42,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tektii_core.contracts import RuntimeLimits, TektiiError
+
+# Arrow's allocator (mimalloc) keeps the pages it freed for a while: reading a long window
+# row group by row group, that is tens of MiB of RSS the run no longer uses. Give them back
+# at once, so that memory stays flat with the window's length (read before pyarrow loads).
+os.environ.setdefault("MIMALLOC_PURGE_DELAY", "0")
 
 TEMPLATE_IMAGE_REPOSITORY = "tektii-template"
 _PARENT_POLL_S = 0.5
@@ -139,10 +149,7 @@ class Worker:
         from tektii_engine.run import RunLimits, run_backtest
 
         spec = self.spec
-        runtimes = Plugins().runtimes
-        runtime = runtimes.get(spec["runtime"])
-        if runtime is None:
-            raise TektiiError(f"Unknown runtime {spec['runtime']!r}; available: {', '.join(sorted(runtimes))}")
+        runtime = Plugins(hooks=["register_runtimes"]).runtime(spec["runtime"])
         available = runtime.availability()
         if not available.ok:
             raise TektiiError(f"The {runtime.name} runtime cannot run here: {available.reason}")
@@ -245,10 +252,46 @@ def build_template_image(name: str, log: Any) -> str:
         client.close()
 
 
+def preload() -> None:
+    """Import what every run needs (a spare worker does this before its run arrives)."""
+    import aiohttp.web  # noqa: F401
+    import docker  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
+
+    import tektii_engine.data.store  # noqa: F401
+    import tektii_engine.gateway.server  # noqa: F401
+    import tektii_engine.gateway.session  # noqa: F401
+    import tektii_engine.metrics  # noqa: F401
+    import tektii_engine.runtimes.sandbox  # noqa: F401
+    import tektii_engine.templates  # noqa: F401
+    from tektii_core.plugins import Plugins
+
+    Plugins().runtimes  # noqa: B018 - loads the plugins (entry points) once
+
+
+def spare() -> int:
+    """Wait, preloaded, for a run: its spec's path comes as one line on stdin."""
+    preload()
+    line = sys.stdin.readline().strip()
+    if not line:
+        return 0  # the backend (or the platform) went away before giving a run
+    spec = json.loads(Path(line).read_text(encoding="utf-8"))
+    run_dir = Path(spec["runDir"])
+    # From here on exactly like a worker started for this run.
+    fd = os.open(run_dir / "worker.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 2)
+    os.close(fd)
+    os.chdir(run_dir)
+    (run_dir / "worker.pid").write_text(str(os.getpid()), encoding="utf-8")
+    return Worker(spec).run()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if args == ["--spare"]:
+        return spare()
     if len(args) != 1:
-        print("usage: python -m tektii_engine.worker RUN_SPEC_JSON_PATH", file=sys.stderr)
+        print("usage: python -m tektii_engine.worker RUN_SPEC_JSON_PATH | --spare", file=sys.stderr)
         return 2
     spec = json.loads(Path(args[0]).read_text(encoding="utf-8"))
     return Worker(spec).run()

@@ -1,8 +1,9 @@
 """``python -m tektii_platform``: run the platform server, manage users and API keys.
 
 python -m tektii_platform serve [--host 127.0.0.1] [--port 8470] [--data-dir DIR]
-python -m tektii_platform user create NAME       (prints the new API key once)
+python -m tektii_platform user create NAME [--admin]   (prints the new API key once)
 python -m tektii_platform user list
+python -m tektii_platform user revoke USER_ID
 python -m tektii_platform key create USER_ID     (prints the new API key once)
 python -m tektii_platform key revoke KEY_OR_ID
 """
@@ -33,10 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8470, help="port (default 8470; 0 picks one)")
     serve.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
 
-    user = nouns.add_parser("user", help="manage users").add_subparsers(dest="verb", required=True)
-    create = user.add_parser("create", parents=[common], help="create a user and print its API key")
-    create.add_argument("name")
-    user.add_parser("list", parents=[common], help="list users")
+    from .user_admin import add_arguments
+
+    add_arguments(nouns.add_parser("user", help="manage users").add_subparsers(dest="verb", required=True), [common])
 
     key = nouns.add_parser("key", help="manage API keys").add_subparsers(dest="verb", required=True)
     key_create = key.add_parser("create", parents=[common], help="issue a new API key for a user")
@@ -56,19 +56,22 @@ def _run(args: argparse.Namespace) -> int:
         serve(data_dir, host=args.host, port=args.port, threads=args.threads)
         return 0
 
+    if args.noun == "user":
+        from .user_admin import run
+
+        outcome = run(args.verb, data_dir, args)
+        for line in outcome.lines:
+            print(line)
+        for row in outcome.rows:
+            print("\t".join("-" if value is None else str(value) for value in row))
+        return 0
+
     from . import accounts
     from .db import open_database
 
     db = open_database(data_dir)
     try:
-        if args.noun == "user" and args.verb == "create":
-            user, key = accounts.create_user(db, args.name)
-            print(f"Created user {user.id} ({user.name}).")
-            print(f"API key (shown only now): {key}")
-        elif args.noun == "user" and args.verb == "list":
-            for user in accounts.list_users(db):
-                print(f"{user.id}\t{user.created_at}\t{user.name}")
-        elif args.noun == "key" and args.verb == "create":
+        if args.noun == "key" and args.verb == "create":
             print(f"API key (shown only now): {accounts.create_api_key(db, args.user_id)}")
         elif args.noun == "key" and args.verb == "revoke":
             if not accounts.revoke_api_key(db, args.key):

@@ -26,6 +26,9 @@ KEY_PREFIX = "tk_"
 _PREFIX_LEN = len(KEY_PREFIX) + 8
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9._ -]{1,100}$")
 LOCAL_USER_META = "local_user_id"
+ADMIN, USER = "admin", "user"
+ROLES = (ADMIN, USER)
+_USER_COLUMNS = "id, name, created_at, role, revoked_at"
 
 
 @attrs.frozen
@@ -33,13 +36,20 @@ class User:
     id: str
     name: str
     created_at: str  # RFC 3339
+    role: str = USER  # ADMIN writes the shared market data; USER everything of their own
+    revoked_at: str | None = None  # RFC 3339, once revoked
 
-    def to_json(self) -> dict[str, str]:
-        return {"id": self.id, "name": self.name, "createdAt": self.created_at}
+    @property
+    def admin(self) -> bool:
+        return self.role == ADMIN
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"id": self.id, "name": self.name, "role": self.role, "createdAt": self.created_at}
 
 
 def _user(row) -> User:
-    return User(id=row["id"], name=row["name"], created_at=rfc3339(row["created_at"]))
+    return User(id=row["id"], name=row["name"], created_at=rfc3339(row["created_at"]), role=row["role"],
+                revoked_at=rfc3339(row["revoked_at"]) if row["revoked_at"] else None)
 
 
 def _hash(api_key: str) -> str:
@@ -50,8 +60,9 @@ def _new_key() -> str:
     return KEY_PREFIX + base64.b32encode(secrets.token_bytes(32)).decode("ascii").rstrip("=").lower()
 
 
-def create_user(db: Database, name: str) -> tuple[User, str]:
-    """Create a user and a first API key; the key is returned once and never stored."""
+def create_user(db: Database, name: str, *, admin: bool = False) -> tuple[User, str]:
+    """Create a user (an ordinary one unless `admin`) and a first API key; the key is
+    returned once and never stored."""
     if not NAME_PATTERN.match(name) or name != name.strip():
         raise TektiiError(
             f"Invalid user name {name!r}: use 1-100 letters, digits, spaces, '.', '_' or '-', "
@@ -59,28 +70,53 @@ def create_user(db: Database, name: str) -> tuple[User, str]:
         )
     with db.transaction() as conn:
         user_id, created = new_id("user"), now_db()
+        role = ADMIN if admin else USER
         conn.execute(
-            "INSERT INTO users (id, name, created_at) VALUES (?, ?, ?)",
-            (user_id, name, created),
+            "INSERT INTO users (id, name, created_at, role) VALUES (?, ?, ?, ?)",
+            (user_id, name, created, role),
         )
         api_key = create_api_key(db, user_id)
-    return User(user_id, name, rfc3339(created)), api_key
+    return User(user_id, name, rfc3339(created), role), api_key
 
 
 def get_user(db: Database, user_id: str) -> User | None:
-    row = db.query_one("SELECT id, name, created_at FROM users WHERE id = ?", (user_id,))
+    row = db.query_one(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,))
     return _user(row) if row else None
 
 
 def list_users(db: Database) -> list[User]:
-    return [_user(r) for r in db.query("SELECT id, name, created_at FROM users ORDER BY created_at")]
+    return [_user(r) for r in db.query(f"SELECT {_USER_COLUMNS} FROM users ORDER BY created_at, rowid")]
+
+
+def active_user_count(db: Database) -> int:
+    return int(db.query_one("SELECT COUNT(*) FROM users WHERE revoked_at IS NULL")[0])
+
+
+def revoke_user(db: Database, user_id: str) -> User:
+    """Revoke a user and every key of theirs (their strategies and runs stay). The last
+    active admin cannot be revoked: someone must be able to write market data."""
+    with db.transaction() as conn:
+        row = conn.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,)).fetchone()
+        if row is None or row["revoked_at"] is not None:
+            raise TektiiError(f"No active user {user_id}", hint="See `tektii platform user list`.")
+        if row["role"] == ADMIN:
+            admins = conn.execute("SELECT COUNT(*) FROM users WHERE role = ? AND revoked_at IS NULL", (ADMIN,)).fetchone()
+            if admins[0] <= 1:
+                raise TektiiError(f"{user_id} is the last admin and cannot be revoked",
+                                  hint="Create another admin first: tektii platform user create NAME --admin")
+        now = now_db()
+        conn.execute("UPDATE users SET revoked_at = ? WHERE id = ?", (now, user_id))
+        conn.execute("UPDATE api_keys SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL", (now, user_id))
+    revoked = get_user(db, user_id)
+    assert revoked is not None
+    return revoked
 
 
 def create_api_key(db: Database, user_id: str) -> str:
     """Issue a new key for an existing user (earlier keys stay valid until revoked)."""
     api_key = _new_key()
     with db.transaction() as conn:
-        if conn.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone() is None:
+        if conn.execute("SELECT 1 FROM users WHERE id = ? AND revoked_at IS NULL", (user_id,)).fetchone() is None:
             raise TektiiError(f"No user {user_id}")
         conn.execute(
             "INSERT INTO api_keys (id, user_id, prefix, key_hash, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -112,32 +148,32 @@ def authenticate(db: Database, api_key: str) -> User | None:
         return None
     digest = _hash(api_key)
     rows = db.query(
-        "SELECT k.key_hash, k.revoked_at, u.id, u.name, u.created_at"
+        "SELECT k.key_hash, k.revoked_at AS key_revoked_at, u.id, u.name, u.created_at, u.role, u.revoked_at"
         " FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.prefix = ?",
         (api_key[:_PREFIX_LEN],),
     )
     for row in rows:
         # Constant-time, so response timing reveals nothing about how much of a hash matched.
-        if hmac.compare_digest(row["key_hash"], digest) and row["revoked_at"] is None:
+        if hmac.compare_digest(row["key_hash"], digest) and row["key_revoked_at"] is None and row["revoked_at"] is None:
             return _user(row)
     return None
 
 
 def ensure_local_user(db: Database) -> User:
-    """The single user of a local platform, created on first call."""
+    """The local platform's user (an admin: it owns the machine), created on first call."""
     with db.transaction() as conn:
         row = conn.execute("SELECT value FROM meta WHERE key = ?", (LOCAL_USER_META,)).fetchone()
         if row is not None:
             user = get_user(db, row["value"])
-            if user is not None:
+            if user is not None and user.revoked_at is None:
                 return user
         user_id, created = new_id("user"), now_db()
         conn.execute(
-            "INSERT INTO users (id, name, created_at) VALUES (?, ?, ?)",
-            (user_id, "local", created),
+            "INSERT INTO users (id, name, created_at, role) VALUES (?, ?, ?, ?)",
+            (user_id, "local", created, ADMIN),
         )
         conn.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
             (LOCAL_USER_META, user_id),
         )
-        return User(user_id, "local", rfc3339(created))
+        return User(user_id, "local", rfc3339(created), ADMIN)

@@ -13,6 +13,7 @@ from typing import Any
 
 from . import accounts
 from .db import Database, open_database
+from .hosts import OwnAddress
 from .http import HTTP_REASONS, ApiError, AppContext, Request, Response, Router
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,19 @@ def _api_key(req: Request) -> str:
     )
 
 
+def check_host(environ: dict[str, Any], address: OwnAddress | None) -> None:
+    """400 unless the request's Host header names this platform (see tektii_platform.hosts).
+    Before the socket is bound the platform has no names yet and answers nothing."""
+    host = environ.get("HTTP_HOST")
+    if address is None or not address.allows(host):
+        raise ApiError(
+            400,
+            f"Host {host!r} is not a name of this platform; use its own address"
+            + (f" ({address.local_url})" if address is not None else ""),
+            code="invalid_host",
+        )
+
+
 class App:
     """A WSGI callable. ``close()`` releases the database and whatever resources registered."""
 
@@ -90,6 +104,7 @@ class App:
 
     def handle(self, environ: dict[str, Any]) -> Response:
         try:
+            check_host(environ, self.ctx.address)
             method = environ["REQUEST_METHOD"].upper()
             route, params = self.router.match(method, environ.get("PATH_INFO") or "/")
             req = Request(environ, self.ctx, route, params, schemas=self.router.schemas)
@@ -122,6 +137,15 @@ class App:
         # The traceback goes to the server log only; clients learn nothing about internals.
         log.exception("unhandled error")
         return Response(500, ApiError(500, "Internal server error").to_json())
+
+    def bind(self, address: OwnAddress) -> None:
+        """The socket is bound at `address`: the platform's names are known, and resources
+        configured with its address (the registry's token realm) start now, from it."""
+        self.ctx.address = address
+        for module in api_modules():
+            bound = getattr(module, "bound", None)
+            if bound is not None:
+                bound(self.ctx)
 
     def close(self) -> None:
         for closer in reversed(self.ctx.closers):

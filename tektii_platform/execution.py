@@ -114,26 +114,17 @@ def build_run_spec(ctx: AppContext, scenario: sqlite3.Row, chooser: RuntimeChoos
     }
     if version["template"] is not None:
         return RunSpec(**common, template=version["template"])
-    registry = _running_registry(ctx, scenario["platform_host"])
+    registry = _running_registry(ctx)
     image = f"{registry.address}/{version['repository']}@{version['digest']}"
     auth = issue_pull_credentials(ctx.db, scenario["owner_id"], version["repository"])
     return RunSpec(**common, image=image, pull_auth=auth)
 
 
-def _running_registry(ctx: AppContext, host: str | None) -> Any:
-    """The platform's registry, started if this platform process has not needed it yet."""
+def _running_registry(ctx: AppContext) -> Any:
+    """The platform's registry (configured with the platform's own address)."""
     from .api.registry import registry
 
     try:
-        return registry(ctx, host or _own_host(ctx))
+        return registry(ctx)
     except ApiError as exc:
         raise TektiiError(f"The image registry is unavailable: {exc.message}") from None
-
-
-def _own_host(ctx: AppContext) -> str:
-    """This platform's address, from the state file the server writes (for the token realm)."""
-    try:
-        state = json.loads((Path(ctx.data_dir) / "platform.json").read_text())
-        return str(state["url"]).split("://", 1)[-1].rstrip("/")
-    except (OSError, ValueError, KeyError):
-        raise TektiiError("The platform does not know its own address to start the registry") from None

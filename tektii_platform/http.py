@@ -17,11 +17,14 @@ from urllib.parse import parse_qs
 
 import attrs
 
+from tektii_core import strict_json
+
 from .validation import FieldError, validate
 
 if TYPE_CHECKING:
     from .accounts import User
     from .db import Database
+    from .hosts import OwnAddress
 
 MAX_BODY_BYTES = 1024 * 1024
 HTTP_REASONS = {
@@ -30,6 +33,7 @@ HTTP_REASONS = {
     204: "No Content",
     400: "Bad Request",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
     409: "Conflict",
@@ -43,6 +47,7 @@ HTTP_REASONS = {
 ERROR_CODES = {
     400: "invalid_json",
     401: "unauthenticated",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
@@ -64,6 +69,7 @@ class ApiError(Exception):
         code: str | None = None,
         details: Iterable[FieldError] = (),
         headers: Mapping[str, str] | None = None,
+        hint: str | None = None,
     ):
         super().__init__(message)
         self.status = status
@@ -71,15 +77,13 @@ class ApiError(Exception):
         self.message = message
         self.details = list(details)
         self.headers = dict(headers or {})
+        self.hint = hint  # how to fix it; the CLI prints it as its "Solution:" line
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "error": {
-                "code": self.code,
-                "message": self.message,
-                "details": [d.to_json() for d in self.details],
-            }
-        }
+        error: dict[str, Any] = {"code": self.code, "message": self.message, "details": [d.to_json() for d in self.details]}
+        if self.hint:
+            error["hint"] = self.hint
+        return {"error": error}
 
 
 def validation_error(details: Iterable[FieldError], message: str = "") -> ApiError:
@@ -131,10 +135,12 @@ def ok(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -
 
 @attrs.define
 class AppContext:
-    """What every handler can reach: the data directory, the database and shutdown hooks."""
+    """What every handler can reach: the data directory, the database, the platform's own
+    address (set once its socket is bound) and shutdown hooks."""
 
     data_dir: Path
     db: Database
+    address: OwnAddress | None = None
     closers: list[Callable[[], None]] = attrs.Factory(list)
     extras: dict[str, Any] = attrs.Factory(dict)  # per-resource state, keyed by module
 
@@ -185,13 +191,7 @@ class Request:
 
     def json(self) -> Any:
         """The body parsed as JSON; 400 when it is empty or malformed."""
-        raw = self.body()
-        if not raw.strip():
-            raise ApiError(400, "Request body is empty; expected a JSON object")
-        try:
-            return json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ApiError(400, f"Request body is not valid JSON: {exc}") from None
+        return parse_json_body(self.body())
 
     def validated_json(self) -> dict[str, Any]:
         """The body checked against the route's request schema; 422 lists every problem."""
@@ -203,6 +203,17 @@ class Request:
         if errors:
             raise validation_error(errors)
         return data
+
+
+def parse_json_body(raw: bytes) -> Any:
+    """A request body as strict JSON (tektii_core.strict_json: no NaN, no repeated key, at
+    most MAX_DEPTH levels deep); 400 ``invalid_json`` otherwise."""
+    if not raw.strip():
+        raise ApiError(400, "Request body is empty; expected a JSON object")
+    try:
+        return strict_json.loads(raw)
+    except strict_json.JsonError as exc:
+        raise ApiError(400, f"Request body is not valid JSON: {exc.message}") from None
 
 
 Handler = Callable[[Request], Response]

@@ -40,6 +40,7 @@ DEFAULT_MAX_CONCURRENT = 2
 DEFAULT_BACKEND = "local"
 PLATFORM_STOPPED = "The platform stopped during the run"
 POLL_INTERVAL_S = 0.2
+ACTIVE_POLL_INTERVAL_S = 0.05  # while runs go on: a finished run is recorded promptly
 PROGRESS_WRITE_INTERVAL_S = 0.5
 STOP_GRACE_S = 15.0
 
@@ -72,6 +73,8 @@ class Scheduler:
         self.chooser = RuntimeChooser(runtimes)
         self.running: dict[str, _Running] = {}
         self._wake = threading.Event()
+        self._changes = threading.Condition()
+        self._generation = 0  # counts recorded changes of scenarios (state, progress)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock_file: Any = None
@@ -101,6 +104,20 @@ class Scheduler:
     def wake(self) -> None:
         """Look at the queue now (a scenario was created or a cancel requested)."""
         self._wake.set()
+
+    def changes(self) -> int:
+        """A counter of the changes this scheduler recorded; see wait_for_change."""
+        return self._generation
+
+    def wait_for_change(self, seen: int, timeout: float) -> None:
+        """Block until a change after `seen` (a changes() value) is recorded, or `timeout`."""
+        with self._changes:
+            self._changes.wait_for(lambda: self._generation != seen, timeout)
+
+    def _changed(self) -> None:
+        with self._changes:
+            self._generation += 1
+            self._changes.notify_all()
 
     def _take_lock(self) -> bool:
         import fcntl
@@ -134,7 +151,7 @@ class Scheduler:
                 self._tick()
             except Exception:  # noqa: BLE001 - keep scheduling; the error is in the log
                 log.exception("scheduler tick failed")
-            self._wake.wait(POLL_INTERVAL_S)
+            self._wake.wait(ACTIVE_POLL_INTERVAL_S if self.running else POLL_INTERVAL_S)
             self._wake.clear()
         self._shutdown()
 
@@ -160,6 +177,7 @@ class Scheduler:
                 "UPDATE scenarios SET state = 'RUNNING', started_at = ?, updated_at = ?, backend = ? WHERE id = ?",
                 (now, now, self.backend.name, row["id"]),
             )
+        self._changed()
         return row
 
     def _launch(self, row: Any) -> None:
@@ -209,6 +227,7 @@ class Scheduler:
                             "UPDATE scenarios SET progress = ?, updated_at = ? WHERE id = ? AND state = 'RUNNING'",
                             (json.dumps(status.progress.to_api()), now_db(), scenario_id),
                         )
+                    self._changed()
 
     def _finish(self, scenario_id: str, status: RunStatus) -> None:
         """Record how a run ended; a COMPLETE run's metrics and counters come from its result."""
@@ -238,6 +257,7 @@ class Scheduler:
                 " finished_at = ?, updated_at = ? WHERE id = ? AND state = 'RUNNING'",
                 (state, reason, metrics, counters, json.dumps(progress) if progress else None, now, now, scenario_id),
             )
+        self._changed()
         log.info("run %s ended %s%s", scenario_id, state, f": {reason.splitlines()[0]}" if reason else "")
 
     def _shutdown(self) -> None:
@@ -260,7 +280,7 @@ def start_scheduler(ctx: AppContext) -> Scheduler | None:
     """The scheduler of this platform process, started; None when another process has it."""
     from tektii_core.plugins import Plugins
 
-    plugins = Plugins()
+    plugins = Plugins(hooks=["register_execution_backends", "register_runtimes"])
     backend = plugins.execution_backend(os.environ.get(BACKEND_ENV, "").strip() or DEFAULT_BACKEND)
     available = backend.availability()
     if not available.ok:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .app import App, create_app
+from .hosts import OwnAddress
 from .ids import now_db, rfc3339
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,11 @@ class RunningServer:
         self._stopping = threading.Event()
         self._finished = False
         self.host, self.port = self._server.effective_host, self._server.effective_port
+        try:
+            self.app.bind(OwnAddress.bound(self.host, self.port))
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def url(self) -> str:

@@ -32,6 +32,13 @@ def user_cli(cli: CLI, platform_server: Platform) -> CLI:
     return cli
 
 
+@pytest.fixture
+def admin_cli(cli: CLI, platform_server: Platform) -> CLI:
+    """The CLI pointed at the shared test platform as a fresh admin (who may write market data)."""
+    cli.env.update({"TEKTII_API_URL": platform_server.url, "TEKTII_API_KEY": platform_server.new_user("admin", admin=True)})
+    return cli
+
+
 @pytest.fixture(scope="session")
 def docker_engine() -> None:
     require(docker_running(), "no Docker engine running")

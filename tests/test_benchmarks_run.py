@@ -35,8 +35,35 @@ def test_engine_core_benchmark_runs():
 
 
 def test_engine_lockstep_benchmark_runs():
-    out = run("bench_engine_lockstep.py", "300")
-    assert re.search(r"ratio engine / reference: +\d+\.\d+", out), out
+    out = run("bench_engine_lockstep.py", "300", "--pairs", "1")
+    for client in ("async", "sync"):
+        assert re.search(rf"{client} +client +ratio engine / reference: +\d+\.\d+", out), out
+
+
+def test_gateway_rest_benchmark_runs():
+    out = run("bench_gateway_rest.py", "20", "--pairs", "1")
+    for call in ("get_account", "list_positions", "get_quote", "submit_order"):
+        assert re.search(rf"{call} +canned +\d+ us +engine +\d+ us +ours +[-+]\d+ us +ratio +\d+\.\d+", out), out
+
+
+def test_templates_benchmark_runs():
+    out = run("bench_templates.py", "300", "--pairs", "1")
+    assert re.search(r"ratio ma-crossover / do-nothing: +\d+\.\d+", out), out
+
+
+def test_worker_memory_benchmark_runs():
+    out = run("bench_worker_memory.py", "--short", "1", "--long", "2")
+    assert re.search(r"ratio worker peak RSS 2 / 1 days: +\d+\.\d+", out), out
+
+
+def test_docker_runtime_benchmark_runs(base_image):
+    out = run("bench_docker_runtime.py", "300", "--pairs", "1")
+    assert re.search(r"ratio docker / process: +\d+\.\d+", out), out
+
+
+def test_short_scenario_benchmark_runs(base_image):
+    out = run("bench_short_scenario.py", "--runs", "1")
+    assert re.search(r"ratio scenario / docker run: +\d+\.\d+x", out), out
 
 
 def test_platform_benchmark_runs():

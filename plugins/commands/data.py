@@ -101,8 +101,8 @@ def _data_problems(exc):
 
     if isinstance(exc, APIError) and exc.code == "invalid_market_data":
         lines = [str(d.get("message")) for d in exc.details]
-        head = str(exc.message).split(";", 1)[0]
-        return TektiiError("\n  ".join([head, *lines]), hint="fix the rows listed and import again")
+        head = exc.api_message.rstrip(":.") + ":"
+        return TektiiError("\n  ".join([head, *lines]), hint=exc.hint or "fix the rows listed and import again")
     return exc
 
 

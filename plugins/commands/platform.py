@@ -1,4 +1,5 @@
-"""`tektii platform up | down | status | serve`: the local platform (API, storage, registry, runs)."""
+"""`tektii platform up | down | status | serve | user`: the local platform (API, storage, registry,
+runs) and its users."""
 
 from __future__ import annotations
 
@@ -19,12 +20,35 @@ def register_commands(register):
     register("status", parent="platform", help="Show whether the local platform runs, and where", run=status)
     register("serve", parent="platform", help="Run the platform in the foreground (containers, service managers)",
              run=serve, arguments=_serve_arguments)
+    register("user", parent="platform", help="Manage the platform's users: create (ordinary, or --admin), list, revoke",
+             run=user, arguments=_user_arguments,
+             description="Works on the platform's data directory on this machine ($TEKTII_DATA_DIR or the XDG data "
+                         "directory), whether or not the platform runs. Only admins import, generate or replace "
+                         "market data; every user's scenarios read it.",
+             examples=["tektii platform user create alice", "tektii platform user create ops --admin",
+                       "tektii platform user list", "tektii platform user revoke user_abc123"])
 
 
 def _serve_arguments(parser):
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port (default 8765)")
     parser.add_argument("--data-dir", help="data directory (default: $TEKTII_DATA_DIR or the XDG data dir)")
+
+
+def _user_arguments(parser):
+    from tektii_platform.user_admin import add_arguments
+
+    add_arguments(parser.add_subparsers(dest="user_verb", metavar="<action>", title="actions", required=True))
+
+
+def user(ctx, args):
+    from tektii_platform.user_admin import run
+    from tektii_plugins.local_platform import data_dir
+
+    outcome = run(args.user_verb, data_dir(), args)
+    if outcome.rows or args.user_verb == "list":
+        return Output(payload={"data": outcome.data}, columns=list(outcome.columns), rows=[list(r) for r in outcome.rows])
+    return Output(payload={"data": outcome.data}, text="\n".join(outcome.lines))
 
 
 def _record(info, data_dir) -> Output:

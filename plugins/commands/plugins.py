@@ -1,5 +1,6 @@
 """`tektii plugins`: what is loaded, from which distribution, implementing which hooks;
-and which builders and runtimes can run on this machine, and why not."""
+which built-ins installed plugins override; and which builders and runtimes can run on this
+machine, and why not."""
 
 from __future__ import annotations
 
@@ -29,8 +30,9 @@ def list_plugins(ctx, args):
     plugins = ctx.plugins.describe()
     builders = _availability(ctx.plugins.builders)
     runtimes = _availability(ctx.plugins.runtimes.values())
+    overrides = [o.to_api() for o in ctx.plugins.overrides]
     payload = {"data": {"plugins": plugins, "builders": builders, "runtimes": runtimes,
-                        "formatters": sorted(ctx.plugins.formatters)}}
+                        "formatters": sorted(ctx.plugins.formatters), "overrides": overrides}}
 
     def yes_no(row):
         return "yes" if row["available"] else f"no: {row['reason']}"
@@ -43,4 +45,8 @@ def list_plugins(ctx, args):
         ("Runtimes", Output(payload=None, columns=["Runtime", "Available", "Description"],
                             rows=[[r["name"], yes_no(r), r["description"]] for r in runtimes])),
     ]
+    if overrides:
+        sections.insert(1, ("Built-ins overridden by installed plugins", Output(
+            payload=None, columns=["Kind", "Name", "Plugin", "Overrides"],
+            rows=[[o["kind"], o["name"], o["plugin"], o["overrides"]] for o in overrides])))
     return Output(payload=payload, sections=sections)

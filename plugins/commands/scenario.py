@@ -13,6 +13,7 @@ from tektii_plugins.commands.strategy import add_page_arguments
 STATES = ("PENDING", "RUNNING", "COMPLETE", "FAILED", "CANCELLED")
 FINISHED = {"COMPLETE", "FAILED", "CANCELLED"}
 RESULT_TYPES = ("metadata", "timeseries", "trades")
+WAIT_S = 1.0  # --wait: the long poll's length, i.e. how often the progress is redrawn
 # (label, field, unit) of the headline metrics, in the order the summary shows them
 METRICS = (
     ("Total Return", "totalReturn", "%"), ("Sharpe Ratio", "sharpeRatio", ""), ("Max Drawdown", "maxDrawdownPct", "%"),
@@ -153,8 +154,12 @@ def _wait(ctx, strategy_id: str, scenario: dict) -> Output:
     try:
         while scenario["state"] not in FINISHED:
             bar.update(scenario)
-            time.sleep(0.5)
-            scenario = ctx.client.get(path)["data"]
+            asked = time.monotonic()
+            # A long poll: the platform answers as soon as the run ends (else after WAIT_S,
+            # with fresh progress for the display).
+            scenario = ctx.client.get(path, params={"waitS": WAIT_S})["data"]
+            if scenario["state"] not in FINISHED and time.monotonic() - asked < WAIT_S / 2:
+                time.sleep(WAIT_S / 2)  # a platform that does not long-poll: do not spin
     except KeyboardInterrupt:
         bar.close()
         ctx.stderr.write(f"\nStopped waiting; the run goes on. Check it with: tektii scenario get {strategy_id} "

@@ -1,9 +1,12 @@
 """The ``local`` execution backend: each run is a worker process on this machine.
 
 ``start()`` writes the run's spec to ``<run dir>/run.json`` (0600: it holds pull
-credentials) and starts ``python -m tektii_engine.worker <run dir>/run.json`` in a session
-of its own. A reader thread turns the worker's JSON stdout lines into RunStatus; its stderr
-goes to ``<run dir>/worker.log``. How many run at once is the scheduler's business
+credentials) and hands it to a worker process in a session of its own: the spare one kept
+ready (``python -m tektii_engine.worker --spare``, its imports done; it gets the spec's path
+on stdin), else a new ``python -m tektii_engine.worker <run dir>/run.json``. A new spare is
+started after each run starts, so short runs do not pay the worker's start-up. A reader
+thread turns the worker's JSON stdout lines into RunStatus; its stderr goes to
+``<run dir>/worker.log``. How many run at once is the scheduler's business
 (``TEKTII_MAX_CONCURRENT_RUNS``), not this module's.
 
 Cancelling sends SIGTERM to the worker, which stops the strategy (removing its containers)
@@ -152,18 +155,30 @@ def _remove_containers(run_id: str) -> None:
         pass
 
 
-def _is_our_worker(pid: int, scenario_id: str) -> bool:
+def _is_our_worker(pid: int, scenario_id: str, run_dir: Path | None = None) -> bool:
     """Whether `pid` is still the worker of this run (pids are reused)."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    return WORKER_MODULE.encode() in cmdline and any(scenario_id.encode() in part for part in cmdline)
+    if WORKER_MODULE.encode() not in cmdline:
+        return False
+    if any(scenario_id.encode() in part for part in cmdline):
+        return True
+    # A spare worker names its run in <run dir>/worker.pid instead.
+    try:
+        return run_dir is not None and (run_dir / "worker.pid").read_text().strip() == str(pid)
+    except OSError:
+        return False
 
 
 class LocalBackend:
     name = "local"
     description = "Runs each scenario in its own worker process on this machine"
+
+    def __init__(self) -> None:
+        self._spare: subprocess.Popen | None = None
+        self._spare_lock = threading.Lock()
 
     def availability(self) -> Availability:
         return Availability(True)
@@ -175,34 +190,65 @@ class LocalBackend:
         fd = os.open(spec_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             json.dump(spec_json(run), out)
-        with open(run_dir / "worker.log", "ab") as stderr:
-            try:
-                proc = subprocess.Popen(
-                    [sys.executable, "-m", WORKER_MODULE, str(spec_path)],
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=stderr,
-                    cwd=run_dir,
-                    start_new_session=True,  # its own process group: killed as a whole if need be
-                )
-            except OSError as exc:
-                raise TektiiError(f"Could not start the run's worker process: {exc}") from exc
+        proc = self._hand_to_spare(spec_path)
+        if proc is None:
+            with open(run_dir / "worker.log", "ab") as stderr:
+                proc = _spawn([str(spec_path)], stdin=subprocess.DEVNULL, stderr=stderr, cwd=run_dir)
+        threading.Thread(target=self._refill, args=(run_dir.parent,), name="tektii-spare-worker", daemon=True).start()
         return WorkerHandle(proc, run_dir)
+
+    def _hand_to_spare(self, spec_path: Path) -> subprocess.Popen | None:
+        with self._spare_lock:
+            proc, self._spare = self._spare, None
+        if proc is None or proc.stdin is None or proc.poll() is not None:
+            return None
+        try:
+            proc.stdin.write(f"{spec_path}\n".encode())
+            proc.stdin.close()
+        except OSError:
+            proc.kill()
+            proc.wait()
+            return None
+        return proc
+
+    def _refill(self, runs_dir: Path) -> None:
+        with self._spare_lock:
+            if self._spare is not None:
+                return
+            try:
+                with open(runs_dir / "spare-worker.log", "ab") as stderr:
+                    self._spare = _spawn(["--spare"], stdin=subprocess.PIPE, stderr=stderr, cwd=runs_dir)
+            except TektiiError:
+                pass  # the next run starts a worker of its own
 
     def abandon(self, scenario_id: str, run_dir: Path, ident: str | None) -> None:
         if ident and ident.startswith("pid:") and ident[4:].isdigit():
             pid = int(ident[4:])
-            if _is_our_worker(pid, scenario_id):
+            if _is_our_worker(pid, scenario_id, run_dir):
                 # Politely first: the worker then stops its strategy and removes containers.
                 try:
                     os.kill(pid, signal.SIGTERM)
                 except ProcessLookupError:
                     pass
                 deadline = time.monotonic() + ABANDON_GRACE_S
-                while _is_our_worker(pid, scenario_id) and time.monotonic() < deadline:
+                while _is_our_worker(pid, scenario_id, run_dir) and time.monotonic() < deadline:
                     time.sleep(0.1)
                 _kill_group(pid)
         _remove_containers(scenario_id)
+
+
+def _spawn(args: list[str], *, stdin: Any, stderr: Any, cwd: Path) -> subprocess.Popen:
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", WORKER_MODULE, *args],
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            cwd=cwd,
+            start_new_session=True,  # its own process group: killed as a whole if need be
+        )
+    except OSError as exc:
+        raise TektiiError(f"Could not start the run's worker process: {exc}") from exc
 
 
 @hookimpl(trylast=True)

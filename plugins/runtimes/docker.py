@@ -67,6 +67,7 @@ class DockerRuntime:
             api_key=launch.api_key,
             gateway_socket=launch.gateway_socket,
             gateway_url=launch.gateway_url,
+            serve_socket=launch.serve_socket,
             env=dict(launch.env),
             limits=limits,
             log=launch.log,

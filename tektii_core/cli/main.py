@@ -60,6 +60,8 @@ def _run(argv: list[str]) -> int:
     if ctx.verbose:
         for row in plugins.describe():
             ctx.trace(f"plugin {row['name']} ({row['distribution']} {row['version']}): {', '.join(row['hooks'])}")
+        for override in plugins.overrides:
+            ctx.trace(override.message())
     result = args.run(ctx, args)
     if isinstance(result, Output):
         plugins.formatters[ctx.output_format](result, ctx.stdout, ctx.tty)

@@ -7,9 +7,12 @@ import argparse
 import difflib
 import sys
 from collections.abc import Iterable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from tektii_core import __version__
+
+if TYPE_CHECKING:
+    from tektii_core.registrars import CommandSpec
 
 EXIT_USAGE = 2
 
@@ -57,7 +60,8 @@ def examples_epilog(examples: Iterable[str]) -> str | None:
     return "examples:\n" + "\n".join(f"  {e}" for e in examples) if examples else None
 
 
-def build_parser(commands: list[dict[str, Any]], formats: Iterable[str]) -> Parser:
+def build_parser(commands: list[CommandSpec], formats: Iterable[str]) -> Parser:
+    """The parser of every noun and verb; `commands` has no two of the same name (see registrars.py)."""
     formats = list(formats)
     root = Parser(
         prog="tektii",
@@ -73,33 +77,26 @@ def build_parser(commands: list[dict[str, Any]], formats: Iterable[str]) -> Pars
     nouns = root.add_subparsers(dest="noun", metavar="<command>", title="commands")
     noun_parsers: dict[str, tuple[Parser, Any]] = {}
 
-    def add(target: Any, spec: dict[str, Any]) -> Parser:
-        sub = target.add_parser(spec["name"], help=spec.get("help"), description=spec.get("description") or spec.get("help"),
-                                epilog=examples_epilog(spec.get("examples", ())))
+    def add(target: Any, spec: CommandSpec) -> Parser:
+        sub = target.add_parser(spec.name, help=spec.help, description=spec.description or spec.help,
+                                epilog=examples_epilog(spec.examples))
         add_global_options(sub, formats, root=False)
-        if spec.get("arguments"):
-            spec["arguments"](sub)
-        if spec.get("run"):
-            sub.set_defaults(run=spec["run"])
+        if spec.arguments:
+            spec.arguments(sub)
+        if spec.run:
+            sub.set_defaults(run=spec.run)
         return sub
 
-    for spec in sorted((c for c in commands if not c.get("parent")), key=lambda c: c["name"]):
-        if spec["name"] in noun_parsers:
-            print(f"Warning: command {spec['name']!r} registered twice; keeping the first", file=sys.stderr)
+    for spec in sorted((c for c in commands if not c.parent), key=lambda c: c.name):
+        noun_parsers[spec.name] = (add(nouns, spec), None)
+    for spec in (c for c in commands if c.parent):  # verbs keep registration order
+        if spec.parent not in noun_parsers:
+            print(f"Warning: command {spec.name!r} names an unknown parent {spec.parent!r}", file=sys.stderr)
             continue
-        parser = add(nouns, spec)
-        noun_parsers[spec["name"]] = (parser, None)
-    for spec in (c for c in commands if c.get("parent")):  # verbs keep registration order
-        if spec["parent"] not in noun_parsers:
-            print(f"Warning: command {spec['name']!r} names an unknown parent {spec['parent']!r}", file=sys.stderr)
-            continue
-        parser, verbs = noun_parsers[spec["parent"]]
+        parser, verbs = noun_parsers[spec.parent]
         if verbs is None:
             verbs = parser.add_subparsers(dest="verb", metavar="<subcommand>", title="subcommands")
-            noun_parsers[spec["parent"]] = (parser, verbs)
-        if spec["name"] in verbs.choices:
-            print(f"Warning: command {spec['parent']} {spec['name']!r} registered twice; keeping the first", file=sys.stderr)
-            continue
+            noun_parsers[spec.parent] = (parser, verbs)
         add(verbs, spec)
     for _parser, verbs in noun_parsers.values():
         if verbs is not None:

@@ -1,8 +1,14 @@
 """Import OHLCV files (CSV, gzip'd CSV, Parquet) into candles, validating every row first.
 
-Nothing is returned (so nothing can be written) unless the whole file is valid; every
-problem is collected and raised at once in one ``DataValidationError``, each naming its CSV
+Nothing is returned (so nothing can be written) unless the whole file is valid; the
+problems are collected and raised at once in one ``DataValidationError``, each naming its CSV
 line (the header is line 1) or Parquet row (the first data row is row 1).
+
+A file is read in chunks of ``CHUNK_ROWS`` rows, so memory stays proportional to the rows
+kept (about 60 bytes a row), never to the text: ``ImportLimits`` caps the unpacked size and
+the row count, and validation stops after the chunk in which ``max_problems`` problems were
+found (a gzip bomb of repeated rows is refused after its first chunk). See
+docs/market-data.md#limits.
 """
 
 from __future__ import annotations
@@ -10,7 +16,9 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import itertools
 import math
+import os
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -29,17 +37,58 @@ if TYPE_CHECKING:
     from tektii_engine.data.store import CandleStore, InstrumentInfo
 
 
-class DataValidationError(TektiiError):
-    """A file that cannot be imported; ``problems`` lists every one, in file order."""
+REPORTED_PROBLEMS = 100  # how many problems an error lists; ``total`` counts them all
+CHUNK_ROWS = 65_536
+MAX_LINE_CHARS = 65_536  # a CSV line longer than this is refused, not read into memory
+MAX_BYTES_ENV, MAX_ROWS_ENV = "TEKTII_IMPORT_MAX_BYTES", "TEKTII_IMPORT_MAX_ROWS"
 
-    def __init__(self, source: str, problems: list[str]):
-        self.problems = list(problems)
-        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-        lines = "\n".join(f"  {p}" for p in problems)
+
+@attrs.frozen
+class ImportLimits:
+    """What one import may take (docs/market-data.md#limits)."""
+
+    max_bytes: int = 1024**3  # unpacked (a gzip's content), about 17M 1m candles as CSV
+    max_rows: int = 10_000_000  # 19 years of 1m candles; ~600 MB while importing
+    max_problems: int = 1_000  # validation stops after the chunk that reaches this
+
+    @classmethod
+    def from_env(cls, environ: Any = None) -> ImportLimits:
+        """Defaults, overridden by TEKTII_IMPORT_MAX_BYTES / TEKTII_IMPORT_MAX_ROWS."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for name, field in ((MAX_BYTES_ENV, "max_bytes"), (MAX_ROWS_ENV, "max_rows")):
+            text = (environ.get(name) or "").strip().replace("_", "")
+            if not text:
+                continue
+            if not text.isdigit() or int(text) < 1:
+                raise TektiiError(f"{name} must be a whole number of at least 1, got {environ.get(name)!r}")
+            values[field] = int(text)
+        return cls(**values)
+
+
+class DataValidationError(TektiiError):
+    """A file that cannot be imported; ``problems`` lists the first ``REPORTED_PROBLEMS``
+    in file order, ``total`` counts every one found (``stopped_after``: where validation
+    ended early)."""
+
+    def __init__(self, source: str, problems: list[str], *, total: int | None = None,
+                 stopped_after: str | None = None):
+        self.problems = list(problems[:REPORTED_PROBLEMS])
+        self.total = max(len(problems), total or 0)
+        self.stopped_after = stopped_after  # e.g. "line 65537": the rest was not read
+        count = f"{self.total:,} problem{'s' if self.total != 1 else ''}"
+        if stopped_after:
+            count += f" (validation stopped after {stopped_after})"
+        listed = "" if len(self.problems) == self.total else f"; the first {len(self.problems)}"
+        lines = "\n".join(f"  {p}" for p in self.problems)
         super().__init__(
-            f"{source}: {count}, nothing was imported:\n{lines}",
+            f"{source}: {count}, nothing was imported{listed}:\n{lines}",
             hint="fix the rows listed and import again",
         )
+
+
+class _LimitExceeded(Exception):
+    pass
 
 
 @attrs.frozen
@@ -70,23 +119,23 @@ def _norm(name: str) -> str:
 # -- public API -------------------------------------------------------------------------
 
 
-def load_file(path: Path | str, *, timeframe: str | None = None) -> Candles:
-    """Read and validate an OHLCV file; raise DataValidationError listing every problem."""
-    return read_file(path, timeframe=timeframe).candles
+def load_file(path: Path | str, *, timeframe: str | None = None, limits: ImportLimits | None = None) -> Candles:
+    """Read and validate an OHLCV file; raise DataValidationError listing the problems."""
+    return read_file(path, timeframe=timeframe, limits=limits).candles
 
 
-def read_file(path: Path | str, *, timeframe: str | None = None) -> LoadedFile:
+def read_file(path: Path | str, *, timeframe: str | None = None, limits: ImportLimits | None = None) -> LoadedFile:
     """Like ``load_file``, also returning the base timeframe (given, or inferred)."""
     path = Path(path)
+    limits = limits or ImportLimits()
     if timeframe is not None:
         timeframes.validate(timeframe)
     if not path.is_file():
         raise TektiiError(f"file not found: {path}")
     if _is_parquet(path):
-        table = _read_parquet(path)
-    else:
-        table = _read_csv(path)
-    return _build(table, path.name, timeframe)
+        return _build(iter([_read_parquet(path, limits)]), path.name, timeframe, limits)
+    with _csv_source(path, limits) as chunks:
+        return _build(chunks, path.name, timeframe, limits)
 
 
 def import_file(
@@ -96,12 +145,13 @@ def import_file(
     *,
     timeframe: str | None = None,
     mode: str = "merge",
+    limits: ImportLimits | None = None,
 ) -> InstrumentInfo:
     """Validate ``path`` completely, then write it to ``store`` (merge or replace)."""
     from tektii_engine.data.symbols import parse_symbol
 
     parse_symbol(symbol)  # a bad symbol is reported before the file is read
-    loaded = read_file(path, timeframe=timeframe)
+    loaded = read_file(path, timeframe=timeframe, limits=limits)
     return store.write(
         symbol,
         loaded.candles,
@@ -126,7 +176,8 @@ def infer_timeframe(times: np.ndarray) -> str | None:
 
 @attrs.define
 class _RawTable:
-    """Columns as read, before validation; ``where(i)`` names data row ``i`` for messages."""
+    """Columns as read (one chunk of a CSV, all of a Parquet file), before validation;
+    ``where(i)`` names data row ``i`` of this table for messages."""
 
     names: list[str]
     columns: dict[str, Any]  # name -> list[str] (CSV) or pyarrow array (Parquet)
@@ -135,6 +186,7 @@ class _RawTable:
     header_where: str  # how to name the header in messages
     index_column: str | None = None  # a pandas index column in Parquet metadata
     problems: list[tuple[int, str]] = attrs.Factory(list)  # (row, message) found while reading
+    lines: list[int] | None = None  # the CSV line of each row (None: Parquet, row i + 1)
 
 
 def _is_parquet(path: Path) -> bool:
@@ -144,69 +196,152 @@ def _is_parquet(path: Path) -> bool:
         return handle.read(4) == b"PAR1"
 
 
-def _open_text(path: Path) -> io.TextIOBase:
+class _CountingReader(io.RawIOBase):
+    """Reads ``inner`` (a file or a GzipFile), refusing more than ``limit`` bytes in all."""
+
+    def __init__(self, inner: Any, limit: int):
+        self.inner, self.limit, self.count = inner, limit, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self.inner.readinto(buffer)
+        self.count += n
+        if self.count > self.limit:
+            raise _LimitExceeded(f"the file holds more than {self.limit:,} bytes (unpacked), the import limit "
+                                 f"({MAX_BYTES_ENV}); split it and import the parts one after another")
+        return n
+
+    def close(self) -> None:
+        self.inner.close()
+        super().close()
+
+
+def _open_text(path: Path, max_bytes: int) -> io.TextIOWrapper:
     with open(path, "rb") as handle:
         gzipped = handle.read(2) == b"\x1f\x8b"
     # The caller closes the wrapper, which closes the underlying file.
     raw = gzip.open(path, "rb") if gzipped else open(path, "rb")  # noqa: SIM115
+    buffered = io.BufferedReader(_CountingReader(raw, max_bytes), 1 << 16)
     # utf-8-sig drops a byte-order mark; newline="" lets csv handle quoted newlines.
-    return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+    return io.TextIOWrapper(buffered, encoding="utf-8-sig", newline="")
 
 
-def _read_csv(path: Path) -> _RawTable:
-    try:
-        with _open_text(path) as handle:
-            return _parse_csv(handle)
-    except UnicodeDecodeError as exc:
-        raise DataValidationError(path.name, [f"not a UTF-8 text file ({exc.reason})"]) from None
-    except (OSError, EOFError, csv.Error) as exc:
-        raise DataValidationError(path.name, [f"cannot read the file: {exc}"]) from None
+class _csv_source:  # noqa: N801 - used like a function: ``with _csv_source(...) as chunks``
+    """The CSV's chunks (``_RawTable`` each); read errors become a DataValidationError."""
+
+    def __init__(self, path: Path, limits: ImportLimits):
+        self.path, self.limits = path, limits
+        self.handle: io.TextIOWrapper | None = None
+
+    def __enter__(self) -> Any:
+        self.handle = _open_text(self.path, self.limits.max_bytes)
+        return self._guarded(_csv_chunks(self.handle, self.limits))
+
+    def _guarded(self, chunks: Any) -> Any:
+        name = self.path.name
+        try:
+            yield from chunks
+        except UnicodeDecodeError as exc:
+            raise DataValidationError(name, [f"not a UTF-8 text file ({exc.reason})"]) from None
+        except _LimitExceeded as exc:
+            raise DataValidationError(name, [str(exc)]) from None
+        except (OSError, EOFError, csv.Error) as exc:
+            raise DataValidationError(name, [f"cannot read the file: {exc}"]) from None
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.handle is not None:
+            self.handle.close()
 
 
-def _parse_csv(handle: io.TextIOBase) -> _RawTable:
+def _bounded_lines(handle: io.TextIOBase, first_line: int) -> Any:
+    """The handle's lines, refusing one longer than MAX_LINE_CHARS before it is all read."""
+    number = first_line
+    while True:
+        line = handle.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            return
+        if len(line) > MAX_LINE_CHARS:
+            raise _LimitExceeded(f"line {number} is longer than {MAX_LINE_CHARS:,} characters; "
+                                 "is this an OHLCV CSV file?")
+        number += 1
+        yield line
+
+
+def _csv_chunks(handle: io.TextIOBase, limits: ImportLimits) -> Any:
+    """_RawTable per CHUNK_ROWS data rows; the first carries the header (an empty file: one
+    table without names)."""
+    lines = _bounded_lines(handle, 1)
     first = ""
     header_line = 0
-    for line in handle:
+    for line in lines:
         header_line += 1
         if line.strip():
             first = line
             break
     if not first:
-        return _RawTable([], {}, 0, lambda i: "", "line 1", problems=[(-1, "the file is empty")])
+        yield _RawTable([], {}, 0, lambda i: "", "line 1", problems=[(-1, "the file is empty")])
+        return
     delimiter = max(",;\t|", key=first.count)
     header = next(csv.reader([first], delimiter=delimiter))
     names = [h.strip() for h in header]
-    reader = csv.reader(handle, delimiter=delimiter)
-    cells: list[list[str]] = [[] for _ in names]
-    lines: list[int] = []
-    problems: list[tuple[int, str]] = []
+    reader = csv.reader(lines, delimiter=delimiter)
     previous = 0  # reader.line_num counts physical lines read after the header
-    for row in reader:
-        line_no = header_line + previous + 1  # where this record starts
-        previous = reader.line_num
-        if not row or all(not c.strip() for c in row):
-            continue
-        if len(row) < len(names):
-            problems.append((len(lines), f"line {line_no}: {len(row)} fields, expected {len(names)}"))
-            row = row + [""] * (len(names) - len(row))
-        for column, value in zip(cells, row, strict=False):
-            column.append(value)
-        lines.append(line_no)
-    return _RawTable(
-        names=names,
-        columns=dict(zip(names, cells, strict=True)),
-        nrows=len(lines),
-        where=lambda i: f"line {lines[i]}",
-        header_where=f"line {header_line}",
-        problems=problems,
-    )
+    total, yielded = 0, False
+    while True:
+        cells: list[list[str]] = [[] for _ in names]
+        numbers: list[int] = []
+        problems: list[tuple[int, str]] = []
+        for row in reader:
+            line_no = header_line + previous + 1  # where this record starts
+            previous = reader.line_num
+            total += 1  # blank rows count too: a file of empty lines is no cheaper to read
+            if total > limits.max_rows:
+                raise _LimitExceeded(f"the file has more than {limits.max_rows:,} rows, the import limit "
+                                     f"({MAX_ROWS_ENV}); split it and import the parts one after another")
+            if not row or all(not c.strip() for c in row):
+                continue
+            if len(row) < len(names):
+                problems.append((len(numbers), f"line {line_no}: {len(row)} fields, expected {len(names)}"))
+                row = row + [""] * (len(names) - len(row))
+            for column, value in zip(cells, row, strict=False):
+                column.append(value)
+            numbers.append(line_no)
+            if len(numbers) == CHUNK_ROWS:
+                break
+        if not numbers and yielded:
+            return
+        yielded = True
+        yield _RawTable(
+            names=names,
+            columns=dict(zip(names, cells, strict=True)),
+            nrows=len(numbers),
+            where=lambda i, numbers=numbers: f"line {numbers[i]}",  # type: ignore[misc]
+            header_where=f"line {header_line}",
+            problems=problems,
+            lines=numbers,
+        )
+        if len(numbers) < CHUNK_ROWS:
+            return
 
 
-def _read_parquet(path: Path) -> _RawTable:
+def _read_parquet(path: Path, limits: ImportLimits) -> _RawTable:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
+        meta = pq.ParquetFile(path).metadata
+        # Checked from the footer, before anything is decompressed.
+        if meta.num_rows > limits.max_rows:
+            raise DataValidationError(path.name, [
+                f"the file has {meta.num_rows:,} rows, more than the import limit of {limits.max_rows:,} "
+                f"({MAX_ROWS_ENV}); split it and import the parts one after another"])
+        unpacked = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        if unpacked > limits.max_bytes:
+            raise DataValidationError(path.name, [
+                f"the file holds {unpacked:,} bytes (unpacked), more than the import limit of "
+                f"{limits.max_bytes:,} ({MAX_BYTES_ENV}); split it and import the parts one after another"])
         table = pq.read_table(path)
     except (OSError, pa.ArrowException) as exc:
         raise DataValidationError(path.name, [f"cannot read the Parquet file: {exc}"]) from None
@@ -342,8 +477,11 @@ def _time_parser(values: Sequence[str]) -> Callable[[str], int]:
     return parse
 
 
-def _parse_times(table: _RawTable, column: str | tuple[str, str], problems: list) -> tuple[np.ndarray, np.ndarray]:
-    """Epoch seconds per row and which rows have one; bad cells are reported."""
+def _parse_times(
+    table: _RawTable, column: str | tuple[str, str], problems: list, parsers: dict[str, Callable[[str], int]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Epoch seconds per row and which rows have one; bad cells are reported. ``parsers``
+    keeps the text parser the first chunk chose (its d/m order holds for the whole file)."""
     import numpy as np
 
     if isinstance(column, tuple):  # separate date and time columns
@@ -359,7 +497,9 @@ def _parse_times(table: _RawTable, column: str | tuple[str, str], problems: list
             return times, ~missing
         texts = _as_strings(table, column)
         label = repr(column)
-    parse = _time_parser(texts)
+    if "time" not in parsers:
+        parsers["time"] = _time_parser(texts)
+    parse = parsers["time"]
     times = np.zeros(len(texts), dtype=np.int64)
     ok = np.zeros(len(texts), dtype=bool)
     for i, text in enumerate(texts):
@@ -436,38 +576,74 @@ def _parse_numbers(table: _RawTable, field: str, column: str, problems: list) ->
 # -- validation -------------------------------------------------------------------------
 
 
-def _build(table: _RawTable, source: str, declared: str | None) -> LoadedFile:
+def _build(chunks: Any, source: str, declared: str | None, limits: ImportLimits) -> LoadedFile:
+    """Validate the tables of one file chunk by chunk (a CSV) or at once (Parquet)."""
     import numpy as np
 
     from tektii_engine.data.candles import Candles
 
+    table = next(chunks)
     if not table.names:  # an empty file: nothing else to say
         raise DataValidationError(source, [p for _, p in table.problems])
     mapping, header_problems = _resolve_columns(table)
-    problems: list[tuple[int, str]] = [(-1, p) for p in header_problems] + table.problems
+    problems: list[tuple[int, str]] = [(-1, p) for p in header_problems]
     if header_problems or table.nrows == 0:
+        problems += table.problems
         if not header_problems and not table.problems:
             problems.append((-1, "no data rows"))
         raise DataValidationError(source, [p for _, p in problems])
 
-    times, time_ok = _parse_times(table, mapping["time"], problems)
-    values = {f: _parse_numbers(table, f, mapping[f], problems) for f in _PRICE_FIELDS}  # type: ignore[arg-type]
-    if "volume" in mapping:
-        values["volume"] = _parse_numbers(table, "volume", mapping["volume"], problems)  # type: ignore[arg-type]
-    else:
-        values["volume"] = np.zeros(table.nrows)
+    parts: dict[str, list[np.ndarray]] = {f: [] for f in ("time", "ok", "line", *_PRICE_FIELDS, "volume")}
+    parsers: dict[str, Callable[[str], int]] = {}
+    offset, unordered, latest, stopped = 0, 0, None, False
+    for chunk in itertools.chain([table], chunks):
+        found: list[tuple[int, str]] = list(chunk.problems)
+        times, time_ok = _parse_times(chunk, mapping["time"], found, parsers)
+        values = {f: _parse_numbers(chunk, f, mapping[f], found) for f in _PRICE_FIELDS}  # type: ignore[arg-type]
+        if "volume" in mapping:
+            values["volume"] = _parse_numbers(chunk, "volume", mapping["volume"], found)  # type: ignore[arg-type]
+        else:
+            values["volume"] = np.zeros(chunk.nrows)
+        _check_prices(chunk, values, found)
+        problems += [(offset + i, message) for i, message in found]
+        # Rows not later than every row above them: duplicates or out of order, reported with
+        # their partners below; counted here so that a file of repeated rows stops early.
+        good = times[time_ok]
+        if len(good):
+            above = np.maximum.accumulate(np.concatenate(([latest if latest is not None else good[0] - 1], good)))
+            unordered += int(np.count_nonzero(good <= above[:-1]))
+            latest = int(above[-1])
+        parts["time"].append(times)
+        parts["ok"].append(time_ok)
+        parts["line"].append(np.asarray(chunk.lines if chunk.lines is not None else [], dtype=np.int64))
+        for field in (*_PRICE_FIELDS, "volume"):
+            parts[field].append(values[field])
+        offset += chunk.nrows
+        if len(problems) + unordered >= limits.max_problems:
+            stopped = chunk.lines is not None and chunk.nrows == CHUNK_ROWS  # else nothing is left
+            break
 
-    _check_prices(table, values, problems)
-    order_ok = _check_order(table, times, time_ok, problems)
+    joined = {field: np.concatenate(arrays) for field, arrays in parts.items()}
+    whole = _RawTable(table.names, {}, offset, _where(table, joined["line"]), table.header_where)
+    times, time_ok = joined["time"], joined["ok"]
+    order_ok = _check_order(whole, times, time_ok, problems)
     timeframe = declared
-    if order_ok:
-        timeframe = _check_spacing(table, times[time_ok], np.flatnonzero(time_ok), declared, problems)
+    if order_ok and not stopped:
+        timeframe = _check_spacing(whole, times[time_ok], np.flatnonzero(time_ok), declared, problems)
 
     if problems:
         problems.sort(key=lambda p: p[0])
-        raise DataValidationError(source, [p for _, p in problems])
+        raise DataValidationError(source, [p for _, p in problems[:REPORTED_PROBLEMS]], total=len(problems),
+                                  stopped_after=whole.where(offset - 1) if stopped else None)
     assert timeframe is not None
-    return LoadedFile(Candles(times, *(values[f] for f in (*_PRICE_FIELDS, "volume"))), timeframe)
+    return LoadedFile(Candles(times, *(joined[f] for f in (*_PRICE_FIELDS, "volume"))), timeframe)
+
+
+def _where(table: _RawTable, lines: np.ndarray) -> Callable[[int], str]:
+    """How to name row ``i`` of the whole file."""
+    if table.lines is None:
+        return table.where  # Parquet: one table for the whole file
+    return lambda i: f"line {int(lines[i])}"
 
 
 def _check_prices(table: _RawTable, v: dict[str, np.ndarray], problems: list) -> None:

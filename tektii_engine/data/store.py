@@ -318,7 +318,9 @@ class CandleStore:
         groups = [g for g in range(parquet.num_row_groups) if _overlaps(parquet, g, lo, hi)]
         if not groups:
             return
-        for batch in parquet.iter_batches(batch_size=chunk_rows, row_groups=groups, columns=list(COLUMNS)):
+        # One thread: decoding row groups in parallel holds several of them in memory at once.
+        batches = parquet.iter_batches(batch_size=chunk_rows, row_groups=groups, columns=list(COLUMNS), use_threads=False)
+        for batch in batches:
             chunk = Candles.from_arrow(batch)  # zero-copy views of the batch's buffers
             # Times are ascending, so the window is one contiguous slice of the batch.
             first, last = np.searchsorted(chunk.time, [lo, hi])

@@ -28,6 +28,7 @@ from typing import Any
 
 import attrs
 
+from tektii_core import strict_json
 from tektii_core.contracts import (
     LogFn,
     RunningStrategy,
@@ -180,8 +181,8 @@ class Session:
 
     def on_message(self, text: str) -> None:
         try:
-            data = json.loads(text)
-        except ValueError:
+            data = strict_json.loads(text)
+        except strict_json.JsonError:
             return
         if isinstance(data, dict) and data.get("type") == "event_ack":
             outstanding = self.outstanding
@@ -330,6 +331,12 @@ async def _run(config, feed, launcher, on_progress, cancel, limits) -> BacktestR
         port = next(a[1] for a in runner.addresses if isinstance(a, tuple))
         await web.UnixSite(runner, str(socket_path)).start()
         socket_path.chmod(0o666)  # the relay in the strategy's sandbox may run as another user
+        loop = asyncio.get_running_loop()
+
+        def serve_socket(sock: Any) -> None:  # called by the runtime, from the launch thread
+            site = web.SockSite(runner, sock)
+            asyncio.run_coroutine_threadsafe(site.start(), loop).result(30)
+
         launch = StrategyLaunch(
             run_id=getattr(launcher, "run_id", None) or f"run_{secrets.token_hex(6)}",
             gateway_url=f"http://127.0.0.1:{port}",
@@ -337,8 +344,8 @@ async def _run(config, feed, launcher, on_progress, cancel, limits) -> BacktestR
             api_key=session.api_key,
             env=dict(config.environment),
             log=log,
+            serve_socket=serve_socket,
         )
-        loop = asyncio.get_running_loop()
         try:
             running = await loop.run_in_executor(None, _launcher_fn(launcher), launch)
         except TektiiError as exc:

@@ -2,10 +2,14 @@
 
 Topology (see docs/runtimes.md)::
 
-    relay container  (--network none, cap_drop ALL, read-only, runs as our uid)
-      listens on 127.0.0.1:8080 of its own network namespace, forwards each
-      connection to the engine's Unix socket (its directory bind-mounted read-only)
-    strategy container  (network_mode container:<relay>, cap_drop ALL,
+    network container  (--network none, cap_drop ALL, read-only): owns the namespace
+      direct: a bare `sleep`; the engine's listening socket on 127.0.0.1:8080 is
+        opened inside the namespace (setns, needs root), so the strategy connects
+        straight to the engine
+      relay (rootless engines, or an engine that cannot serve a socket): the relay
+        listens on 127.0.0.1:8080 and forwards each connection to the engine's Unix
+        socket (its directory bind-mounted read-only); runs as our uid
+    strategy container  (network_mode container:<network>, cap_drop ALL,
       no-new-privileges, read-only root with a tmpfs /tmp, memory/CPU/pids limits)
       TEKTII_TRADING_GATEWAY_URL=http://127.0.0.1:8080
 
@@ -23,11 +27,13 @@ import contextlib
 import os
 import re
 import shutil
+import socket
 import tempfile
 import threading
 import time
 import uuid
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -46,6 +52,7 @@ _SOCKET_DIR_IN_RELAY = "/run/tektii"
 _RELAY_READY_TIMEOUT_S = 20.0
 _TAIL_LINES = 2000
 _MAX_LINE = 16 * 1024
+_CLONE_NEWNET = 0x40000000
 
 
 @attrs.frozen
@@ -148,12 +155,91 @@ class HostBridge:
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
-class SandboxedStrategy:
-    """A running strategy container and its relay; satisfies the RunningStrategy protocol."""
+def _setns(fd: int) -> None:
+    if hasattr(os, "setns"):  # Python 3.12+
+        os.setns(fd, _CLONE_NEWNET)
+        return
+    import ctypes
 
-    def __init__(self, client: Any, relay_container: Any, log: LogFn, limits: SandboxLimits):
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, _CLONE_NEWNET) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"setns: {os.strerror(errno)}")
+
+
+def listen_in_namespace(container: Any, port: int = GATEWAY_PORT) -> socket.socket:
+    """A TCP socket listening on 127.0.0.1:`port` inside `container`'s network namespace.
+
+    Opened by a short-lived thread that enters the namespace (setns needs CAP_SYS_ADMIN over
+    it: a rootful engine and a root worker on the same host); the socket keeps the namespace
+    it was made in. OSError when that is not possible here (the caller then uses the relay).
+    """
+    pid = int((container.attrs.get("State") or {}).get("Pid") or 0)
+    if pid <= 0:
+        raise OSError(f"container {container.short_id} has no process")
+    outcome: list[Any] = []
+
+    def enter_and_listen() -> None:
+        try:
+            target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
+            own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+            try:
+                # The pid must still be the container's (not a reused one, not another pid
+                # namespace's): check after the namespace is held open.
+                with open(f"/proc/{pid}/cgroup", encoding="utf-8") as cgroup:
+                    if container.id not in cgroup.read():
+                        raise OSError(f"process {pid} is not container {container.short_id}'s")
+                _setns(target)
+                try:
+                    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                    try:
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                        sock.bind(("127.0.0.1", port))
+                        sock.listen(128)
+                        sock.setblocking(False)
+                    except OSError:
+                        sock.close()
+                        raise
+                    outcome.append(sock)
+                finally:
+                    _setns(own)  # this thread ends anyway; but leave it as it came
+            finally:
+                os.close(target)
+                os.close(own)
+        except OSError as err:
+            outcome.append(err)
+
+    thread = threading.Thread(target=enter_and_listen, name="tektii-netns-listen")
+    thread.start()
+    thread.join()
+    if not outcome:
+        raise OSError("could not open a socket in the strategy's network namespace")
+    if isinstance(outcome[0], OSError):
+        raise outcome[0]
+    return outcome[0]
+
+
+def _engine_can_enter_namespaces(client: Any) -> bool:
+    """Cheap pre-check: root here and a rootful engine (a rootless one's namespaces are not ours)."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0 or not os.path.exists("/proc/thread-self/ns/net"):
+        return False
+    key = client.api.base_url  # the daemon, whichever client object talks to it
+    if key not in _rootless_engines:
+        options = client.info().get("SecurityOptions") or []
+        _rootless_engines[key] = any("rootless" in str(o) for o in options)
+    return not _rootless_engines[key]
+
+
+_rootless_engines: dict[str, bool] = {}
+
+
+class SandboxedStrategy:
+    """A running strategy container and the container owning its network namespace (the relay,
+    or a bare holder when the engine listens inside it); satisfies RunningStrategy."""
+
+    def __init__(self, client: Any, network_container: Any, log: LogFn, limits: SandboxLimits):
         self._client = client
-        self._relay = relay_container
+        self._relay = network_container
         self._container: Any = None
         self._log = log
         self._limits = limits
@@ -166,6 +252,7 @@ class SandboxedStrategy:
         self._timer: threading.Timer | None = None
         self._log_thread: threading.Thread | None = None
         self._watch_thread: threading.Thread | None = None
+        self._direct = False
         self.exit_reason: str | None = None
         """Why the strategy ended, when it ended abnormally (limit, crash, stop)."""
 
@@ -177,7 +264,13 @@ class SandboxedStrategy:
 
     @property
     def relay_id(self) -> str:
+        """The container owning the network namespace (the relay, or the direct mode's holder)."""
         return self._relay.id
+
+    @property
+    def direct(self) -> bool:
+        """Whether the strategy connects straight to the engine (no relay in between)."""
+        return self._direct
 
     def poll(self) -> int | None:
         """The exit code once the strategy has ended and both containers are removed."""
@@ -322,15 +415,21 @@ class SandboxedStrategy:
             self._timer.cancel()
         if self.exit_reason:
             self._relay_errors()
-        for container in (self._container, self._relay):
-            if container is None:
-                continue
+
+        def remove(container: Any) -> None:
             try:
                 container.remove(force=True, v=True)
             except docker.errors.NotFound:
                 pass
             except docker.errors.APIError as err:
                 self._emit(f"tektii: could not remove container {container.short_id}: {err}")
+
+        # Both at once: each removal is a round trip to the daemon on the run's way out.
+        removals = [threading.Thread(target=remove, args=(c,)) for c in (self._container, self._relay) if c is not None]
+        for thread in removals:
+            thread.start()
+        for thread in removals:
+            thread.join()
         for callback in self._on_cleanup:
             callback()
         _live.discard(self)
@@ -352,16 +451,19 @@ def start_sandboxed(
     api_key: str,
     gateway_socket: Path | None = None,
     gateway_url: str | None = None,
+    serve_socket: Callable[[socket.socket], None] | None = None,
     env: dict[str, str] | None = None,
     limits: SandboxLimits | None = None,
     log: LogFn = lambda line: None,
     client: Any | None = None,
 ) -> SandboxedStrategy:
-    """Start `image` isolated behind a relay to the engine's API; see the module docstring.
+    """Start `image` isolated so that it reaches the engine's API only; see the module docstring.
 
-    The engine is reached through `gateway_socket` (a Unix socket; its directory is
-    mounted into the relay, so keep it in a directory of its own) or, when that is None,
-    through a host-side bridge to the TCP `gateway_url`.
+    Direct when the engine offers `serve_socket` and this process may enter the strategy's
+    network namespace: the engine then serves a socket listening inside it. Otherwise through
+    a relay to `gateway_socket` (a Unix socket; its directory is mounted into the relay, so
+    keep it in a directory of its own) or, when that is None, to a host-side bridge to the
+    TCP `gateway_url`.
     """
     import docker.errors
 
@@ -370,58 +472,26 @@ def start_sandboxed(
     relay_image = ensure_relay_image(client, log)
     _ensure_image(client, image, log)
 
-    bridge: HostBridge | None = None
-    if gateway_socket is None:
-        if not gateway_url:
-            raise TektiiError("The docker runtime needs the gateway's Unix socket or URL")
-        bridge = HostBridge(gateway_url)
-        gateway_socket = bridge.socket
-    gateway_socket = Path(gateway_socket).resolve()
-
     labels = {RUN_LABEL: run_id}
-    relay_container = None
+    network: Any = None
+    bridge: HostBridge | None = None
     sandbox: SandboxedStrategy | None = None
-    try:
-        relay_container = client.containers.run(
-            relay_image,
-            detach=True,
-            name=_name(run_id, "relay"),
-            labels={**labels, ROLE_LABEL: "relay"},
-            network_mode="none",
-            # The engine's socket is only writable by its owner: run the relay as us.
-            user=f"{os.getuid()}:{os.getgid()}",
-            environment={
-                "RELAY_LISTEN": f"tcp:127.0.0.1:{GATEWAY_PORT}",
-                "RELAY_TARGET": f"unix:{_SOCKET_DIR_IN_RELAY}/{gateway_socket.name}",
-            },
-            volumes={str(gateway_socket.parent): {"bind": _SOCKET_DIR_IN_RELAY, "mode": "ro"}},
-            mem_limit="64m",
-            memswap_limit="64m",
-            pids_limit=32,
-            nano_cpus=500_000_000,
-            **_hardening(),
-        )
-        sandbox = SandboxedStrategy(client, relay_container, log, limits)
-        _live.add(sandbox)
-        if bridge is not None:
-            sandbox._on_cleanup.append(bridge.close)
-            bridge = None
-        _wait_relay_ready(relay_container)
+    resources: dict[str, Any] = {}
+    if limits.memory_mb:
+        # Equal memory and memory+swap limits: no swapping past the limit.
+        resources["mem_limit"] = f"{limits.memory_mb}m"
+        resources["memswap_limit"] = f"{limits.memory_mb}m"
+    if limits.cpus:
+        resources["nano_cpus"] = int(limits.cpus * 1e9)
+    if limits.pids:
+        resources["pids_limit"] = int(limits.pids)
 
-        resources: dict[str, Any] = {}
-        if limits.memory_mb:
-            # Equal memory and memory+swap limits: no swapping past the limit.
-            resources["mem_limit"] = f"{limits.memory_mb}m"
-            resources["memswap_limit"] = f"{limits.memory_mb}m"
-        if limits.cpus:
-            resources["nano_cpus"] = int(limits.cpus * 1e9)
-        if limits.pids:
-            resources["pids_limit"] = int(limits.pids)
-        container = client.containers.create(
+    def create_strategy(network_id: str) -> Any:
+        return client.containers.create(
             image,
             name=_name(run_id, "strategy"),
             labels={**labels, ROLE_LABEL: "strategy"},
-            network_mode=f"container:{relay_container.id}",
+            network_mode=f"container:{network_id}",
             environment={"HOME": "/tmp", **(env or {}), **gateway_env(api_key)},
             tmpfs={"/tmp": f"rw,nosuid,nodev,size={limits.tmp_mb}m"},
             # A tiny init as PID 1 so SIGTERM reaches the strategy and stop() is prompt.
@@ -429,19 +499,115 @@ def start_sandboxed(
             **resources,
             **_hardening(),
         )
+
+    container: Any = None
+    try:
+        if serve_socket is not None and _engine_can_enter_namespaces(client):
+            started = _start_direct(client, relay_image, run_id, labels, serve_socket, create_strategy)
+            if started is not None:
+                network, container = started
+        direct = network is not None
+        if not direct:
+            if gateway_socket is None:
+                if not gateway_url:
+                    raise TektiiError("The docker runtime needs the gateway's Unix socket or URL")
+                bridge = HostBridge(gateway_url)
+                gateway_socket = bridge.socket
+            network = _start_relay(client, relay_image, run_id, labels, Path(gateway_socket).resolve())
+        sandbox = SandboxedStrategy(client, network, log, limits)
+        sandbox._direct = direct
+        sandbox._container = container
+        _live.add(sandbox)
+        if bridge is not None:
+            sandbox._on_cleanup.append(bridge.close)
+            bridge = None
+        if not direct:
+            _wait_relay_ready(network)
+            container = sandbox._container = create_strategy(network.id)
         sandbox._start(container)
     except BaseException as err:
         if sandbox is not None:
             sandbox.exit_reason = sandbox.exit_reason or "failed to start"
             sandbox._cleanup()
-        elif relay_container is not None:
-            relay_container.remove(force=True)
+        elif network is not None:
+            network.remove(force=True)
         if bridge is not None:
             bridge.close()
         if isinstance(err, docker.errors.APIError):
             raise TektiiError(f"Could not start the strategy container: {err.explanation or err}") from err
         raise
     return sandbox
+
+
+def _start_direct(
+    client: Any,
+    image: str,
+    run_id: str,
+    labels: dict[str, str],
+    serve_socket: Callable[[socket.socket], None],
+    create_strategy: Callable[[str], Any],
+) -> tuple[Any, Any] | None:
+    """(the namespace's holder with the engine serving inside it, the strategy container
+    created, not started), or None when the namespace cannot be entered (use the relay)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    holder = client.containers.create(
+        image,
+        entrypoint=["sleep", "infinity"],
+        command=[],
+        name=_name(run_id, "network"),
+        labels={**labels, ROLE_LABEL: "network"},
+        network_mode="none",
+        user=f"{os.getuid()}:{os.getgid()}",
+        mem_limit="16m",
+        memswap_limit="16m",
+        pids_limit=4,
+        nano_cpus=100_000_000,
+        **_hardening(),
+    )
+    listener: socket.socket | None = None
+    served = False
+    # The strategy container needs only the holder's id: create it while the holder starts.
+    with ThreadPoolExecutor(1, thread_name_prefix="tektii-create") as pool:
+        creating = pool.submit(create_strategy, holder.id)
+        try:
+            holder.start()
+            holder.reload()  # the start gave it a pid
+            listener = listen_in_namespace(holder)
+            serve_socket(listener)  # from here on the engine owns (and closes) the socket
+            served = True
+            return holder, creating.result()
+        except BaseException as err:
+            if listener is not None and not served:
+                listener.close()
+            with contextlib.suppress(Exception):
+                creating.result().remove(force=True)
+            holder.remove(force=True)
+            if isinstance(err, OSError) and not served:
+                return None
+            raise
+
+
+def _start_relay(client: Any, image: str, run_id: str, labels: dict[str, str], gateway_socket: Path) -> Any:
+    return client.containers.run(
+        image,
+        detach=True,
+        name=_name(run_id, "relay"),
+        labels={**labels, ROLE_LABEL: "relay"},
+        network_mode="none",
+        # The engine's socket is only writable by its owner: run the relay as us.
+        user=f"{os.getuid()}:{os.getgid()}",
+        environment={
+            "RELAY_LISTEN": f"tcp:127.0.0.1:{GATEWAY_PORT}",
+            "RELAY_TARGET": f"unix:{_SOCKET_DIR_IN_RELAY}/{gateway_socket.name}",
+        },
+        volumes={str(gateway_socket.parent): {"bind": _SOCKET_DIR_IN_RELAY, "mode": "ro"}},
+        mem_limit="64m",
+        memswap_limit="64m",
+        pids_limit=32,
+        nano_cpus=500_000_000,
+        **_hardening(),
+    )
 
 
 def _wait_relay_ready(container: Any) -> None:

@@ -64,13 +64,12 @@ def _user_error(exc: Exception) -> ApiError:
     from tektii_engine.data.store import MergeConflictError
 
     if isinstance(exc, DataValidationError):
-        head = exc.message.split("\n", 1)[0]
-        return ApiError(422, head, code="invalid_market_data", details=[FieldError(None, p) for p in exc.problems])
+        head = exc.message.split("\n", 1)[0].rstrip(":")
+        return ApiError(422, head, code="invalid_market_data", details=[FieldError(None, p) for p in exc.problems],
+                        hint=exc.hint)
     message = getattr(exc, "message", str(exc))
-    hint = getattr(exc, "hint", None)
-    details = [FieldError(None, hint)] if hint else []
     status = 409 if isinstance(exc, MergeConflictError) else 422
-    return ApiError(status, message, code="conflict" if status == 409 else None, details=details)
+    return ApiError(status, message, code="conflict" if status == 409 else None, hint=getattr(exc, "hint", None))
 
 
 def _symbol(req: Request) -> str:
@@ -109,11 +108,24 @@ def list_instruments(req: Request) -> Response:
     return ok({"instruments": [i.to_api() for i in shown], "nextCursor": next_cursor})
 
 
-def import_instrument(req: Request) -> Response:
-    """Import OHLCV candles from the request body (CSV, gzip'd CSV or Parquet)"""
-    from tektii_core.contracts import TektiiError
-    from tektii_engine.data.importer import import_file
+def require_admin(req: Request) -> None:
+    """Market data is shared: every user's scenarios replay it, so only admins write it."""
+    assert req.user is not None
+    if not req.user.admin:
+        raise ApiError(
+            403,
+            "Only a platform admin can import, generate or replace market data: every user's scenarios replay it. "
+            "Ask an admin, who can also make you one: tektii platform user create NAME --admin",
+            code="admin_required",
+        )
 
+
+def import_instrument(req: Request) -> Response:
+    """Import OHLCV candles from the request body (CSV, gzip'd CSV or Parquet; admins only)"""
+    from tektii_core.contracts import TektiiError
+    from tektii_engine.data.importer import ImportLimits, import_file
+
+    require_admin(req)
     symbol = _symbol(req)
     query = req.query
     mode = query.get("mode", "merge")
@@ -131,7 +143,8 @@ def import_instrument(req: Request) -> Response:
         path = Path(tmp) / filename
         _receive(req, path)
         try:
-            info = import_file(store(req), symbol, path, timeframe=timeframe, mode=mode)
+            limits = ImportLimits.from_env()  # read per import: a changed limit needs no restart
+            info = import_file(store(req), symbol, path, timeframe=timeframe, mode=mode, limits=limits)
         except TektiiError as exc:
             raise _user_error(exc) from None
     return ok(info.to_api())
@@ -159,10 +172,11 @@ def _receive(req: Request, path: Path) -> None:
 
 
 def generate_instrument(req: Request) -> Response:
-    """Generate synthetic candles (a reproducible random walk), replacing stored data"""
+    """Generate synthetic candles (a reproducible random walk), replacing stored data (admins only)"""
     from tektii_core.contracts import TektiiError
     from tektii_engine.data.generate import write_generated
 
+    require_admin(req)
     symbol = _symbol(req)
     body = req.validated_json()
     try:
@@ -218,7 +232,7 @@ def register(router: Router) -> None:
             Param("filename", {"type": "string"}, "the file's name, used in messages"),
         ),
         response_schema=instrument,
-        errors=(409, 413),
+        errors=(403, 409, 413),
     )
     router.add(
         "POST",
@@ -228,4 +242,5 @@ def register(router: Router) -> None:
         tag="instruments",
         request_schema=generate,
         response_schema=instrument,
+        errors=(403,),
     )

@@ -17,6 +17,7 @@ ERROR_SCHEMA = {
             "properties": {
                 "code": {"type": "string", "description": "Stable, machine-readable."},
                 "message": {"type": "string", "description": "For humans."},
+                "hint": {"type": "string", "description": "How to fix it, when the platform knows (optional)."},
                 "details": {
                     "type": "array",
                     "description": "One entry per invalid field (all of them, on 422).",
@@ -38,7 +39,7 @@ _SECURITY: list[dict[str, list[str]]] = [{"apiKeyHeader": []}, {"bearer": []}]
 
 
 def _error_statuses(route: Route) -> list[int]:
-    statuses = set(route.errors) | {500}
+    statuses = set(route.errors) | {400, 500}  # 400: a Host that is not the platform's (tektii_platform.hosts)
     if route.auth:
         statuses.add(401)
     if route.path_params:

@@ -1,11 +1,13 @@
-"""The platform's OCI registry: started on first need, stopped with the platform, and the
-token endpoint (`GET /v1/registry/token`) through which it grants per-repository access to
-the short-lived credentials this platform issued."""
+"""The platform's OCI registry: started with the platform (once its socket is bound, so that
+the token realm is the platform's own address, never one a request names), stopped with it,
+and the token endpoint (`GET /v1/registry/token`) through which it grants per-repository
+access to the short-lived credentials this platform issued."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import threading
 from datetime import UTC, datetime, timedelta
@@ -17,37 +19,73 @@ from tektii_core.errors import TektiiError
 from ..http import ApiError, AppContext, Request, Response, Router
 from ..ids import now_db
 
+log = logging.getLogger(__name__)
+
 CREDENTIAL_TTL = timedelta(hours=1)
-_lock = threading.Lock()
+_EXTRA = "registry"
+_LOCK = "registry.lock"
 
 
 def repository_for(strategy_id: str) -> str:
     return f"strategies/{strategy_id}"
 
 
-def registry(ctx: AppContext, host: str) -> Any:
-    """The running LocalRegistry, started on first use with `host` (the platform's own
-    address as the client reached it) in its token realm; 503 when it cannot run here."""
+def token_realm(ctx: AppContext) -> str:
+    """The token endpoint at the platform's own address (the registry and the Docker daemon
+    run on this machine: the address local processes reach the platform at)."""
+    if ctx.address is None:
+        raise TektiiError("The platform does not know its own address yet")
+    return f"{ctx.address.local_url}/v1/registry/token"
+
+
+def bound(ctx: AppContext) -> None:
+    """Start the registry now that the platform's address is known, in the background (the
+    API answers meanwhile; whoever needs the registry waits for the start)."""
+    ctx.extras.setdefault(_LOCK, threading.Lock())
+
+    def start() -> None:
+        try:
+            registry(ctx)
+        except ApiError as exc:  # e.g. docker-registry is not installed: answered when needed
+            log.info("the image registry did not start: %s", exc.message)
+
+    ctx.on_close(lambda: _stop(ctx))
+    threading.Thread(target=start, name="tektii-registry-start", daemon=True).start()
+
+
+def _stop(ctx: AppContext) -> None:
+    with ctx.extras[_LOCK]:
+        ctx.extras["registry_closed"] = True
+        running = ctx.extras.pop(_EXTRA, None)
+        if running is not None:
+            running.stop()
+
+
+def registry(ctx: AppContext) -> Any:
+    """The running LocalRegistry, configured with the platform's own address (restarted if it
+    stopped, or if it was configured with another address); 503 when it cannot run here."""
     from ..registry import LocalRegistry
 
-    with _lock:
-        running = ctx.extras.get("registry")
-        if running is not None and running.running:
+    lock = ctx.extras.setdefault(_LOCK, threading.Lock())
+    with lock:
+        if ctx.extras.get("registry_closed"):
+            raise ApiError(503, "The platform is shutting down", code="registry_unavailable")
+        try:
+            realm = token_realm(ctx)
+        except TektiiError as exc:
+            raise ApiError(503, exc.message, code="registry_unavailable") from None
+        running = ctx.extras.get(_EXTRA)
+        if running is not None and running.running and running.token_realm == realm:
             return running
-        realm = f"http://{host}/v1/registry/token"
+        if running is not None:
+            running.stop()
         reg = LocalRegistry(ctx.data_dir / "registry", realm)
         try:
             reg.start()
         except TektiiError as exc:
-            raise ApiError(503, exc.message + (f" ({exc.hint})" if exc.hint else ""), code="registry_unavailable") from None
-        if "registry" not in ctx.extras:
-            ctx.on_close(lambda: ctx.extras["registry"].stop())
-        ctx.extras["registry"] = reg
+            raise ApiError(503, exc.message, code="registry_unavailable", hint=exc.hint) from None
+        ctx.extras[_EXTRA] = reg
         return reg
-
-
-def request_host(req: Request) -> str:
-    return req.header("Host") or f"127.0.0.1:{req.environ.get('SERVER_PORT', '80')}"
 
 
 def _hash(secret: str) -> str:
@@ -88,7 +126,7 @@ def token(req: Request) -> Response:
     """Registry bearer token for issued credentials (Docker token authentication protocol)"""
     from ..registry import token_endpoint
 
-    reg = registry(req.ctx, request_host(req))
+    reg = registry(req.ctx)
     status, body = token_endpoint(reg.issuer, authorization=req.header("Authorization"),
                                   query=parse_qs(req.environ.get("QUERY_STRING", "")), authenticate=_authenticate(req))
     return Response(status, body)

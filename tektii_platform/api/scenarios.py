@@ -22,11 +22,12 @@ from ..http import ApiError, AppContext, Param, Request, Response, Router, not_f
 from ..ids import new_id, now_db, rfc3339
 from ..validation import FieldError
 from . import scenario_schema as schemas
-from .registry import request_host
 from .strategies import get_owned
 
 FINISHED = ("COMPLETE", "FAILED", "CANCELLED")
 MAX_LOG_LINES = 1000  # per logs response; the client pages on with nextOffset
+MAX_WAIT_S = 30.0  # the longest long poll of GET scenario (?waitS=)
+WAIT_POLL_S = 0.1
 CANCEL_WAIT_S = 15.0  # a cancelled RUNNING run normally ends within a few seconds
 _COLUMNS = ("id, strategy_id, owner_id, version_id, state, failure_reason, config, progress, metrics, counters,"
             " created_at, started_at, finished_at")
@@ -113,10 +114,11 @@ def create_scenario(req: Request) -> Response:
     scenario_id, now = new_id("scen"), now_db()
     with req.db.transaction() as conn:
         conn.execute(
-            "INSERT INTO scenarios (id, strategy_id, owner_id, version_id, state, config, platform_host, created_at,"
-            " updated_at) VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?, ?)",
+            # platform_host stays NULL: the registry's realm is the platform's own address, never a request's
+            "INSERT INTO scenarios (id, strategy_id, owner_id, version_id, state, config, created_at,"
+            " updated_at) VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?)",
             (scenario_id, strategy["id"], req.user.id, config.strategy_version_id, json.dumps(config.to_api()),
-             request_host(req), now, now),
+             now, now),
         )
     scheduler = req.ctx.extras.get("scheduler")
     if scheduler is not None:
@@ -166,7 +168,31 @@ def list_scenarios(req: Request) -> Response:
 
 def get_scenario(req: Request) -> Response:
     """Get one scenario: state, progress, and the metrics of a completed run"""
-    return ok(to_json(_row(req)))
+    wait = _wait_seconds(req)
+    scheduler = req.ctx.extras.get("scheduler")
+    seen = scheduler.changes() if scheduler is not None else 0
+    row = _row(req)
+    deadline = time.monotonic() + wait
+    # A long poll (`waitS`): answer as soon as the run has finished, else when time is up.
+    while row["state"] not in FINISHED and (left := deadline - time.monotonic()) > 0:
+        if scheduler is not None:
+            scheduler.wait_for_change(seen, left)
+            seen = scheduler.changes()
+        else:  # another process schedules this data directory: look again shortly
+            time.sleep(min(WAIT_POLL_S, left))
+        row = _row(req)
+    return ok(to_json(row))
+
+
+def _wait_seconds(req: Request) -> float:
+    text = req.query.get("waitS", "0").strip() or "0"
+    try:
+        wait = float(text)
+    except ValueError:
+        wait = -1.0
+    if not 0 <= wait <= MAX_WAIT_S:
+        raise validation_error([FieldError("waitS", f"must be a number of seconds from 0 to {MAX_WAIT_S:g}")])
+    return wait
 
 
 def cancel_scenario(req: Request) -> Response:
@@ -324,7 +350,9 @@ def register(router: Router) -> None:
                       Param("state", {"type": "string", "enum": list(schemas.STATES)}, "Only scenarios in this state."),
                       Param("versionId", {"type": "string"}, "Only scenarios of this version.")),
                response_schema=router.schema("ScenarioList", schemas.list_schema(scenario)))
-    router.add("GET", one, get_scenario, operation_id="getScenario", tag="scenarios", response_schema=scenario)
+    router.add("GET", one, get_scenario, operation_id="getScenario", tag="scenarios", response_schema=scenario,
+               query=(Param("waitS", {"type": "number", "minimum": 0, "maximum": MAX_WAIT_S, "default": 0},
+                            "Long poll: wait up to this many seconds for the run to finish before answering."),))
     router.add("POST", one + "/cancel", cancel_scenario, operation_id="cancelScenario", tag="scenarios",
                response_schema=scenario, errors=(409,))
     router.add("GET", one + "/logs", scenario_logs, operation_id="getScenarioLogs", tag="scenarios",

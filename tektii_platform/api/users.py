@@ -6,10 +6,12 @@ from ..http import Request, Response, Router, ok
 
 USER_SCHEMA = {
     "type": "object",
-    "required": ["id", "name", "createdAt"],
+    "required": ["id", "name", "role", "createdAt"],
     "properties": {
         "id": {"type": "string", "pattern": "^user_[a-z2-7]+$"},
         "name": {"type": "string"},
+        "role": {"type": "string", "enum": ["admin", "user"],
+                 "description": "admin: may import, generate and replace the shared market data"},
         "createdAt": {"type": "string", "format": "date-time"},
     },
 }

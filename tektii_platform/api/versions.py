@@ -13,7 +13,7 @@ from .. import pagination
 from ..http import ApiError, Request, Response, Router, not_found, ok, validation_error
 from ..ids import new_id, now_db, rfc3339
 from ..validation import FieldError
-from .registry import issue_credentials, registry, repository_for, request_host
+from .registry import issue_credentials, registry, repository_for
 from .strategies import get_owned
 
 TEMPLATES = ("ma-crossover", "rsi-momentum")
@@ -121,7 +121,7 @@ def create_version(req: Request) -> Response:
     push = None
     repository = None
     if not template:
-        reg = registry(req.ctx, request_host(req))  # 503 with what to install when it cannot run
+        reg = registry(req.ctx)  # 503 with what to install when it cannot run
         repository = repository_for(strategy["id"])
         push = {"registry": reg.address, "repository": repository,
                 **issue_credentials(req, repository, ("push", "pull"))}
@@ -148,7 +148,7 @@ def complete_version(req: Request) -> Response:
         raise ApiError(409, f"Version {version_id} is {row['state']}, not PENDING", code="version_not_pending")
     from tektii_core.errors import TektiiError
 
-    reg = registry(req.ctx, request_host(req))
+    reg = registry(req.ctx)
     try:
         manifest = reg.manifest(row["repository"], body["digest"])
     except TektiiError as exc:

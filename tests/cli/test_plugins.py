@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,9 +28,10 @@ def test_plugins_lists_builtins_and_the_example_package(cli):
     assert by_name["example"]["distribution"] == "tektii-example-plugin"
     assert by_name["example"]["version"] == "0.3.0"
     assert by_name["example"]["hooks"] == ["register_auth_providers", "register_builders", "register_commands",
-                                           "register_formatters"]
+                                           "register_execution_backends", "register_formatters", "register_runtimes"]
     assert by_name["commands.strategy"]["distribution"] == "tektii-cli"
     assert "markdown" in data["formatters"]
+    assert data["overrides"] == []  # the example plugin overrides nothing unless asked to
     tarball = next(b for b in data["builders"] if b["name"] == "tarball")
     assert tarball == {"name": "tarball", "description": "Archives the build context (example third-party builder)",
                        "available": False, "reason": "set EXAMPLE_TARBALL_DIR to enable"}
@@ -60,6 +63,67 @@ def test_plugin_auth_provider_takes_precedence_by_priority(user_cli, tmp_path):
     assert json.loads(status.out)["data"]["keySource"] == f"example key file {key_file}"
     missing = user_cli("auth", "status", env={"EXAMPLE_TEKTII_KEY_FILE": str(tmp_path / "nope")})
     assert missing.code == 1 and missing.err.startswith("Error: EXAMPLE_TEKTII_KEY_FILE")
+
+
+OVERRIDES = [
+    {"kind": "command", "name": "config list", "plugin": "example", "overrides": "commands.config"},
+    {"kind": "formatter", "name": "csv", "plugin": "example", "overrides": "formatters.csv"},
+    {"kind": "auth provider", "name": "credential-helper", "plugin": "example", "overrides": "auth.credential_helper"},
+    {"kind": "builder", "name": "docker", "plugin": "example", "overrides": "builders.docker"},
+    {"kind": "runtime", "name": "process", "plugin": "example", "overrides": "runtimes.process"},
+    {"kind": "execution backend", "name": "local", "plugin": "example", "overrides": "execution.local"},
+]
+
+
+def test_an_installed_plugin_overrides_the_builtin_of_the_same_name_and_says_so(cli):
+    env = {"EXAMPLE_OVERRIDE_BUILTINS": "1"}
+    data = json.loads(cli("--output", "json", "plugins", env=env).out)["data"]
+    assert data["overrides"] == OVERRIDES
+    assert [b["name"] for b in data["builders"]].count("docker") == 1
+    docker = next(b for b in data["builders"] if b["name"] == "docker")
+    assert docker["description"] == "Archives the build context instead of building with docker (example override)"
+    process = next(r for r in data["runtimes"] if r["name"] == "process")
+    assert process["reason"] == "the example plugin replaced the process runtime"
+
+    table = cli("plugins", env=env)
+    assert "Built-ins overridden by installed plugins:" in table.out
+    assert any(line.split() == ["runtime", "process", "example", "runtimes.process"] for line in table.out.splitlines())
+    assert "overridden" not in cli("plugins").out
+
+    listed = cli("-v", "config", "list", env=env)
+    assert listed.code == 0, listed.err
+    assert listed.out == "config list, as the example plugin does it\n"
+    assert "command 'config list' from plugin 'example' overrides the built-in one from 'commands.config'" in listed.err
+    assert "Warning" not in listed.err
+    shown = cli("--output", "csv", "config", "get", "output", env=env)  # the example's csv renders Markdown
+    assert shown.out.splitlines()[:2] == ["| Field | Value |", "|---|---|"]
+    assert cli("--output", "csv", "config", "get", "output").out.startswith("field,value")
+
+
+def test_two_installed_plugins_with_one_name_keep_one_and_warn(cli, tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    make_distribution(site, "markdown-too", "from tektii_core import hookimpl\n\n@hookimpl\n"
+                      "def register_formatters(register):\n    register('markdown', lambda o, s, t: s.write('too\\n'))\n")
+    result = cli("--output", "markdown", "config", "get", "output", env={"PYTHONPATH": str(site)})
+    assert result.code == 0, result.err
+    warning = [line for line in result.err.splitlines() if line.startswith("Warning: formatter 'markdown'")]
+    assert len(warning) == 1 and "'example'" in warning[0] and "'markdown-too'" in warning[0], result.err
+    kept = warning[0].rsplit("keeping the one from ", 1)[1].strip("'")
+    assert (result.out == "too\n") == (kept == "markdown-too")
+
+
+def test_a_builtin_that_fails_to_load_is_an_error(cli):
+    # A built-in module that is missing from the installation, as after a broken upgrade.
+    program = ("import sys\nfrom tektii_core import plugins\n"
+               "plugins.BUILTIN_PLUGINS['commands.ghost'] = 'tektii_plugins.commands.ghost'\n"
+               "from tektii_core.cli.main import main\nsys.exit(main(['plugins']))\n")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, env=cli.env, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[0] == (
+        "Error: built-in plugin 'commands.ghost' failed to load: ModuleNotFoundError: "
+        "No module named 'tektii_plugins.commands.ghost'")
+    assert "Traceback" not in done.stderr
 
 
 def test_disable_env_and_no_entry_points(cli):

@@ -26,7 +26,7 @@ def market(platform_server):
 
     home = Path(tempfile.mkdtemp())
     cli = CLI(home, {**base_env(home), "TEKTII_API_URL": platform_server.url,
-                     "TEKTII_API_KEY": platform_server.new_user("market-maker")})
+                     "TEKTII_API_KEY": platform_server.new_user("market-maker", admin=True)})
     done = cli("data", "generate", SYMBOL, "--start", "2024-01-01", "--end", "2024-03-01", "--seed", "3")
     assert done.code == 0, done.err
     return SYMBOL

@@ -27,7 +27,7 @@ def own_platform(tmp_path_factory):
 
 @pytest.fixture
 def data_cli(cli, own_platform):
-    cli.env.update({"TEKTII_API_URL": own_platform.url, "TEKTII_API_KEY": own_platform.new_user("quant")})
+    cli.env.update({"TEKTII_API_URL": own_platform.url, "TEKTII_API_KEY": own_platform.new_user("quant", admin=True)})
     return cli
 
 
@@ -84,6 +84,8 @@ def test_bad_file_reports_every_line_and_imports_nothing(data_cli, tmp_path):
     assert "  line 3: close 'x' is not a number" in done.err
     assert "  line 3: high 99 is below max(open, close) 100.5" in done.err
     assert "  line 4: negative volume -12" in done.err
+    assert done.err.count("close 'x' is not a number") == 1 and "::" not in done.err  # each problem once
+    assert done.err.rstrip().endswith("Solution: fix the rows listed and import again")
     listed = data_cli("--output", "json", "data", "list")
     assert "C:ETHUSD" not in [i["symbol"] for i in json.loads(listed.out)["data"]["instruments"]]
 

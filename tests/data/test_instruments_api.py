@@ -30,7 +30,7 @@ def test_generate_and_import_need_a_key(api):  # noqa: F811
 
 
 def test_generate_then_list(api):  # noqa: F811
-    key = api.new_user()
+    key = api.new_user(admin=True)
     body = {"start": "2024-01-01T00:00:00Z", "end": "2024-01-08T00:00:00Z", "timeframe": "1h", "seed": 4}
     response = api.call("POST", "/v1/instruments/F:EURUSD/generate", key, json=body)
     assert response.status_code == 200, response.text
@@ -44,7 +44,7 @@ def test_generate_then_list(api):  # noqa: F811
 
 
 def test_generate_rejects_bad_bodies_and_symbols(api):  # noqa: F811
-    key = api.new_user()
+    key = api.new_user(admin=True)
     response = api.call("POST", "/v1/instruments/C:BTCUSD/generate", key, json={"start": "2024-01-01T00:00:00Z"})
     error = assert_error(response, 422, "validation_failed")
     assert any(d["field"] == "end" for d in error["details"])
@@ -55,7 +55,7 @@ def test_generate_rejects_bad_bodies_and_symbols(api):  # noqa: F811
 
 
 def test_import_then_merge_and_replace(api):  # noqa: F811
-    key = api.new_user()
+    key = api.new_user(admin=True)
     url = "/v1/instruments/C:BTCUSD/import"
     first = api.call("POST", url, key, data=CSV.encode(), params={"filename": "btc.csv"})
     assert first.status_code == 200, first.text
@@ -73,11 +73,12 @@ def test_import_then_merge_and_replace(api):  # noqa: F811
 
 
 def test_import_reports_every_bad_line_and_stores_nothing(api):  # noqa: F811
-    key = api.new_user()
+    key = api.new_user(admin=True)
     bad = CSV.replace("100.5,102,100,101.5,11", "100.5,99,100,101.5,-11")
     response = api.call("POST", "/v1/instruments/C:BTCUSD/import", key, data=bad, params={"filename": "btc.csv"})
     error = assert_error(response, 422, "invalid_market_data")
-    assert error["message"] == "btc.csv: 2 problems, nothing was imported:"
+    assert error["message"] == "btc.csv: 2 problems, nothing was imported"
+    assert error["hint"] == "fix the rows listed and import again"
     assert [d["message"] for d in error["details"]] == [
         "line 3: high 99 is below max(open, close) 101.5",
         "line 3: negative volume -11",
@@ -86,7 +87,7 @@ def test_import_reports_every_bad_line_and_stores_nothing(api):  # noqa: F811
 
 
 def test_import_of_real_eurusd_and_pagination(api):  # noqa: F811
-    key = api.new_user()
+    key = api.new_user(admin=True)
     path = shipped_file("gym-anytrading", "gym_anytrading/datasets/data/FOREX_EURUSD_1H_ASK.csv")
     response = api.call("POST", "/v1/instruments/F:EURUSD/import", key, data=path.read_bytes())
     assert response.status_code == 200, response.text
@@ -100,7 +101,7 @@ def test_import_of_real_eurusd_and_pagination(api):  # noqa: F811
 
 @pytest.mark.parametrize("params", [{"mode": "append"}, {"timeframe": "3m"}])
 def test_import_rejects_bad_parameters(api, params):  # noqa: F811
-    key = api.new_user()
+    key = api.new_user(admin=True)
     response = api.call("POST", "/v1/instruments/C:BTCUSD/import", key, data=CSV, params=params)
     error = assert_error(response, 422, "validation_failed")
     assert [d["field"] for d in error["details"]] == list(params)

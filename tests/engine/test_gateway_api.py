@@ -91,6 +91,8 @@ def client(launch, out):
         launch.gateway_url.replace("http", "ws") + "/v1/ws",
         additional_headers={"Authorization": f"Bearer {key}"},
     ) as ws:
+        # The client offers permessage-deflate (the SDK does too); the gateway declines it.
+        out["ws_extensions"] = ws.response.headers.get("Sec-WebSocket-Extensions")
         first = json.loads(ws.recv(timeout=10))
         frames.append(first)
         out["bars_at_first"] = call(
@@ -161,6 +163,7 @@ def test_http_surface_auth_errors_and_unix_socket():
     assert out["bad_json"][0] == 400 and out["bad_json"][1]["code"] == "INVALID_REQUEST"
     assert out["no_order"][0] == 404 and out["no_order"][1]["code"] == "ORDER_NOT_FOUND"
     assert out["bad_tf"][0] == 400 and out["bad_tf"][1]["details"]["field"] == "timeframe"
+    assert out["ws_extensions"] is None  # no compression on the strategy socket
 
 
 def test_no_look_ahead_in_rest_history_and_quotes():

@@ -4,6 +4,11 @@ It adds: a builder (`tarball`: writes the build context as a reproducible tar ar
 all a "build" needs to be when the target is an archive store), a formatter (`markdown`), an
 auth provider (a key read from the file named by EXAMPLE_TEKTII_KEY_FILE), a noun (`hello`) and a
 verb under the built-in noun `strategy` (`count`).
+
+With EXAMPLE_OVERRIDE_BUILTINS=1 it also registers one thing of each kind under a built-in's name
+(the `csv` formatter, the `docker` builder, the `credential-helper` auth provider, the `process`
+runtime, the `local` execution backend and the verb `config list`), which then override the
+built-ins (see docs/plugins.md, "Names").
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import tarfile
 from pathlib import Path
 
 from tektii_core import hookimpl
-from tektii_core.contracts import AuthResult, Availability, BuiltImage
+from tektii_core.contracts import AuthResult, Availability, BuiltImage, RunningStrategy, RunSpec, StrategyLaunch
 from tektii_core.errors import TektiiError
 from tektii_core.output import Output, cell
 
@@ -63,6 +68,48 @@ class KeyFileProvider:
         return AuthResult(APIKeyAuth(key), f"example key file {path}")
 
 
+def overriding_builtins() -> bool:
+    return os.environ.get("EXAMPLE_OVERRIDE_BUILTINS") == "1"
+
+
+class TarballInsteadOfDocker(TarballBuilder):
+    name = "docker"
+    description = "Archives the build context instead of building with docker (example override)"
+
+
+class NoCredentialHelper:
+    name = "credential-helper"
+    priority = 40
+
+    def get_auth(self, settings):
+        return None
+
+
+class UnavailableProcessRuntime:
+    name = "process"
+    description = "Refuses to start strategies (example override)"
+
+    def availability(self):
+        return Availability(False, "the example plugin replaced the process runtime")
+
+    def start(self, launch: StrategyLaunch) -> RunningStrategy:
+        raise TektiiError("the example plugin's process runtime starts nothing")
+
+
+class UnavailableLocalBackend:
+    name = "local"
+    description = "Runs nothing (example override)"
+
+    def availability(self):
+        return Availability(False, "the example plugin replaced the local backend")
+
+    def start(self, run: RunSpec):
+        raise TektiiError("the example plugin's local backend runs nothing")
+
+    def abandon(self, scenario_id, run_dir, ident):
+        pass
+
+
 def render_markdown(output: Output, stream, tty: bool) -> None:
     if output.record is not None:
         header, rows = ["Field", "Value"], [[label, cell(v)] for label, v in output.record]
@@ -81,6 +128,10 @@ def hello(ctx, args):
     return Output.message(f"Hello, {args.who}!", {"data": {"greeting": f"Hello, {args.who}!"}})
 
 
+def config_list_override(ctx, args):
+    return Output.message("config list, as the example plugin does it", {"data": {"example": True}})
+
+
 def count_strategies(ctx, args):
     total = sum(1 for _ in ctx.client.paginate("/v1/strategies", "strategies", limit=100))
     return Output(payload={"data": {"count": total}}, record=[("Strategies", total)])
@@ -89,16 +140,34 @@ def count_strategies(ctx, args):
 @hookimpl
 def register_builders(register):
     register(TarballBuilder(), order=90)
+    if overriding_builtins():
+        register(builder=TarballInsteadOfDocker(), order=10)
 
 
 @hookimpl
 def register_formatters(register):
     register("markdown", render_markdown, description="Markdown tables (example plugin)")
+    if overriding_builtins():
+        register(name="csv", render=render_markdown, description="Markdown tables, named csv (example override)")
 
 
 @hookimpl
 def register_auth_providers(register):
     register(KeyFileProvider())
+    if overriding_builtins():
+        register(provider=NoCredentialHelper())
+
+
+@hookimpl
+def register_runtimes(register):
+    if overriding_builtins():
+        register(runtime=UnavailableProcessRuntime())
+
+
+@hookimpl
+def register_execution_backends(register):
+    if overriding_builtins():
+        register(backend=UnavailableLocalBackend())
 
 
 @hookimpl
@@ -106,3 +175,5 @@ def register_commands(register):
     register("hello", help="Greet someone (example plugin)", run=hello,
              arguments=lambda p: p.add_argument("who", nargs="?", default="world"))
     register("count", parent="strategy", help="Count your strategies (example plugin)", run=count_strategies)
+    if overriding_builtins():
+        register(name="list", parent="config", help="List the configuration (example override)", run=config_list_override)

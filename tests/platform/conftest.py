@@ -23,8 +23,8 @@ class Api:
         self.db = server.app.db
         self.http = requests.Session()
 
-    def new_user(self, name: str = "alice") -> str:
-        _user, key = accounts.create_user(self.db, name)
+    def new_user(self, name: str = "alice", *, admin: bool = False) -> str:
+        _user, key = accounts.create_user(self.db, name, admin=admin)
         return key
 
     def call(self, method: str, path: str, key: str | None = None, **kwargs) -> requests.Response:

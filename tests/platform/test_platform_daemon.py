@@ -67,7 +67,7 @@ def test_start_status_stop_round_trip(data_dir):
 
     user_id, key = daemon.bootstrap_local_user(data_dir)
     me = requests.get(f"{info.url}/v1/me", headers={"X-API-Key": key}, timeout=10).json()["data"]
-    assert me == {"id": user_id, "name": "local", "createdAt": me["createdAt"]}
+    assert me == {"id": user_id, "name": "local", "role": "admin", "createdAt": me["createdAt"]}
     again_id, again_key = daemon.bootstrap_local_user(data_dir)
     assert again_id == user_id and again_key != key  # same user, a new key; both work
     assert requests.get(f"{info.url}/v1/me", headers={"X-API-Key": key}, timeout=10).ok

@@ -21,8 +21,8 @@ def ok(result) -> str:
     return result.out
 
 
-def test_report_of_a_real_backtest(user_cli, tmp_path: Path):
-    quant = user_cli  # logged in to the shared test platform as a fresh user
+def test_report_of_a_real_backtest(admin_cli, tmp_path: Path):
+    quant = admin_cli  # logged in to the shared test platform as a fresh admin (it generates the data)
     ok(quant("data", "generate", SYMBOL, "--start", "2024-01-01", "--end", "2024-01-08", "--seed", "5"))
     strategy = json.loads(ok(quant("--output", "json", "strategy", "create", "--name", "report-e2e")))["data"]["id"]
     upload = quant("--output", "json", "version", "upload", strategy, "--template", "ma-crossover")

@@ -55,6 +55,14 @@ class StandInGateway:
     socket: Path
     requests: list[dict] = attrs.field(factory=list)
     tcp_port: int | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    runner: object = None
+
+    def serve(self, sock) -> None:
+        """StrategyLaunch.serve_socket: also serve on a listening socket the runtime opened."""
+        from aiohttp import web
+
+        asyncio.run_coroutine_threadsafe(web.SockSite(self.runner, sock).start(), self.loop).result(10)
 
     @property
     def url(self) -> str:
@@ -86,6 +94,7 @@ def _serve_gateway(gateway: StandInGateway, tcp: bool) -> tuple[asyncio.Abstract
     app.router.add_get("/v1/account", account)
     app.router.add_get("/v1/ws", ws)
     loop = asyncio.new_event_loop()
+    gateway.loop = loop
     ready = threading.Event()
     runners: list = []
 
@@ -98,6 +107,7 @@ def _serve_gateway(gateway: StandInGateway, tcp: bool) -> tuple[asyncio.Abstract
             await site.start()
             gateway.tcp_port = site._server.sockets[0].getsockname()[1]
         runners.append(runner)
+        gateway.runner = runner
 
     def run() -> None:
         asyncio.set_event_loop(loop)

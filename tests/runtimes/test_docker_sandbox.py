@@ -20,19 +20,23 @@ from tektii_core.contracts import TektiiError
 from tektii_engine.runtimes.sandbox import SandboxLimits, start_sandboxed
 
 API_KEY = "test-key-123"
+DIRECT_AND_RELAY = pytest.mark.parametrize("direct", [True, False], ids=["direct", "relay"])
 
 
-def run_probe(image, gateway, run_id, action, *, limits=None, env=None, timeout=90):
+def run_probe(image, gateway, run_id, action, *, limits=None, env=None, timeout=90, direct=True):
+    """Direct: the gateway serves a socket opened in the sandbox, as the engine does; else the relay."""
     lines: list[str] = []
     sandbox = start_sandboxed(
         run_id=run_id,
         image=image,
         api_key=API_KEY,
         gateway_socket=gateway.socket,
+        serve_socket=gateway.serve if direct else None,
         env={"PROBE": action, **(env or {})},
         limits=limits or SandboxLimits(memory_mb=256, cpus=1.0, pids=64, wall_clock_s=60),
         log=lines.append,
     )
+    assert sandbox.direct is direct
     code = sandbox.wait(timeout)
     if code is None:
         sandbox.stop(timeout=1)
@@ -46,8 +50,9 @@ def result_of(lines: list[str]) -> dict:
     return found[-1]
 
 
-def test_strategy_reaches_the_gateway_over_http(probe_image, gateway, run_id, assert_no_containers):
-    sandbox, code, lines = run_probe(probe_image, gateway, run_id, "http")
+@DIRECT_AND_RELAY
+def test_strategy_reaches_the_gateway_over_http(probe_image, gateway, run_id, assert_no_containers, direct):
+    sandbox, code, lines = run_probe(probe_image, gateway, run_id, "http", direct=direct)
     assert code == 0, lines
     assert result_of(lines) == {
         "status": 200,
@@ -57,8 +62,9 @@ def test_strategy_reaches_the_gateway_over_http(probe_image, gateway, run_id, as
     assert sandbox.exit_reason is None
 
 
-def test_strategy_reaches_the_gateway_websocket(probe_image, gateway, run_id, assert_no_containers):
-    _, code, lines = run_probe(probe_image, gateway, run_id, "ws")
+@DIRECT_AND_RELAY
+def test_strategy_reaches_the_gateway_websocket(probe_image, gateway, run_id, assert_no_containers, direct):
+    _, code, lines = run_probe(probe_image, gateway, run_id, "ws", direct=direct)
     assert code == 0, lines
     assert result_of(lines) == {
         "status": "HTTP/1.1 101 Switching Protocols",
@@ -128,8 +134,9 @@ def registry():
             process.wait(10)
 
 
+@DIRECT_AND_RELAY
 def test_strategy_cannot_reach_host_services_registry_bridge_or_outside(
-    probe_image, gateway, run_id, registry, assert_no_containers
+    probe_image, gateway, run_id, registry, assert_no_containers, direct
 ):
     host_api, host_port = _http_server("127.0.0.1")  # stands for the platform API
     bridge_ip = _docker_bridge_ip()
@@ -154,20 +161,22 @@ def test_strategy_cannot_reach_host_services_registry_bridge_or_outside(
             run_id,
             "connect",
             env={"PROBE_TARGETS": ",".join(targets + ["127.0.0.1:8080"])},
+            direct=direct,
         )
     finally:
         host_api.shutdown()
         bridge_service.shutdown()
     assert code == 0, lines
     outcome = result_of(lines)
-    assert outcome["127.0.0.1:8080"] == "connected"  # the gateway relay, as a control
+    assert outcome["127.0.0.1:8080"] == "connected"  # the gateway, as a control
     for target in targets:
         assert outcome[target] != "connected", f"{target} was reachable from the sandbox"
         assert outcome[target].startswith(("ConnectionRefusedError", "OSError")), outcome
 
 
-def test_namespace_has_only_loopback_and_no_route(probe_image, gateway, run_id, assert_no_containers):
-    _, code, lines = run_probe(probe_image, gateway, run_id, "netinfo")
+@DIRECT_AND_RELAY
+def test_namespace_has_only_loopback_and_no_route(probe_image, gateway, run_id, assert_no_containers, direct):
+    _, code, lines = run_probe(probe_image, gateway, run_id, "netinfo", direct=direct)
     assert code == 0, lines
     assert result_of(lines) == {"interfaces": ["lo"], "routes": []}
 
@@ -190,12 +199,14 @@ def test_no_capabilities_and_no_new_privileges(probe_image, gateway, run_id, ass
     assert outcome["NoNewPrivs"] == "1"
 
 
-def test_both_containers_are_hardened(docker_client, probe_image, gateway, run_id, assert_no_containers):
+@DIRECT_AND_RELAY
+def test_both_containers_are_hardened(docker_client, probe_image, gateway, run_id, assert_no_containers, direct):
     sandbox = start_sandboxed(
         run_id=run_id,
         image=probe_image,
         api_key=API_KEY,
         gateway_socket=gateway.socket,
+        serve_socket=gateway.serve if direct else None,
         env={"PROBE": "sleep"},
         limits=SandboxLimits(memory_mb=128, cpus=0.5, pids=40, wall_clock_s=60),
     )
@@ -211,7 +222,10 @@ def test_both_containers_are_hardened(docker_client, probe_image, gateway, run_i
         assert config["SecurityOpt"] == ["no-new-privileges"]
         assert config["ReadonlyRootfs"] is True
         assert not config["Privileged"]
-    assert relay["Binds"][0].endswith(":/run/tektii:ro")
+    if direct:  # the holder of the namespace sees nothing of the host
+        assert not relay["Binds"] and relay["PidsLimit"] == 4
+    else:
+        assert relay["Binds"][0].endswith(":/run/tektii:ro")
     assert strategy["Memory"] == 128 * 1024 * 1024
     assert strategy["NanoCpus"] == 500_000_000
     assert strategy["PidsLimit"] == 40
@@ -318,6 +332,25 @@ def test_unreachable_registry_image_is_an_error(docker_client, gateway, run_id, 
             api_key=API_KEY,
             gateway_socket=gateway.socket,
         )
+
+
+def test_without_root_the_relay_is_used_even_when_the_engine_could_serve(
+    monkeypatch, probe_image, gateway, run_id, assert_no_containers
+):
+    monkeypatch.setattr("tektii_engine.runtimes.sandbox.os.geteuid", lambda: 1000)
+    lines: list[str] = []
+    sandbox = start_sandboxed(
+        run_id=run_id,
+        image=probe_image,
+        api_key=API_KEY,
+        gateway_socket=gateway.socket,
+        serve_socket=gateway.serve,
+        env={"PROBE": "http"},
+        log=lines.append,
+    )
+    assert not sandbox.direct
+    assert sandbox.wait(60) == 0, lines
+    assert result_of(lines)["status"] == 200
 
 
 def test_tcp_only_gateway_is_bridged(probe_image, gateway, run_id, assert_no_containers):

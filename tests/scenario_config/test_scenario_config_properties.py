@@ -18,12 +18,12 @@ from tektii_core.scenario_config import (
     MAX_SUBSCRIPTIONS,
     NUMBERS,
     POSITION_MODES,
-    RESERVED_ENV_NAMES,
     SYMBOL_RE,
     ConfigError,
     Problem,
     config_json_schema,
     parse_config_text,
+    protected_env_problem,
     validate_config,
 )
 
@@ -39,9 +39,7 @@ def schema_accepts(config: Any) -> bool | None:
 
 
 symbols = st.from_regex(SYMBOL_RE, fullmatch=True)
-env_names = st.from_regex(ENV_NAME_RE, fullmatch=True).filter(
-    lambda n: not n.upper().startswith("TEKTII_") and n not in RESERVED_ENV_NAMES
-)
+env_names = st.from_regex(ENV_NAME_RE, fullmatch=True).filter(lambda n: protected_env_problem(n) is None)
 offsets = st.sampled_from([timedelta(0), timedelta(hours=5, minutes=30), timedelta(hours=-8)])
 moments = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2090, 1, 1), timezones=st.just(UTC))
 

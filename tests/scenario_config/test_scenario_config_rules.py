@@ -93,7 +93,7 @@ def test_every_extension_is_accepted_and_kept(spec_example):
         slippageBps=2,
         forexLeverage=50,
         riskFreeRate=0.04,
-        environment={"FAST_PERIOD": "10", "slow_period": "30", "_X": ""},
+        environment={"FAST_PERIOD": "10", "SLOW_PERIOD": "30", "_X": ""},
         subscriptions=[
             {"instrument": "C:BTCUSD", "events": ["candle_1m", "candle_1h", "order_update"]},
             {"instrument": "F:EURUSD", "events": ["candle_5m"]},
@@ -115,7 +115,7 @@ def test_every_extension_is_accepted_and_kept(spec_example):
         2500.5,
         0.04,
     )
-    assert api["environment"] == {"FAST_PERIOD": "10", "slow_period": "30", "_X": ""}
+    assert api["environment"] == {"FAST_PERIOD": "10", "SLOW_PERIOD": "30", "_X": ""}
     assert config.subscriptions[0].timeframes == ("1m", "1h")
     assert config.subscriptions[2].timeframes == tuple(e[7:] for e in CANDLE_EVENTS)
     # to_api output is itself a valid config that round-trips.
@@ -202,6 +202,14 @@ RULES = [
     (("environment",), {"FAST": 10}, 'environment.FAST: must be a string (environment variables are text), got a number (10); write "10"'),
     (("environment",), {"DEBUG": True}, 'environment.DEBUG: must be a string (environment variables are text), got true; write "true"'),
     (("environment",), {"X": "a\x00b"}, "environment.X: must not contain a NUL character"),
+    (("environment",), {"PYTHONWARNINGS": "x"}, 'environment.PYTHONWARNINGS: "PYTHONWARNINGS" configures an interpreter; a strategy\'s environment is for its own parameters only'),
+    (("environment",), {"BROWSER": "x"}, 'environment.BROWSER: "BROWSER" configures a shell or how programs are found and started'),
+    (("environment",), {"LD_PRELOAD": "x"}, 'environment.LD_PRELOAD: "LD_PRELOAD" configures the dynamic loader or the C library'),
+    (("environment",), {"https_proxy": "x"}, 'environment.https_proxy: "https_proxy" routes or trusts network traffic'),
+    (("environment",), {"NODE_OPTIONS": "x"}, 'environment.NODE_OPTIONS: "NODE_OPTIONS" configures an interpreter'),
+    (("environment",), {"fast_period": "x"}, 'environment.fast_period: "fast_period" is not a valid environment variable name (upper-case'),
+    (("environment",), {"X": "a" * 4097}, "environment.X: is 4097 characters long; at most 4096 are allowed"),
+    (("environment",), {f"V{i}": "1" for i in range(101)}, "environment: has 101 variables; at most 100 are allowed"),
     # unknown top-level fields
     (("start_time",), "2024-01-01T00:00:00Z", 'start_time: unknown field "start_time" (did you mean "startTime"?)'),
     (("capital",), 5, 'capital: unknown field "capital"'),

@@ -95,6 +95,20 @@ def test_local_backend_runs_a_template_to_completion(tmp_path, market_data):
     assert handle.poll() == status  # stable once ended
 
 
+def test_the_next_run_goes_to_the_spare_worker(tmp_path, market_data):
+    backend = Plugins().execution_backend("local")
+    assert wait_end(backend.start(spec(tmp_path / "a", market_data))).state == "COMPLETE"
+    run = spec(tmp_path / "b", market_data, scenario_id="scen_backendspare")
+    handle = backend.start(run)
+    status = wait_end(handle)
+    assert status.state == "COMPLETE", status
+    # Only a spare worker writes worker.pid: it learnt its run from stdin, not its command line.
+    assert (run.run_dir / "worker.pid").read_text() == handle.ident[4:]
+    result = json.loads((run.run_dir / "result.json").read_text())
+    assert result["state"] == "COMPLETE" and result["counters"]["candles"] == 1440
+    assert (run.run_dir / "strategy.log").read_text().startswith("INFO starting")
+
+
 def test_a_run_that_cannot_start_its_strategy_fails_with_the_reason(tmp_path, market_data):
     backend = Plugins().execution_backend("local")
     status = wait_end(backend.start(spec(tmp_path, market_data, runtime="nonexistent")))

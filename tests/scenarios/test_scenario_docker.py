@@ -27,7 +27,7 @@ def platform(tmp_path_factory, docker_engine, base_image, registry_binary):
 @pytest.fixture(scope="module")
 def uploaded(platform, tmp_path_factory):
     """(key, strategy id, version id) of the ma-crossover project uploaded as an image."""
-    key = platform.new_user("docker-user")
+    key = platform.new_user("docker-user", admin=True)
     platform.generate(key, "C:BTCUSD", "2024-01-01T00:00:00Z", "2024-04-01T00:00:00Z")
     home = tmp_path_factory.mktemp("home")
     cli = CLI(home, {**base_env(home), "TEKTII_API_URL": platform.url, "TEKTII_API_KEY": key})

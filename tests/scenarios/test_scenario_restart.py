@@ -28,7 +28,7 @@ def handle_pid(platform, scenario_id: str) -> int:
 
 
 def setup_runs(platform):
-    key = platform.new_user("restarter")
+    key = platform.new_user("restarter", admin=True)
     platform.generate(key, "C:BTCUSD", "2024-01-01T00:00:00Z", "2024-04-01T00:00:00Z")
     strategy_id = platform.strategy(key, "restarted")
     version_id = platform.template_version(key, strategy_id)

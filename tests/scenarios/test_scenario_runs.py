@@ -26,7 +26,7 @@ def platform(tmp_path_factory):
 @pytest.fixture(scope="module")
 def owner(platform):
     """(key, strategy id, template version id) with C:BTCUSD data for the spec's window."""
-    key = platform.new_user("owner")
+    key = platform.new_user("owner", admin=True)
     platform.generate(key, "C:BTCUSD", "2024-01-01T00:00:00Z", "2024-04-01T00:00:00Z")
     strategy_id = platform.strategy(key, "momentum-v1")
     return key, strategy_id, platform.template_version(key, strategy_id)
@@ -181,8 +181,12 @@ def test_a_failing_strategy_fails_the_run_with_its_reason(platform, owner):
     key, strategy_id, version_id = owner
     config = with_version(SPEC_CONFIG, version_id, environment={"FAST_PERIOD": "ten"}, **SHORT)
     scenario = platform.create(key, strategy_id, config)
-    done = platform.wait(key, strategy_id, scenario["scenarioId"], timeout=120)
+    path = scen_path(strategy_id, scenario["scenarioId"])
+    # One long poll: the answer comes when the run has ended (it takes seconds, not 30).
+    done = platform.ok("GET", path, key, params={"waitS": "30"}, timeout=60)
     assert done["state"] == "FAILED"
+    bad = platform.call("GET", path, key, params={"waitS": "31"})
+    assert bad.status_code == 422 and bad.json()["error"]["details"][0]["field"] == "waitS", bad.text
     assert "exited with code 2" in done["failureReason"]
     assert "FAST_PERIOD='ten' is not an integer" in done["failureReason"]  # the strategy's own words
     assert "totalReturn" not in done
@@ -203,7 +207,7 @@ def test_environment_and_extensions_reach_the_run(platform, owner):
 
 
 def test_list_paginates_and_filters(platform):
-    key = platform.new_user("lister")
+    key = platform.new_user("lister", admin=True)
     platform.generate(key, "C:SOLUSD", "2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z")
     strategy_id = platform.strategy(key, "lister")
     first, second = platform.template_version(key, strategy_id), platform.template_version(key, strategy_id, "rsi-momentum")

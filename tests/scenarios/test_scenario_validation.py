@@ -18,7 +18,7 @@ def platform(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def owner(platform):
-    key = platform.new_user("validator")
+    key = platform.new_user("validator", admin=True)
     platform.generate(key, "C:BTCUSD", "2024-01-01T00:00:00Z", "2024-04-01T00:00:00Z")
     strategy_id = platform.strategy(key, "validated")
     return key, strategy_id, platform.template_version(key, strategy_id)

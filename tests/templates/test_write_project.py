@@ -33,7 +33,7 @@ def test_writes_a_complete_project(tmp_path, name):
     for path in written:
         assert path.read_bytes() == (template_dir(name) / path.relative_to(dest)).read_bytes()
     assert (dest / "Dockerfile").read_text() == SPEC_DOCKERFILE
-    assert (dest / "requirements.txt").read_text().strip() == "tektii>=1.9,<2"
+    assert (dest / "requirements.txt").read_text().split() == ["tektii>=1.9,<2", "sniffio>=1.3"]
     readme = (dest / "README.md").read_text()
     for command in ("tektii strategy create", "tektii version upload", "tektii scenario create", "tektii scenario get"):
         assert command in readme

@@ -8,6 +8,7 @@ see README.md.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
@@ -22,28 +23,68 @@ from ma_crossover import (
     order_quantity,
 )
 from tektii import (
+    AccountEvent,
     APIStatusError,
+    AsyncTradingGateway,
     CandleEvent,
     OrderType,
+    Position,
+    PositionEvent,
+    PositionEventType,
     PositionSide,
     Side,
-    TradingGateway,
 )
 
 log = logging.getLogger("ma-crossover")
 
 
-def enter_long(gw: TradingGateway, symbol: str, close: Decimal, settings: Settings) -> None:
-    if any(p.side == PositionSide.LONG for p in gw.list_positions(symbol=symbol)):
+class Portfolio:
+    """Positions and equity as the gateway's position/account events report them.
+
+    Until the first position event arrives (the scenario may not subscribe to
+    `position_update`), positions are asked for over REST, only when a signal needs them.
+    Equity comes from the last account event while no position is open (it is then the
+    cash balance, which only fills change), else from REST.
+    """
+
+    def __init__(self, gw: AsyncTradingGateway):
+        self.gw = gw
+        self.positions: dict[str, Position] = {}
+        self.positions_from_events = False
+        self.flat_equity: Decimal | None = None
+
+    def on_event(self, event: object) -> None:
+        if isinstance(event, PositionEvent):
+            self.positions_from_events = True
+            if event.event == PositionEventType.POSITION_CLOSED:
+                self.positions.pop(event.position.id, None)
+            else:
+                self.positions[event.position.id] = event.position
+        elif isinstance(event, AccountEvent):
+            self.flat_equity = Decimal(event.account.equity)
+
+    async def positions_of(self, symbol: str) -> list[Position]:
+        if self.positions_from_events:
+            return [p for p in self.positions.values() if p.symbol == symbol]
+        return await self.gw.list_positions(symbol=symbol)
+
+    async def equity(self) -> Decimal:
+        if self.flat_equity is not None and self.positions_from_events and not self.positions:
+            return self.flat_equity
+        return Decimal((await self.gw.get_account()).equity)
+
+
+async def enter_long(book: Portfolio, symbol: str, close: Decimal, settings: Settings) -> None:
+    if any(p.side == PositionSide.LONG for p in await book.positions_of(symbol)):
         return
-    equity = Decimal(gw.get_account().equity)
+    equity = await book.equity()
     quantity = order_quantity(equity, settings.order_equity_fraction, close, settings.quantity_decimals)
     if quantity <= 0:
         log.warning("%s: order size rounds to zero at %s, skipping", symbol, close)
         return
     stop_loss, take_profit = bracket_prices(close, settings.stop_loss_pct, settings.take_profit_pct)
     try:
-        handle = gw.submit_order(
+        handle = await book.gw.submit_order(
             symbol,
             Side.BUY,
             quantity,
@@ -63,12 +104,12 @@ def enter_long(gw: TradingGateway, symbol: str, close: Decimal, settings: Settin
     )
 
 
-def exit_long(gw: TradingGateway, symbol: str, close: Decimal) -> None:
-    for position in gw.list_positions(symbol=symbol):
+async def exit_long(book: Portfolio, symbol: str, close: Decimal) -> None:
+    for position in await book.positions_of(symbol):
         if position.side != PositionSide.LONG:
             continue
         try:
-            gw.close_position(position.id, cancel_associated_orders=True)
+            await book.gw.close_position(position.id, cancel_associated_orders=True)
         except APIStatusError as err:
             log.warning("%s: closing position %s failed: %s", symbol, position.id, err)
             continue
@@ -80,6 +121,26 @@ def exit_long(gw: TradingGateway, symbol: str, close: Decimal) -> None:
         )
 
 
+async def run(settings: Settings) -> None:
+    signals: dict[tuple[str, str], Crossover] = {}
+    async with AsyncTradingGateway() as gw, gw.stream() as events:
+        book = Portfolio(gw)
+        async for event in events:
+            if not isinstance(event, CandleEvent):
+                book.on_event(event)
+                continue
+            bar = event.bar
+            key = (bar.symbol, str(bar.timeframe))
+            if key not in signals:
+                signals[key] = Crossover(settings.fast_period, settings.slow_period)
+            close = Decimal(bar.close)
+            signal = signals[key].update(float(close))
+            if signal == "buy":
+                await enter_long(book, bar.symbol, close, settings)
+            elif signal == "sell":
+                await exit_long(book, bar.symbol, close)
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per gateway request
@@ -89,21 +150,7 @@ def main() -> int:
         print(f"ma-crossover: {err}", file=sys.stderr)
         return 2
     log.info("starting: %s", settings)
-    signals: dict[tuple[str, str], Crossover] = {}
-    with TradingGateway() as gw, gw.stream() as events:
-        for event in events:
-            if not isinstance(event, CandleEvent):
-                continue
-            bar = event.bar
-            key = (bar.symbol, str(bar.timeframe))
-            if key not in signals:
-                signals[key] = Crossover(settings.fast_period, settings.slow_period)
-            close = Decimal(bar.close)
-            signal = signals[key].update(float(close))
-            if signal == "buy":
-                enter_long(gw, bar.symbol, close, settings)
-            elif signal == "sell":
-                exit_long(gw, bar.symbol, close)
+    asyncio.run(run(settings))
     log.info("backtest complete")
     return 0
 
