@@ -23,6 +23,7 @@ CandleFeed = Callable[[str, str, int, int], Iterable[Any]]
 low/close/volume, `time` = bar OPEN in Unix seconds, ascending) for bars opening in [start, end)."""
 
 MAX_CURVE_POINTS = 20_000
+DAY = 86_400
 LIST_SLICE = 4096
 _SAMPLE_STEPS = (60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400)
 
@@ -46,7 +47,8 @@ Bar = tuple[Stream, int, float, float, float, float, float]
 
 
 def sample_step(config: BacktestConfig) -> int:
-    """Equity is recorded at most every `step` s; steps divide a day so daily closes stay exact."""
+    """Equity is recorded at most every `step` s (for the chart); the last point of every UTC
+    day is recorded as well, so daily closes (and the metrics from them) are exact."""
     finest = min(TIMEFRAMES[tf] for _, tf in config.candle_streams())
     span = config.end - config.start
     for step in _SAMPLE_STEPS:
@@ -83,6 +85,10 @@ class Engine:
         self.curve: tuple[list[int], list[float], list[float], list[float]] = ([], [], [], [])
         self.peak = config.initial_capital
         self.max_drawdown = 0.0
+        # The longest time below a peak, over every step (the curve may be thinned): seconds
+        # from the last step at the running peak to the step that regains it, or to the end.
+        self.peak_time: int | None = None
+        self.longest_drawdown_s = 0
         self.candles = 0
         self.batches_done = 0
 
@@ -122,6 +128,8 @@ class Engine:
                 cursors.append(cursor)
         step = self.step
         next_sample = self.config.start
+        day_end = (self.config.start // DAY + 1) * DAY  # a step at or after it is a new day
+        last: tuple[int, float, float, float] | None = None  # the previous step, if unsampled
         times_, equity_, cash_, dd_ = self.curve
         while cursors:
             t = min(c[5] for c in cursors) if len(cursors) > 1 else cursors[0][5]
@@ -148,17 +156,34 @@ class Engine:
                 cursors = [c for c in cursors if c[2] is not None]
             self.candles += len(bars)
             equity = broker.equity_value()
-            if equity > self.peak:
+            if equity >= self.peak:
                 self.peak = equity
-            drawdown = (self.peak - equity) / self.peak if self.peak > 0 else 0.0
-            if drawdown > self.max_drawdown:
-                self.max_drawdown = drawdown
+                if self.peak_time is not None and t - self.peak_time > self.longest_drawdown_s:
+                    self.longest_drawdown_s = t - self.peak_time  # regained: the spell ends
+                self.peak_time = t
+                drawdown = 0.0
+            else:
+                if self.peak_time is None:
+                    self.peak_time = t  # below the initial capital from the first step on
+                drawdown = (self.peak - equity) / self.peak if self.peak > 0 else 0.0
+                if drawdown > self.max_drawdown:
+                    self.max_drawdown = drawdown
+            if t >= day_end:  # a new UTC day: its previous close must be on the curve
+                if last is not None:
+                    times_.append(last[0])
+                    equity_.append(last[1])
+                    cash_.append(last[2])
+                    dd_.append(last[3])
+                day_end = (t // DAY + 1) * DAY
             if t >= next_sample or not cursors:
                 times_.append(t)
                 equity_.append(equity)
                 cash_.append(broker.balance_value)
                 dd_.append(drawdown)
                 next_sample = (t // step + 1) * step
+                last = None
+            else:
+                last = (t, equity, broker.balance_value, drawdown)
             self.batches_done += 1
             yield t, bars
 
@@ -178,6 +203,8 @@ class Engine:
         times_, equity_, cash_, dd_ = self.curve
         equity = self.broker.equity_value()
         drawdown = (self.peak - equity) / self.peak if self.peak > 0 else 0.0
+        if equity < self.peak and self.peak_time is not None:  # still below its peak: to the end
+            self.longest_drawdown_s = max(self.longest_drawdown_s, self.now - self.peak_time)
         if times_ and times_[-1] == self.now:
             equity_[-1], cash_[-1], dd_[-1] = equity, self.broker.balance_value, drawdown
         else:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 SECONDS_PER_DAY = 86_400
+DAYS_PER_YEAR = 365.25  # CAGR counts calendar time, whatever the market's trading days
 
 # A daily-return standard deviation below this is floating-point noise on a curve whose
 # returns are all equal (e.g. constant equity); a ratio over it would be meaningless.
@@ -34,6 +35,8 @@ def compute_metrics(
     risk_free_rate: float = 0.0,
     exposure_seconds: float | None = None,
     fees: float = 0.0,
+    start_time: float | None = None,
+    open_since: Sequence[float] = (),
 ) -> dict[str, float | int]:
     """Compute the backtest metrics as a dict with camelCase keys (see docs/metrics.md).
 
@@ -48,6 +51,10 @@ def compute_metrics(
     union of the trades' [entry_time, exit_time] intervals inside the curve's span.
     ``fees``: fees not attributed to any closed trade (e.g. the entry of a position still
     open at the end); ``totalFees`` is these plus the closed trades' fees.
+    ``start_time``: when the account held the initial capital (the window start), for
+    CAGR's calendar years; None: the curve's first time.
+    ``open_since``: open times of the positions still open at the end (they count for
+    exposure up to the curve's end).
 
     Raises ValueError on malformed input (a programming error, not a user's).
     """
@@ -61,6 +68,8 @@ def compute_metrics(
             risk_free_rate,
             exposure_seconds,
             fees,
+            start_time,
+            open_since,
         )
     # Extreme curves (equity near zero, then up) can overflow a ratio: absent, not inf.
     return {key: value for key, value in metrics.items() if math.isfinite(value)}
@@ -75,6 +84,8 @@ def _compute(
     risk_free_rate: float,
     exposure_seconds: float | None,
     fees: float,
+    start_time: float | None,
+    open_since: Sequence[float],
 ) -> dict[str, float | int]:
     t, eq = _as_curve(times, equity)
     if not (initial_capital > 0 and math.isfinite(initial_capital)):
@@ -98,11 +109,15 @@ def _compute(
     out["endEquity"] = end
     out["totalReturn"] = (end / initial_capital - 1.0) * 100.0
     out.update(_drawdown_metrics(t, eq, initial_capital))
+    start = float(t[0]) if start_time is None else float(start_time)
     out.update(
         _daily_return_metrics(
-            t, eq, initial_capital, periods_per_year, risk_free_rate, end_equity=end
+            t, eq, initial_capital, periods_per_year, risk_free_rate, end_equity=end, start=start
         )
     )
+    if len(open_since):
+        entries = np.append(entries, np.asarray(open_since, dtype=np.float64))
+        exits = np.append(exits, np.full(len(open_since), float(t[-1])))
     exposure = _exposure_pct(t, entries, exits, exposure_seconds)
     if exposure is not None:
         out["exposureTimePct"] = exposure
@@ -235,6 +250,7 @@ def _daily_return_metrics(
     risk_free_rate: float,
     *,
     end_equity: float,
+    start: float,
 ) -> dict[str, float]:
     out: dict[str, float] = {}
     r = daily_returns(t, eq, initial_capital)
@@ -242,7 +258,9 @@ def _daily_return_metrics(
     if n < 2:
         return out
 
-    years = n / periods_per_year
+    years = (float(t[-1]) - start) / SECONDS_PER_DAY / DAYS_PER_YEAR
+    if years <= 0:
+        return out
     growth = end_equity / initial_capital
     if growth <= 0:
         out["cagrPct"] = -100.0

@@ -138,6 +138,7 @@ class BacktestResult:
     final_balance: float
     max_drawdown: float  # exact over every bar, not only the sampled curve
     total_fees: float
+    longest_drawdown_s: float | None = None  # exact over every bar (None: from the curve)
     times: list[int] = attrs.field(factory=list)
     equity: list[float] = attrs.field(factory=list)
     cash: list[float] = attrs.field(factory=list)
@@ -160,6 +161,7 @@ class BacktestResult:
         symbols = [s["instrument"] for s in self.config.get("subscriptions", [])]
         periods = 365 if symbols and all(s.startswith("C:") for s in symbols) else 252
         open_fees = self.total_fees - sum(t.fees for t in self.trades)
+        start = self.config.get("startTime")
         metrics = compute_metrics(
             self.times,
             self.equity,
@@ -168,10 +170,15 @@ class BacktestResult:
             periods_per_year=periods,
             risk_free_rate=risk_free_rate,
             fees=max(open_fees, 0.0),
+            start_time=to_epoch(start) if start else None,
+            open_since=[to_epoch(p["openedAt"]) for p in self.open_positions],
         )
-        # The curve is sampled on long windows; the engine tracked the drawdown on every bar.
+        # The curve is thinned on long windows (it keeps every daily close); the engine
+        # tracked the drawdowns on every bar.
         if "maxDrawdownPct" in metrics:
             metrics["maxDrawdownPct"] = max(metrics["maxDrawdownPct"], self.max_drawdown * 100.0)
+        if "longestDrawdownDays" in metrics and self.longest_drawdown_s is not None:
+            metrics["longestDrawdownDays"] = self.longest_drawdown_s / 86_400
         return metrics
 
     def to_dict(self) -> dict[str, Any]:
@@ -185,6 +192,7 @@ class BacktestResult:
             "totalReturnPct": self.total_return_pct,
             "maxDrawdownPct": self.max_drawdown * 100.0,
             "totalFees": self.total_fees,
+            "longestDrawdownS": self.longest_drawdown_s,
             "equityCurve": [
                 {"time": rfc3339(t), "equity": e, "cash": c, "drawdown": d}
                 for t, e, c, d in zip(
@@ -211,6 +219,7 @@ class BacktestResult:
             final_balance=d["finalBalance"],
             max_drawdown=d["maxDrawdownPct"] / 100.0,
             total_fees=d["totalFees"],
+            longest_drawdown_s=d.get("longestDrawdownS"),
             times=[to_epoch(p["time"]) for p in curve],
             equity=[p["equity"] for p in curve],
             cash=[p["cash"] for p in curve],
@@ -240,6 +249,7 @@ def build_result(
         final_balance=float(broker.balance),
         max_drawdown=engine.max_drawdown,
         total_fees=float(broker.total_fees),
+        longest_drawdown_s=engine.longest_drawdown_s,
         times=list(times),
         equity=list(equity),
         cash=list(cash),

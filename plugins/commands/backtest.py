@@ -18,7 +18,8 @@ def register_commands(register):
              examples=["tektii backtest run ./main.py --config ./backtest-config.json"])
     register("run", parent="backtest", help="Backtest a strategy file or directory as a local process", run=run,
              arguments=_arguments,
-             description="Runs PATH (a .py file, or a directory with main.py) with the tektii SDK against the engine on "
+             description="Runs PATH (a .py file, or a directory: the .py its Dockerfile CMD runs, else main.py, else "
+                         "strategy.py) with the tektii SDK against the engine on "
                          "127.0.0.1, replaying the local platform's market data, and prints the headline metrics. "
                          "strategyVersionId may be left out of the config.",
              examples=["tektii backtest run ./main.py --config ./backtest-config.json",
@@ -26,7 +27,8 @@ def register_commands(register):
 
 
 def _arguments(parser):
-    parser.add_argument("path", metavar="PATH", help="strategy file, or directory containing main.py")
+    parser.add_argument("path", metavar="PATH",
+                        help="strategy file, or directory (its Dockerfile CMD's script, main.py or strategy.py)")
     parser.add_argument("--config", required=True, metavar="FILE", help="scenario configuration (JSON)")
     parser.add_argument("--data-dir", metavar="DIR",
                         help="platform data directory holding market-data/ (default: $TEKTII_DATA_DIR or the XDG data dir)")
@@ -37,13 +39,15 @@ def run(ctx, args):
     from tektii_engine.data.store import CandleStore
     from tektii_engine.run import local_run
     from tektii_plugins.commands.scenario import METRICS, ProgressDisplay, _fmt
+    from tektii_plugins.runtimes.process import strategy_entry
 
     raw = read_config_file(args.config)
     raw.setdefault("strategyVersionId", "ver_local")  # nothing is uploaded: any id will do
     config, problems = validate_config(raw)
     path = Path(args.path)
-    if not (path.is_file() or (path / "main.py").is_file()):
-        raise TektiiError(f"{args.path} is neither a strategy file nor a directory with main.py")
+    if not path.exists():
+        raise TektiiError(f"Strategy not found: {args.path}")
+    strategy_entry(path)  # a directory without an entry point fails before anything runs
     data_dir = Path(args.data_dir or os.environ.get("TEKTII_DATA_DIR") or _default_data_dir())
     store = CandleStore(data_dir / "market-data")
     if config is not None:

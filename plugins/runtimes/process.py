@@ -45,20 +45,62 @@ ADDRESS_SPACE_FACTOR = 4  # virtual memory is reserved generously (thread stacks
 MIN_ADDRESS_SPACE_MB = 2048
 
 
+ENTRY_FILES = ("main.py", "strategy.py")  # strategy.py: the layout of Tektii's example strategies
+
+
 def strategy_entry(path: Path) -> Path:
-    """The file to run: PATH itself, or PATH/main.py for a directory."""
+    """The file to run: PATH itself; for a directory, the script its Dockerfile's CMD (or
+    ENTRYPOINT) runs with python, else its main.py, else its strategy.py."""
     path = Path(path)
     if path.is_dir():
-        main = path / "main.py"
-        if not main.is_file():
-            raise TektiiError(
-                f"No main.py in strategy directory {path}",
-                hint="Point at the strategy file, or add a main.py that runs the strategy.",
-            )
-        return main
+        script = dockerfile_script(path)
+        if script is not None:
+            return script
+        for name in ENTRY_FILES:
+            if (path / name).is_file():
+                return path / name
+        raise TektiiError(
+            f"No main.py or strategy.py in strategy directory {path}, and no Dockerfile CMD that runs a .py file",
+            hint="Point at the strategy file, or add a main.py (or strategy.py) that runs the strategy.",
+        )
     if not path.is_file():
         raise TektiiError(f"Strategy not found: {path}")
     return path
+
+
+def dockerfile_script(directory: Path) -> Path | None:
+    """The .py file the directory's Dockerfile runs (its last ENTRYPOINT followed by its last
+    CMD, exec form `["python", "x.py"]` or shell form `python x.py`), when it is in the
+    directory; an absolute path is taken relative to the last WORKDIR."""
+    import json
+    import posixpath
+    import shlex
+
+    dockerfile = directory / "Dockerfile"
+    if not dockerfile.is_file():
+        return None
+    text = dockerfile.read_text(errors="replace").replace("\\\n", " ")
+    last: dict[str, list[str]] = {"ENTRYPOINT": [], "CMD": []}
+    workdir = "/"
+    for line in text.splitlines():
+        word, _, rest = line.strip().partition(" ")
+        word, rest = word.upper(), rest.strip()
+        if word == "WORKDIR" and rest:
+            workdir = posixpath.join(workdir, rest)
+        elif word in last:
+            try:
+                parsed = json.loads(rest) if rest.startswith("[") else shlex.split(rest)
+            except ValueError:
+                continue
+            if isinstance(parsed, list) and all(isinstance(x, str) for x in parsed):
+                last[word] = parsed
+    script = next((arg for arg in last["ENTRYPOINT"] + last["CMD"] if arg.endswith(".py")), None)
+    if script is None:
+        return None
+    if posixpath.isabs(script):
+        script = posixpath.relpath(script, workdir)
+    found = (directory / script).resolve()
+    return found if found.is_file() and found.is_relative_to(directory.resolve()) else None
 
 
 class ProcessStrategy:

@@ -111,3 +111,24 @@ def test_orders_and_exits_behave_as_on_the_gateway(cli, data_dir, tmp_path):
     result = backtest(cli, data_dir, tmp_path, STRATEGIES / "orders_and_exits.py", "S:GOOG", minutes=4)
     assert result.code == 0, result.err
     assert "strategy: EXITS OK" in result.err
+
+
+def test_a_directory_runs_its_strategy_py_or_its_dockerfile_cmd(cli, data_dir, tmp_path):
+    code = SLOW.read_text()
+    examples = tmp_path / "tektii-example"  # the layout of Tektii's published example strategies
+    examples.mkdir()
+    (examples / "strategy.py").write_text(code)
+    (examples / "Dockerfile").write_text('FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nCMD ["python", "strategy.py"]\n')
+    custom = tmp_path / "custom"
+    (custom / "src").mkdir(parents=True)
+    (custom / "src" / "bot.py").write_text(code)
+    (custom / "main.py").write_text("raise SystemExit('not the entry point')\n")
+    (custom / "Dockerfile").write_text("FROM python:3.11-slim\nWORKDIR /srv\nCOPY . .\nCMD python -u \\\n  /srv/src/bot.py\n")
+    for directory in (examples, custom):
+        result = backtest(cli, data_dir, tmp_path, directory, "S:GOOG", minutes=2)
+        assert result.code == 0, result.err
+        assert "strategy: STREAMS 2" in result.err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = backtest(cli, data_dir, tmp_path, empty, "S:GOOG", minutes=2)
+    assert result.code == 1 and "No main.py or strategy.py in strategy directory" in result.err

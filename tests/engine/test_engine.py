@@ -197,3 +197,36 @@ def test_config_from_scenario_json():
     )
     assert (cfg.start, cfg.position_mode, cfg.commission_bps) == (T0, "hedging", 2.5)
     assert cfg.initial_capital == 100_000 and cfg.lifecycle() == {"order_update"}
+
+
+class BuyAndHoldRecording:
+    """Buys on the first candle and holds; records the equity of every step (the full curve)."""
+
+    def __init__(self):
+        self.times: list[int] = []
+        self.equity: list[float] = []
+
+    def on_candles(self, engine, t, bars):
+        if not self.times:
+            engine.broker.submit("C:BTCUSD", 1, 500)
+        self.times.append(t)
+        self.equity.append(engine.broker.equity_value())
+
+
+@pytest.mark.parametrize("days", [31, 366])
+def test_metrics_of_a_thinned_curve_equal_those_of_the_full_curve(days):
+    """Above 20,000 steps the stored curve is thinned for the chart; every daily close and
+    the drawdowns stay exact, so the metrics do not depend on the window's length."""
+    from tektii_engine.metrics import compute_metrics
+
+    strategy = BuyAndHoldRecording()
+    result = run_in_process(config([("C:BTCUSD", ["candle_1m"])], end=T0 + days * 86_400), WalkFeed(), strategy)
+    assert len(result.times) < len(strategy.times) == days * 1440  # thinned
+    ours = result.metrics()
+    full = compute_metrics(strategy.times, strategy.equity, [], initial_capital=100_000, periods_per_year=365,
+                           start_time=T0, open_since=[T0 + 60])
+    for key in ("sharpeRatio", "sortinoRatio", "volatilityPct", "cagrPct", "maxDrawdownPct", "longestDrawdownDays",
+                "totalReturn"):
+        assert ours[key] == pytest.approx(full[key], rel=1e-12), key
+    # Buy and hold: a position open from the first fill to the end is exposure.
+    assert ours["exposureTimePct"] == pytest.approx(100.0, abs=0.01)

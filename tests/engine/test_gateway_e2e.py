@@ -231,3 +231,29 @@ def test_faults_end_failed_with_reason_and_log_tail(tmp_path, strategy, needles)
 def test_missing_strategy_fails_cleanly(tmp_path):
     result, _ = run("no_such_file.py", {"subscriptions": [("C:BTCUSD", ["candle_1m"])]}, tmp_path)
     assert result.state == "FAILED" and "Strategy not found" in result.reason
+
+
+def test_probes_and_two_streams_through_the_docker_sandbox(docker_client, tmp_path):
+    """Inside the docker runtime's sandbox (its relay to the gateway): the entrypoint waits on
+    /readyz and /livez, and two SDK streams each see every candle."""
+    import uuid
+
+    from tektii_plugins.runtimes.docker import DockerRuntime
+
+    context = tmp_path / "image"
+    context.mkdir()
+    shared = Path(__file__).parents[1] / "cli" / "strategies" / "slow_and_shared.py"
+    (context / "strategy.py").write_text(shared.read_text())
+    (context / "Dockerfile").write_text('FROM python:3.11-slim\nRUN pip install "tektii>=1.9,<2"\n'
+                                        'COPY strategy.py /app/\nCMD ["python", "/app/strategy.py"]\n')
+    tag = f"tektii-test/shared:{uuid.uuid4().hex[:12]}"
+    docker_client.images.build(path=str(context), tag=tag, pull=False, rm=True, forcerm=True)
+    lines: list[str] = []
+    try:
+        config = BacktestConfig([("C:BTCUSD", ["candle_1m"])], T0, T0 + 60 * len(BARS), environment={"STREAMS": "2"})
+        launcher = StrategyLauncher(DockerRuntime(), image=tag, log=lines.append)
+        result = run_backtest(config, FEED, launcher, limits=RunLimits(ack_timeout_s=20))
+    finally:
+        docker_client.images.remove(tag, force=True)
+    assert result.state == "COMPLETE", result.reason
+    assert f"STREAMS {len(BARS)} {len(BARS)}" in lines, lines[-10:]

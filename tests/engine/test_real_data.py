@@ -79,3 +79,51 @@ def test_eurusd_hourly_from_gym_anytrading(tmp_path):
         positionMode="hedging",
         commissionBps=1,
     )
+
+
+def test_sma_crossover_trades_match_backtesting_py_one_by_one(tmp_path):
+    """backtesting.py (a test dependency) on its shipped hourly EURUSD, against our engine
+    running the same strategy as an SDK process: every closed trade equal."""
+    import math
+
+    import numpy as np
+
+    bt = pytest.importorskip("backtesting")
+    from backtesting.lib import crossover
+    from backtesting.test import EURUSD
+
+    from tektii_engine.data.candles import Candles
+
+    def fsum_sma(values, n):
+        out = np.full(len(values), np.nan)
+        for i in range(n - 1, len(values)):
+            out[i] = math.fsum(values[i - n + 1 : i + 1]) / n
+        return out
+
+    class SmaCross(bt.Strategy):
+        def init(self):
+            self.fast = self.I(fsum_sma, self.data.Close, 10)
+            self.slow = self.I(fsum_sma, self.data.Close, 20)
+
+        def next(self):
+            if crossover(self.fast, self.slow) and not self.position:
+                self.buy(size=10_000)
+            elif crossover(self.slow, self.fast) and self.position:
+                self.position.close()
+
+    theirs = bt.Backtest(EURUSD, SmaCross, cash=100_000, commission=0).run()._trades
+    times = EURUSD.index.tz_localize("UTC").as_unit("s").asi8.astype(np.int64)
+    store = CandleStore(tmp_path / "market-data")
+    store.write("F:EURUSD", Candles(times, EURUSD.Open, EURUSD.High, EURUSD.Low, EURUSD.Close, EURUSD.Volume),
+                base_timeframe="1h", source="imported")
+    config = {"subscriptions": [{"instrument": "F:EURUSD", "events": ["candle_1h"]}],
+              "startTime": rfc3339(times[0]), "endTime": rfc3339(times[-1] + 3600)}
+    result = local_run(Path(__file__).parent / "strategies" / "sma_fixed.py", config, data_dir=store.root)
+    assert result.state == "COMPLETE", result.reason
+    assert len(theirs) > 50 and len(result.trades) == len(theirs)
+    for ours, ref in zip(result.trades, theirs.itertuples(), strict=True):
+        assert (rfc3339(ours.entry_time), rfc3339(ours.exit_time)) == (
+            rfc3339(ref.EntryTime.tz_localize("UTC").timestamp()), rfc3339(ref.ExitTime.tz_localize("UTC").timestamp()))
+        assert (ours.quantity, ours.side) == (abs(ref.Size), "LONG")
+        assert (ours.entry_price, ours.exit_price) == (ref.EntryPrice, ref.ExitPrice)
+        assert ours.pnl == pytest.approx(ref.PnL, rel=1e-9, abs=1e-9)

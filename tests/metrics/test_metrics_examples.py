@@ -29,7 +29,7 @@ THREE_DAYS = [(0.25, 104.0), (0.5, 110.0), (1.25, 95.0), (1.5, 99.0), (2.5, 121.
 
 def test_three_day_curve_worked_by_hand():
     t, eq = curve(THREE_DAYS)
-    m = compute_metrics(t, eq, [], initial_capital=100, periods_per_year=252)
+    m = compute_metrics(t, eq, [], initial_capital=100, periods_per_year=252, start_time=T0)
 
     assert m["startEquity"] == 100.0
     assert m["endEquity"] == 121.0
@@ -47,7 +47,8 @@ def test_three_day_curve_worked_by_hand():
     assert m["volatilityPct"] == pytest.approx(sd * math.sqrt(252) * 100)
     downside = math.sqrt((99 / 110 - 1) ** 2 / 3)  # only day 1 lost
     assert m["sortinoRatio"] == pytest.approx(mean / downside * math.sqrt(252))
-    assert m["cagrPct"] == pytest.approx((1.21 ** (252 / 3) - 1) * 100)
+    # Calendar time: 2.5 days from the start at T0, in years of 365.25 days.
+    assert m["cagrPct"] == pytest.approx((1.21 ** (365.25 / 2.5) - 1) * 100)
 
     # No trades: the trade metrics are absent, counts and fees are zero.
     assert m["totalTrades"] == 0
@@ -179,19 +180,32 @@ def test_constant_curve_has_zero_return_and_no_risk_ratios():
 def test_steady_growth_has_no_sortino_and_no_drawdown():
     t = T0 + np.arange(30, dtype=np.int64) * DAY
     eq = 100.0 * 1.01 ** np.arange(1, 31)  # +1 % every day, exactly
-    m = compute_metrics(t, eq, [], initial_capital=100, periods_per_year=365)
+    m = compute_metrics(t, eq, [], initial_capital=100, periods_per_year=365, start_time=T0 - DAY)
     assert m["maxDrawdownPct"] == 0.0
     assert m["longestDrawdownDays"] == 0.0
     assert "sortinoRatio" not in m  # no day below the (zero) target
     assert "sharpeRatio" not in m  # every daily return equal: zero volatility
-    assert m["cagrPct"] == pytest.approx((1.01**365 - 1) * 100)
+    assert m["cagrPct"] == pytest.approx((1.01**365.25 - 1) * 100)  # 30 days of +1 %
 
 
 def test_cagr_over_two_years():
     t = T0 + np.arange(730, dtype=np.int64) * DAY
     eq = np.linspace(100.0, 121.0, 730)
-    m = compute_metrics(t, eq, [], initial_capital=100, periods_per_year=365)
-    assert m["cagrPct"] == pytest.approx(10.0)  # 1.21 over two years is 10 % a year
+    m = compute_metrics(t, eq, [], initial_capital=100, periods_per_year=365, start_time=T0 - DAY)
+    assert m["cagrPct"] == pytest.approx((1.21 ** (365.25 / 730) - 1) * 100)  # ~10 % a year
+
+
+def test_cagr_counts_calendar_days_for_every_asset_class():
+    # A forex year: six sessions a week (Sunday to Friday), 313 daily closes. Counting 252
+    # "days" a year would make it 1.24 years; it is one calendar year.
+    days = np.array([d for d in range(366) if (d + 1) % 7 != 5], dtype=np.int64)  # T0 is a Monday
+    t = T0 + (days + 1) * DAY - 1
+    eq = np.linspace(101.0, 110.0, days.size)
+    m = compute_metrics(t, eq, [], initial_capital=100, periods_per_year=252, start_time=T0)
+    years = (t[-1] - T0) / DAY / 365.25
+    assert m["cagrPct"] == pytest.approx((1.10 ** (1 / years) - 1) * 100)
+    assert m["cagrPct"] == pytest.approx(10.0, abs=0.05)  # 366 days: just over a year
+    assert (1.10 ** (252 / days.size) - 1) * 100 < 8  # what counting sessions as days gave
 
 
 def test_one_day_is_too_little_for_daily_statistics():

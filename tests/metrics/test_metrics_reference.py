@@ -30,7 +30,8 @@ def reference(times, equity, initial, periods, rf_annual):
         "sharpeRatio": ep.sharpe_ratio(r, risk_free=rf, annualization=periods),
         "sortinoRatio": ep.sortino_ratio(r, required_return=rf, annualization=periods),
         "volatilityPct": ep.annual_volatility(r, annualization=periods) * 100,
-        "cagrPct": ep.cagr(r, annualization=periods) * 100,
+        # CAGR over calendar time (docs/metrics.md), not empyrical's len(returns) / periods.
+        "cagrPct": ((equity[-1] / initial) ** (365.25 * 86_400 / (times[-1] - times[0])) - 1) * 100,
         "totalReturn": ep.cum_returns_final(full) * 100,
         "maxDrawdownPct": -ep.max_drawdown(full) * 100,
     }

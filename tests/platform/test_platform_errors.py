@@ -105,3 +105,10 @@ def test_malformed_http_does_not_break_the_server(api):
         reply = raw.recv(4096)
     assert reply.startswith(b"HTTP/1.1 4") or reply.startswith(b"HTTP/1.0 4")
     assert api.call("GET", "/healthz").status_code == 200
+
+
+def test_responses_never_carry_nan_or_infinity():
+    body = {"data": {"equity": float("nan"), "curve": [1.5, float("inf"), {"x": -float("inf")}], "ok": 2}}
+    text = Response(200, body).encode().decode()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"data": {"equity": None, "curve": [1.5, None, {"x": None}], "ok": 2}}
