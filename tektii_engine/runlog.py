@@ -14,7 +14,6 @@ from typing import Any
 from tektii_core.contracts import DEFAULT_RUN_LOG_MAX_BYTES, TektiiError
 
 MAX_LINE_BYTES = 16 * 1024  # a longer line is stored as several lines of at most this
-DEFAULT_MAX_BYTES = DEFAULT_RUN_LOG_MAX_BYTES
 MAX_BYTES_ENV = "TEKTII_RUN_LOG_MAX_BYTES"
 _MIN_MAX_BYTES = 64 * 1024
 
@@ -23,7 +22,7 @@ def max_bytes_from_env(environ: Any = None) -> int:
     """The platform's cap on each run's stored log (TEKTII_RUN_LOG_MAX_BYTES, default 10 MiB)."""
     text = ((os.environ if environ is None else environ).get(MAX_BYTES_ENV) or "").strip().replace("_", "")
     if not text:
-        return DEFAULT_MAX_BYTES
+        return DEFAULT_RUN_LOG_MAX_BYTES
     if not text.isdigit() or int(text) < _MIN_MAX_BYTES:
         raise TektiiError(f"{MAX_BYTES_ENV} must be a whole number of bytes, at least {_MIN_MAX_BYTES}, got {text!r}")
     return int(text)
@@ -80,7 +79,7 @@ class RunLog:
     """Appends lines to ``path`` until half of ``max_bytes`` is written; from then on keeps
     the last half in memory and, on ``close()``, writes a marker and that tail."""
 
-    def __init__(self, path: Path | str, max_bytes: int = DEFAULT_MAX_BYTES):
+    def __init__(self, path: Path | str, max_bytes: int = DEFAULT_RUN_LOG_MAX_BYTES):
         self.path = Path(path)
         self.max_bytes = max_bytes
         self._head_left = max_bytes // 2

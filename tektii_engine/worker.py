@@ -43,8 +43,7 @@ import traceback
 from pathlib import Path
 from typing import Any, TextIO
 
-from tektii_core.contracts import RuntimeLimits, TektiiError
-from tektii_engine.runlog import DEFAULT_MAX_BYTES as DEFAULT_LOG_MAX_BYTES
+from tektii_core.contracts import DEFAULT_RUN_LOG_MAX_BYTES, RuntimeLimits, TektiiError
 from tektii_engine.runlog import RunLog
 
 # Arrow's allocator (mimalloc) keeps the pages it freed for a while: reading a long window
@@ -69,7 +68,7 @@ class Worker:
         self.cancel = threading.Event()
         self.backtest_started = False
         self._out_lock = threading.Lock()
-        self._log = RunLog(self.run_dir / "strategy.log", int(spec.get("logMaxBytes") or DEFAULT_LOG_MAX_BYTES))
+        self._log = RunLog(self.run_dir / "strategy.log", int(spec.get("logMaxBytes") or DEFAULT_RUN_LOG_MAX_BYTES))
 
     # -- reporting ------------------------------------------------------------------------
     def emit(self, **message: Any) -> None:
