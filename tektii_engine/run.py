@@ -31,7 +31,9 @@ class RunLimits:
     # the config's values, see docs/scenario-config.md); tests use them to stay fast.
     ack_timeout_s: float | None = None  # how long one event may stay unacknowledged
     connect_timeout_s: float | None = None  # from start until the strategy's first ack
-    shutdown_grace_s: float = 5.0  # after backtest_complete, for the strategy to exit
+    # After backtest_complete, for the strategy to exit. Above the SDK's own 5 s close timeout:
+    # a sync stream that lags behind another may spend it on a trailing ack before it returns.
+    shutdown_grace_s: float = 10.0
     ping_interval_s: float = 15.0  # heartbeat `ping` frames while the strategy is busy
 
 

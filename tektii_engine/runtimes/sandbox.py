@@ -497,7 +497,7 @@ def start_sandboxed(
     container: Any = None
     try:
         if serve_socket is not None and _engine_can_enter_namespaces(client):
-            started = _start_direct(client, relay_image, run_id, labels, serve_socket, create_strategy)
+            started = _start_direct(client, relay_image, run_id, labels, serve_socket, create_strategy, log)
             if started is not None:
                 network, container = started
         direct = network is not None
@@ -540,6 +540,7 @@ def _start_direct(
     labels: dict[str, str],
     serve_socket: Callable[[socket.socket], None],
     create_strategy: Callable[[str], Any],
+    log: LogFn,
 ) -> tuple[Any, Any] | None:
     """(the namespace's holder with the engine serving inside it, the strategy container
     created, not started), or None when the namespace cannot be entered (use the relay)."""
@@ -560,26 +561,44 @@ def _start_direct(
         **_hardening(),
     )
     listener: socket.socket | None = None
-    served = False
+    served = started = False
     # The strategy container needs only the holder's id: create it while the holder starts.
     with ThreadPoolExecutor(1, thread_name_prefix="tektii-create") as pool:
         creating = pool.submit(create_strategy, holder.id)
         try:
             holder.start()
-            holder.reload()  # the start gave it a pid
-            listener = listen_in_namespace(holder)
+            listener = _listen_in_started(holder, log)
+            if listener is None:
+                return None
             serve_socket(listener)  # from here on the engine owns (and closes) the socket
             served = True
-            return holder, creating.result()
-        except BaseException as err:
-            if listener is not None and not served:
-                listener.close()
-            with contextlib.suppress(Exception):
-                creating.result().remove(force=True)
-            holder.remove(force=True)
-            if isinstance(err, OSError) and not served:
-                return None
-            raise
+            strategy = creating.result()
+            started = True
+            return holder, strategy
+        finally:
+            if not started:  # the relay takes over, or the error goes up: leave nothing behind
+                if listener is not None and not served:
+                    listener.close()
+                with contextlib.suppress(Exception):
+                    creating.result().remove(force=True)
+                holder.remove(force=True)
+
+
+def _listen_in_started(holder: Any, log: LogFn, attempts: int = 3) -> socket.socket | None:
+    """listen_in_namespace on a just-started container, or None (logged) when it cannot be done.
+
+    Only this step falls back to the relay: a failing Docker API call is an error, not a reason
+    to change the path silently. A few tries, since the daemon may report the pid a moment late.
+    """
+    for attempt in range(1, attempts + 1):
+        holder.reload()  # the start gave it a pid
+        try:
+            return listen_in_namespace(holder)
+        except OSError as err:
+            reason = err
+            time.sleep(0.05 * attempt)
+    log(f"tektii: cannot serve inside the strategy's network namespace ({reason}); using the relay")
+    return None
 
 
 def _start_relay(client: Any, image: str, run_id: str, labels: dict[str, str], gateway_socket: Path) -> Any:

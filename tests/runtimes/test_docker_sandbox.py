@@ -36,7 +36,9 @@ def run_probe(image, gateway, run_id, action, *, limits=None, env=None, timeout=
         limits=limits or SandboxLimits(memory_mb=256, cpus=1.0, pids=64, wall_clock_s=60),
         log=lines.append,
     )
-    assert sandbox.direct is direct
+    if sandbox.direct is not direct:
+        sandbox.stop(timeout=1)
+        pytest.fail(f"expected direct={direct}, got the other path: {lines}")
     code = sandbox.wait(timeout)
     if code is None:
         sandbox.stop(timeout=1)
