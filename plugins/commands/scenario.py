@@ -315,7 +315,8 @@ def results(ctx, args):
 
 
 def report(ctx, args):
-    from tektii_core.report import render_comparison_report, render_report
+    from tektii_plugins.reports.comparison_page import render_comparison_report
+    from tektii_plugins.reports.scenario_page import render_report
 
     base = f"/v1/strategies/{args.strategy_id}/scenarios"
     if len(args.scenario_ids) == 1:
@@ -332,7 +333,7 @@ def report(ctx, args):
 
 
 def compare(ctx, args):
-    from tektii_core.report import config_differences
+    from tektii_plugins.reports.comparison_page import config_differences
 
     if len(args.scenario_ids) < 2:
         raise TektiiError("compare needs at least two scenarios", hint="tektii scenario compare STRATEGY_ID SCEN_A SCEN_B")

@@ -309,7 +309,7 @@ def cancel(ctx, args):
 
 
 def report(ctx, args):
-    from tektii_core.report import render_sweep_report
+    from tektii_plugins.reports.sweep_page import render_sweep_report
 
     sweep = ctx.client.get(f"/v1/sweeps/{args.sweep_id}")["data"]
     names = list(sweep["parameters"])

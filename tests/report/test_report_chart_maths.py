@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tektii_core.report import downsample_minmax, nice_ticks, tick_decimals, time_ticks
+from tektii_plugins.reports.chart_maths import downsample_minmax, nice_ticks, tick_decimals, time_ticks
 
 
 def epoch(*args: int) -> float:

@@ -12,7 +12,8 @@ from html_tree import parse
 from png_reader import read_png
 from report_samples import equity_rows, scenario, trade_rows
 
-from tektii_core.report import DRAWDOWN_COLOUR, EQUITY_COLOUR, render_report
+from tektii_plugins.reports.scenario_page import render_report
+from tektii_plugins.reports.svg_charts import DRAWDOWN_COLOUR, EQUITY_COLOUR
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from chromium_support import pixels_of, run_chromium
 from html_tree import parse
 from png_reader import read_png
 
-from tektii_core.report import EQUITY_COLOUR
+from tektii_plugins.reports.svg_charts import EQUITY_COLOUR
 
 # A symbol of its own: the shared test platform's market data is shared by every test.
 SYMBOL = "C:RPTUSD"

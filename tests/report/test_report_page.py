@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from report_samples import equity_rows, rfc3339, scenario, trade_rows
 
 from tektii_core.errors import TektiiError
-from tektii_core.report import DETAIL, HEADLINE, NOT_ENOUGH_DATA, render_report
+from tektii_plugins.reports.scenario_page import NOT_ENOUGH_DATA, render_report
+from tektii_plugins.reports.scenario_results import DETAIL, HEADLINE
 
 SECTIONS = ("summary", "metrics", "equity", "drawdown", "trades", "config")
 GENERATED = datetime(2024, 5, 2, 9, 30, tzinfo=UTC)

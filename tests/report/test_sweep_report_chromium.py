@@ -12,7 +12,8 @@ from html_tree import parse
 from png_reader import read_png
 from report_samples import equity_rows
 
-from tektii_core.report import HEAT_BEST, HEAT_WORST, OVERLAY_COLOURS, render_sweep_report
+from tektii_plugins.reports.svg_charts import HEAT_BEST, HEAT_WORST, OVERLAY_COLOURS
+from tektii_plugins.reports.sweep_page import render_sweep_report
 
 FAST, SLOW = ("5", "10"), ("20", "30", "40")
 
