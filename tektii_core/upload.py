@@ -7,7 +7,6 @@ platform never holds a ready version without an image.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import threading
 import time
@@ -16,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from tektii_core.cli.live_lines import BuildOutputLine
 from tektii_core.client import api_path
 from tektii_core.contracts import BuiltImage, PushCredentials
 from tektii_core.errors import TektiiError
@@ -175,7 +175,7 @@ class Upload:
         ctx.say(f"Connecting to {'Docker' if builder.name in ('docker', 'buildx') else builder.name}...")
         ctx.say(f"Building image {tag}...")
         with Heartbeat(ctx.client, f"{_version_path(self.request.strategy_id, created['id'])}/heartbeat"):
-            log = BuildLog(ctx)
+            log = BuildOutputLine(ctx)
             try:
                 image = builder.build(dockerfile=self.dockerfile, context=self.context, tag=tag,
                                       platform=TARGET_PLATFORM, log=log)
@@ -184,7 +184,7 @@ class Upload:
             ctx.say("Verifying image platform...")
             verify_platform(image)
             ctx.say(f"Pushing image to {credentials.registry}/{credentials.repository}...")
-            log = BuildLog(ctx)
+            log = BuildOutputLine(ctx)
             try:
                 digest = builder.push(image=image, credentials=credentials, log=log)
             finally:
@@ -260,29 +260,3 @@ class Heartbeat:
                 self.client.post(self.path)
             except TektiiError:
                 pass  # a missed beat is not an upload error; the next one may get through
-
-
-class BuildLog:
-    """Build output: one self-overwriting line on a terminal, every line with -v, step lines when piped."""
-
-    STEP_PREFIXES = ("Step ", "STEP ", "#", "COMMIT", "Successfully", "-->", "Pushing", "Pushed", "Layer already exists")
-
-    def __init__(self, ctx: Any):
-        self.ctx = ctx
-        self.live = ctx.tty and not ctx.verbose and not ctx.quiet and ctx.output_format == "table"
-        self.width = max(20, (os.get_terminal_size(ctx.stdout.fileno()).columns if self.live else 80) - 4)
-
-    def __call__(self, line: str) -> None:
-        line = line.rstrip()
-        if not line:
-            return
-        if self.live:
-            self.ctx.stdout.write("\r\033[K  " + line[: self.width])
-            self.ctx.stdout.flush()
-        elif self.ctx.verbose or line.lstrip().startswith(self.STEP_PREFIXES):
-            self.ctx.say(f"  {line}")
-
-    def close(self) -> None:
-        if self.live:
-            self.ctx.stdout.write("\r\033[K")
-            self.ctx.stdout.flush()

@@ -35,10 +35,11 @@ def _arguments(parser):
 
 
 def run(ctx, args):
+    from tektii_core.cli.live_lines import RunProgressLine
     from tektii_core.scenario_config import check_against_instruments, invalid_config_error, read_config_file, validate_config
     from tektii_engine.data.store import CandleStore
     from tektii_engine.run import local_run
-    from tektii_plugins.commands.scenario import METRICS, ProgressDisplay, _fmt
+    from tektii_plugins.commands.scenario import METRICS, _fmt
     from tektii_plugins.runtimes.process import strategy_entry
 
     raw = read_config_file(args.config)
@@ -54,7 +55,7 @@ def run(ctx, args):
         problems += check_against_instruments(config, {i.symbol: i.to_api() for i in store.list_instruments()})
     if problems:
         raise invalid_config_error(problems, source=args.config)
-    display = ProgressDisplay(ctx)
+    display = RunProgressLine(ctx)
 
     def progress(fraction: float, events_per_second: float, equity: float) -> None:
         display.update({"state": "RUNNING", "progress": {"fraction": fraction, "eventsPerSecond": events_per_second,

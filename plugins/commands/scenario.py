@@ -7,9 +7,10 @@ import sys
 import time
 
 from tektii_core import hookimpl
+from tektii_core.cli.args import add_page_arguments
+from tektii_core.cli.live_lines import RunProgressLine
 from tektii_core.errors import TektiiError
 from tektii_core.output import Output
-from tektii_plugins.commands.strategy import add_page_arguments
 
 STATES = ("PENDING", "RUNNING", "COMPLETE", "FAILED", "CANCELLED")
 FINISHED = {"COMPLETE", "FAILED", "CANCELLED"}
@@ -192,7 +193,7 @@ def _wait(ctx, strategy_id: str, scenario: dict) -> Output:
     from tektii_core.client import api_path
 
     path = api_path("/v1/strategies/{}/scenarios/{}", strategy_id, scenario["scenarioId"])
-    bar = ProgressDisplay(ctx)
+    bar = RunProgressLine(ctx)
     try:
         while scenario["state"] not in FINISHED:
             bar.update(scenario)
@@ -215,41 +216,6 @@ def _wait(ctx, strategy_id: str, scenario: dict) -> Output:
         raise TektiiError(f"Scenario {scenario['scenarioId']} was cancelled")
     return Output(payload={"data": scenario}, headline=f"✓ Scenario {scenario['scenarioId']} complete",
                   record=summary_record(scenario))
-
-
-class ProgressDisplay:
-    """A redrawn bar on a terminal; a plain line every few seconds (or 10% of the window) otherwise."""
-
-    def __init__(self, ctx):
-        self.ctx = ctx
-        self.live = ctx.tty and not ctx.quiet and ctx.output_format == "table"
-        self.last_line = 0.0
-        self.last_fraction = -1.0
-
-    def update(self, s: dict) -> None:
-        p = s.get("progress") or {}
-        fraction = float(p.get("fraction") or 0.0)
-        text = f"{s['state']:<8} {fraction * 100:5.1f}%"
-        if p.get("eventsPerSecond") is not None:
-            text += f"  {p['eventsPerSecond']:,.0f} events/s"
-        if p.get("equity") is not None:
-            text += f"  equity {p['equity']:,.2f}"
-        if p.get("simulatedTime"):
-            text += f"  at {p['simulatedTime']}"
-        if self.live:
-            filled = int(fraction * 30)
-            self.ctx.stdout.write(f"\r\033[K[{'█' * filled}{'░' * (30 - filled)}] {text}")
-            self.ctx.stdout.flush()
-            return
-        now = time.monotonic()
-        if now - self.last_line >= 5 or fraction - self.last_fraction >= 0.1:
-            self.ctx.say(text)
-            self.last_line, self.last_fraction = now, fraction
-
-    def close(self) -> None:
-        if self.live:
-            self.ctx.stdout.write("\r\033[K")
-            self.ctx.stdout.flush()
 
 
 def get(ctx, args):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tektii_core import hookimpl
+from tektii_core.cli.args import add_page_arguments
 from tektii_core.output import Output
 
 
@@ -31,13 +32,6 @@ def _init_arguments(parser):
                         help="ma-crossover (default) or rsi-momentum")
     parser.add_argument("directory", nargs="?", default=".", metavar="DIR", help="where to write the project (default .)")
     parser.add_argument("--force", action="store_true", help="overwrite existing files")
-
-
-def add_page_arguments(parser):
-    from tektii_core.cli.args import positive_int
-
-    parser.add_argument("--limit", type=positive_int(100), help="items per page (1-100, default 20)")
-    parser.add_argument("--cursor", help="continue after the page that returned this nextCursor")
 
 
 def strategy_record(data: dict) -> list[tuple[str, object]]:

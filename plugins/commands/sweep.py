@@ -9,10 +9,10 @@ from __future__ import annotations
 import time
 
 from tektii_core import hookimpl
+from tektii_core.cli.args import add_page_arguments
 from tektii_core.errors import TektiiError
 from tektii_core.output import Output
 from tektii_plugins.commands.scenario import _fmt
-from tektii_plugins.commands.strategy import add_page_arguments
 
 SWEEP_STATES = ("RUNNING", "COMPLETE", "FAILED", "CANCELLED")
 METHODS = ("grid", "random", "optuna")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tektii_core import hookimpl
+from tektii_core.cli.args import add_page_arguments
 from tektii_core.output import Output
-from tektii_plugins.commands.strategy import add_page_arguments
 
 
 @hookimpl

@@ -1,4 +1,5 @@
-"""Argument types shared by commands (argparse `type=` callables with clear messages)."""
+"""Arguments shared by commands: argparse `type=` callables with clear messages, and the paging
+flags of the list commands."""
 
 from __future__ import annotations
 
@@ -18,3 +19,9 @@ def positive_int(maximum: int | None = None) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def add_page_arguments(parser: argparse.ArgumentParser) -> None:
+    """--limit and --cursor of a command that lists one page at a time."""
+    parser.add_argument("--limit", type=positive_int(100), help="items per page (1-100, default 20)")
+    parser.add_argument("--cursor", help="continue after the page that returned this nextCursor")
