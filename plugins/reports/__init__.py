@@ -2,7 +2,7 @@
 
 A library the scenario and sweep commands share, not a plugin (the built-in plugins are the
 modules tektii_core.plugins.BUILTIN_PLUGINS names). Stdlib only and cheap to import, yet the
-commands import it only when they write a report:
+commands import it only when they need it (`report`, `compare`):
 
 - chart_maths: axis ticks, calendar time ticks, per-pixel downsampling
 - scenario_results: reading and checking the results (every bad field reported by its path)
