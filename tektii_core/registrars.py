@@ -19,11 +19,10 @@ import attrs
 
 if TYPE_CHECKING:
     import argparse
-
-    from tektii_core.cli.context import Context
     from pathlib import Path
 
-    from tektii_core.contracts import AuthProvider, Builder, ExecutionBackend, Runtime, Template, TemplateBuilder
+    from tektii_core.cli.context import Context
+    from tektii_core.contracts import AuthProvider, Builder, ExecutionBackend, Runtime, TemplateBuilder
     from tektii_core.output import Output
 
 T = TypeVar("T")

@@ -7,8 +7,9 @@ its pid in ``<runDir>/worker.pid``). End of input without a line ends it.
 
 The platform's ``local`` execution backend (tektii_plugins.execution.local) starts one worker
 per run. The worker prepares the strategy (pulls the version's image from the platform's
-registry, or builds a template's image with the runtime's builder plugin, or points a runtime
-that runs directories (the process runtime) at the template's directory), runs ``run_backtest`` against the platform's market data and reports:
+registry, or builds a template's image with the runtime's ``image_builder`` plugin, or points a
+runtime without one, the process runtime, at the template's directory), runs ``run_backtest``
+against the platform's market data and reports:
 
 * stdout: one JSON object per line: ``{"type": "progress", "fraction", "eventsPerSecond",
   "equity", "simulatedTime"}`` about twice a second, ``{"type": "end", "state", "reason"}``

@@ -41,9 +41,9 @@ from urllib.parse import urlsplit
 import attrs
 
 from tektii_core.contracts import LogFn, TektiiError
+from tektii_engine.docker_client import docker_client
 from tektii_engine.runlog import LineSplitter
 from tektii_engine.runtimes import relay
-from tektii_engine.docker_client import docker_client
 from tektii_engine.runtimes.relay_image import ensure_relay_image
 
 GATEWAY_PORT = 8080

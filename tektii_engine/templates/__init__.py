@@ -16,7 +16,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
-from tektii_core.contracts import Template, TektiiError
+from tektii_core.contracts import TektiiError, Template
 
 _ROOT = Path(__file__).resolve().parent
 _SKIP = {"__pycache__", ".pytest_cache"}
