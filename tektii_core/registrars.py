@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Collection, Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TextIO, TypeVar
 
 import attrs
 
+from tektii_core.contracts import Template
+
 if TYPE_CHECKING:
     import argparse
-    from pathlib import Path
 
     from tektii_core.cli.context import Context
     from tektii_core.contracts import AuthProvider, Builder, ExecutionBackend, Runtime, TemplateBuilder
@@ -164,16 +166,12 @@ class ExecutionBackendRegistrar(Registrar["ExecutionBackend"]):
         self.add(backend.name, backend)
 
 
-class TemplateRegistrar(Registrar["Template"]):
+class TemplateRegistrar(Registrar[Template]):
     hook = "register_templates"
     kind = "template"
 
     def __call__(self, name: str, directory: Path, *, description: str = "",
                  defaults: Mapping[str, str] | None = None) -> None:
-        from pathlib import Path
-
-        from tektii_core.contracts import Template
-
         self.add(name, Template(name, Path(directory), description, dict(defaults or {})))
 
 
