@@ -26,6 +26,13 @@ class Availability:
     # False when the tool is absent altogether (not merely stopped or misconfigured): only
     # then may `version upload` fall back from the default builder to the next one.
     installed: bool = True
+    # How to fix it, when the plugin knows. A builder that gives one has its `reason` reported as
+    # the error itself ("Error: Docker not running" / "Solution: Start Docker Desktop ...").
+    hint: str = ""
+
+    def describe(self) -> str:
+        """The reason with its hint, as `tektii plugins` shows it."""
+        return f"{self.reason} ({self.hint})" if self.hint else self.reason
 
 
 @attrs.frozen
@@ -51,7 +58,13 @@ class PushCredentials:
 
 @runtime_checkable
 class Builder(Protocol):
-    """Builds an image from a Dockerfile and pushes it (see hookspecs.register_builders)."""
+    """Builds an image from a Dockerfile and pushes it (see hookspecs.register_builders).
+
+    Optional attributes, read with a default: ``tool``, the program as messages name it
+    ("Connecting to Docker...", default the builder's name), and ``source``, what the builder
+    makes a version from: ``"dockerfile"`` (the default: build and push an image) or
+    ``"template"`` (a `TemplateBuilder`: the platform's template, no image built here).
+    """
 
     name: str
     description: str
@@ -66,6 +79,38 @@ class Builder(Protocol):
 
     def push(self, *, image: BuiltImage, credentials: PushCredentials, log: LogFn) -> str:
         """Push the image and return its manifest digest ("sha256:...")."""
+
+
+@runtime_checkable
+class TemplateBuilder(Protocol):
+    """Creates versions from the platform's templates (``version upload --template NAME``)
+    instead of building an image; registered through hookspecs.register_builders with
+    ``source = "template"``. The version is READY once created: there is nothing to push."""
+
+    name: str
+    description: str
+    source: str  # "template"
+
+    def availability(self) -> Availability:
+        """Whether versions can be made from templates here."""
+
+    def check_template(self, client: Any, template: str) -> list[TektiiError]:
+        """The problems with `template` (e.g. not one the platform at `client` offers), none when it is fine."""
+
+
+@attrs.frozen
+class Template:
+    """A strategy project the platform can run without an uploaded image (see
+    hookspecs.register_templates): the files of ``directory`` (a tektii SDK strategy and a
+    linux/amd64 Dockerfile), and the settings it reads from its environment."""
+
+    name: str
+    directory: Path
+    description: str = ""
+    defaults: Mapping[str, str] = attrs.field(factory=dict)  # environment variable -> default ("" = unset)
+
+    def to_api(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "defaults": dict(self.defaults)}
 
 
 @attrs.frozen
@@ -142,7 +187,12 @@ class RunningStrategy(Protocol):
 
 @runtime_checkable
 class Runtime(Protocol):
-    """Starts strategy code for a backtest (see hookspecs.register_runtimes)."""
+    """Starts strategy code for a backtest (see hookspecs.register_runtimes).
+
+    Optional attribute, read with a default: ``image_builder``, the name of the builder plugin
+    whose images this runtime starts (the run worker builds a template's image with it); None,
+    the default, for a runtime that starts a template's directory itself and runs no images.
+    """
 
     name: str
     description: str
@@ -174,7 +224,7 @@ class RunSpec:
     market_data_dir: Path  # the platform's CandleStore root
     runtime: str  # the Runtime that starts the strategy: "docker", "process", or a plugin's
     image: str | None = None  # image reference, for container runtimes
-    template: str | None = None  # template name (tektii_engine.templates) when there is no image
+    template: str | None = None  # template name (Plugins.templates) when there is no image
     pull_auth: Mapping[str, str] | None = None  # {"username", "password"} for pulling `image`
     limits: RuntimeLimits = attrs.field(factory=RuntimeLimits)
     log_max_bytes: int = DEFAULT_RUN_LOG_MAX_BYTES  # cap of strategy.log, head and tail kept (tektii_engine.runlog)

@@ -22,6 +22,7 @@ from tektii_core.registrars import (
     ExecutionBackendRegistrar,
     FormatterRegistrar,
     RuntimeRegistrar,
+    TemplateRegistrar,
 )
 
 hookspec = pluggy.HookspecMarker("tektii")
@@ -63,7 +64,20 @@ def register_builders(register: BuilderRegistrar) -> None:
     """Add image builders for ``version upload``.
 
     ``register(builder, *, order=100)`` with a ``tektii_core.contracts.Builder``; when the user
-    names no builder, the first available one in ascending ``order`` is used.
+    names no builder, the first available one in ascending ``order`` is used. A
+    ``tektii_core.contracts.TemplateBuilder`` (``source = "template"``) makes the versions of
+    ``version upload --template`` instead.
+    """
+
+
+@hookspec
+def register_templates(register: TemplateRegistrar) -> None:
+    """Add strategy templates the platform offers (``GET /v1/templates``, ``version upload
+    --template``, ``strategy init``).
+
+    ``register(name, directory, *, description="", defaults=None)``: ``directory`` holds the
+    template's files (a tektii SDK strategy and a linux/amd64 Dockerfile); ``defaults`` maps the
+    environment variables it reads to their defaults.
     """
 
 

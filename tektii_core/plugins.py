@@ -33,10 +33,11 @@ from tektii_core.registrars import (
     Registrar,
     Render,
     RuntimeRegistrar,
+    TemplateRegistrar,
 )
 
 if TYPE_CHECKING:
-    from tektii_core.contracts import AuthProvider, Builder, ExecutionBackend, Runtime
+    from tektii_core.contracts import AuthProvider, Builder, ExecutionBackend, Runtime, Template, TemplateBuilder
 
 R = TypeVar("R", bound=Registrar[Any])
 
@@ -69,6 +70,8 @@ BUILTIN_PLUGINS = {
     "builders.docker": "tektii_plugins.builders.docker",
     "builders.buildx": "tektii_plugins.builders.buildx",
     "builders.podman": "tektii_plugins.builders.podman",
+    "builders.template": "tektii_plugins.builders.template",
+    "templates.builtin": "tektii_plugins.templates.builtin",
     "runtimes.process": "tektii_plugins.runtimes.process",
     "runtimes.docker": "tektii_plugins.runtimes.docker",
     "execution.local": "tektii_plugins.execution.local",
@@ -83,6 +86,7 @@ BUILTIN_KINDS = {
     "builders": "register_builders",
     "runtimes": "register_runtimes",
     "execution": "register_execution_backends",
+    "templates": "register_templates",
     "local_platform": "resolve_api_url",
 }
 
@@ -215,12 +219,12 @@ class Plugins:
         return sorted(self._registrations(AuthProviderRegistrar).items(), key=lambda p: p.priority)
 
     @property
-    def builders(self) -> list[Builder]:
+    def builders(self) -> list[Builder | TemplateBuilder]:
         """Builders in the documented order of preference (ascending `order`, then registration)."""
         ranked = self._registrations(BuilderRegistrar).items()
         return [r.builder for _, r in sorted(enumerate(ranked), key=lambda item: (item[1].order, item[0]))]
 
-    def builder(self, name: str) -> Builder:
+    def builder(self, name: str) -> Builder | TemplateBuilder:
         for builder in self.builders:
             if builder.name == name:
                 return builder
@@ -247,6 +251,17 @@ class Plugins:
             names = ", ".join(sorted(backends)) or "none"
             raise TektiiError(f"Unknown execution backend {name!r}", hint=f"Available execution backends: {names}")
         return backends[name]
+
+    @property
+    def templates(self) -> dict[str, Template]:
+        """By name, in registration order."""
+        return {t.name: t for t in self._registrations(TemplateRegistrar).items()}
+
+    def template(self, name: str) -> Template:
+        templates = self.templates
+        if name not in templates:
+            raise TektiiError(f"Unknown template {name!r}", hint=f"Available templates: {', '.join(sorted(templates))}")
+        return templates[name]
 
     def resolve_api_url(self, settings: dict[str, Any]) -> str | None:
         return self.pm.hook.resolve_api_url(settings=settings)

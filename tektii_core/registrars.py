@@ -12,16 +12,19 @@ built-ins or two installed plugins with the same name keep the first and print a
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TextIO, TypeVar
 
 import attrs
+
+from tektii_core.contracts import Template
 
 if TYPE_CHECKING:
     import argparse
 
     from tektii_core.cli.context import Context
-    from tektii_core.contracts import AuthProvider, Builder, ExecutionBackend, Runtime
+    from tektii_core.contracts import AuthProvider, Builder, ExecutionBackend, Runtime, TemplateBuilder
     from tektii_core.output import Output
 
 T = TypeVar("T")
@@ -55,7 +58,7 @@ class Formatter:
 
 @attrs.frozen
 class RankedBuilder:
-    builder: Builder
+    builder: Builder | TemplateBuilder
     order: int
 
 
@@ -143,7 +146,7 @@ class BuilderRegistrar(Registrar[RankedBuilder]):
     hook = "register_builders"
     kind = "builder"
 
-    def __call__(self, builder: Builder, *, order: int = 100) -> None:
+    def __call__(self, builder: Builder | TemplateBuilder, *, order: int = 100) -> None:
         self.add(builder.name, RankedBuilder(builder, order))
 
 
@@ -163,8 +166,17 @@ class ExecutionBackendRegistrar(Registrar["ExecutionBackend"]):
         self.add(backend.name, backend)
 
 
+class TemplateRegistrar(Registrar[Template]):
+    hook = "register_templates"
+    kind = "template"
+
+    def __call__(self, name: str, directory: Path, *, description: str = "",
+                 defaults: Mapping[str, str] | None = None) -> None:
+        self.add(name, Template(name, Path(directory), description, dict(defaults or {})))
+
+
 REGISTRARS: tuple[type[Registrar[Any]], ...] = (
     CommandRegistrar, FormatterRegistrar, AuthProviderRegistrar, BuilderRegistrar, RuntimeRegistrar,
-    ExecutionBackendRegistrar,
+    ExecutionBackendRegistrar, TemplateRegistrar,
 )
 """One per ``register_*`` hook."""

@@ -2,7 +2,10 @@
 
 validate -> git SHA -> create version (push credentials) -> build -> verify platform -> push
 -> complete. Every failure after the version exists marks it failed with the reason, so the
-platform never holds a ready version without an image.
+platform never holds a ready version without an image. With `--template`, a template builder
+(`source = "template"`) checks the template and the version is READY once created.
+The flow names no builder: what is particular to one (its tool's name, why it cannot run and
+how to fix that) comes from the builder.
 """
 
 from __future__ import annotations
@@ -17,14 +20,13 @@ import attrs
 
 from tektii_core.cli.live_lines import BuildOutputLine
 from tektii_core.client import api_path
-from tektii_core.contracts import BuiltImage, PushCredentials
+from tektii_core.contracts import Availability, BuiltImage, PushCredentials
 from tektii_core.errors import TektiiError
 
 TARGET_PLATFORM = "linux/amd64"
 APPLE_SILICON_HINT = (
     "Build for linux/amd64: in Docker Desktop enable Settings > General > \"Use Rosetta for x86/amd64 emulation\" "
     "and restart it, or build with `docker buildx build --platform linux/amd64` (tektii version upload --builder buildx).")
-TEMPLATES = ("ma-crossover", "rsi-momentum")
 
 
 @attrs.frozen
@@ -85,12 +87,12 @@ class Upload:
         ctx.say("Creating version in API...")
         created = ctx.client.post(api_path("/v1/strategies/{}/versions", self.request.strategy_id), json={
             "gitSha": git.sha, "gitDirty": git.dirty, "parentId": self.request.parent,
-            "template": self.request.template, "builder": builder.name if builder else "template",
+            "template": self.request.template, "builder": builder.name,
         })["data"]
         version_id = created["id"]
         ctx.say(f"✓ Created version: {version_id}")
-        if builder is None:
-            return self._summary(created, git)
+        if _source(builder) == "template":
+            return self._summary(created, git)  # READY: the platform runs the template's own files
         try:
             version = self._build_and_push(builder, created)
         except BaseException as exc:
@@ -118,8 +120,11 @@ class Upload:
                 problems.append(TektiiError(f"Parent version {req.parent} is not a version of strategy {req.strategy_id}"))
         builder = None
         if req.template:
-            if req.template not in TEMPLATES:
-                problems.append(TektiiError(f"Unknown template {req.template!r} (available: {', '.join(TEMPLATES)})"))
+            try:
+                builder = self.choose_builder()
+                problems += builder.check_template(ctx.client, req.template)
+            except TektiiError as exc:
+                problems.append(exc)
         else:
             if not self.dockerfile.is_file():
                 problems.append(TektiiError(
@@ -139,31 +144,40 @@ class Upload:
         return builder
 
     def choose_builder(self) -> Any:
+        """The builder for this upload: with --template a template builder, else an image builder
+        (--builder, the configured one, or the preferred one that is installed)."""
         plugins = self.ctx.plugins
-        name = self.request.builder or self.ctx.config.get("builder")
+        source = "template" if self.request.template else "dockerfile"
+        # --builder and the configured default name image builders; a template needs none of them.
+        name = None if self.request.template else self.request.builder or self.ctx.config.get("builder")
         if name:
             builder = plugins.builder(name)
+            if _source(builder) != source:
+                raise TektiiError(f"Builder {name!r} makes versions from a {_source(builder)}, not from a Dockerfile",
+                                  hint=f"Use --{_source(builder)} NAME instead of --builder {name}.")
             found = builder.availability()
             if not found.ok:
-                raise _unavailable(builder, found.reason)
+                raise _unavailable(builder, found)
             return builder
         # The preferred builder that is installed is the one used: a stopped Docker daemon is
         # an error to fix, not a reason to build elsewhere. Only a builder that is not
         # installed at all passes the turn to the next one (and that is said).
         absent: list[Any] = []
-        builders = plugins.builders
+        builders = [b for b in plugins.builders if _source(b) == source]
         for index, builder in enumerate(builders):
             found = builder.availability()
             self.ctx.trace(f"builder {builder.name}: {'available' if found.ok else found.reason}")
             if found.ok:
                 if absent:
-                    self.ctx.say(f"→ {_tool_name(absent[0])} is not installed: building with {builder.name}")
+                    self.ctx.say(f"→ {_tool(absent[0])} is not installed: building with {builder.name}")
                 return builder
             if found.installed:
-                others = [b.name for b in builders[index + 1:] if b.name in ("podman", "buildah") and
-                          b.availability().ok]  # fmt: skip
-                raise _unavailable(builder, found.reason, alternatives=others)
+                # the later builders that work without this one's tool (e.g. podman when Docker is stopped)
+                others = [b.name for b in builders[index + 1:] if _tool(b) != _tool(builder) and b.availability().ok]
+                raise _unavailable(builder, found, alternatives=others)
             absent.append(builder)
+        if source == "template":
+            raise TektiiError("No template builder installed", hint="`tektii plugins` lists the builders.")
         raise TektiiError("No image builder installed", hint="Install Docker, podman or buildah.")
 
     def _build_and_push(self, builder: Any, created: dict[str, Any]) -> dict[str, Any]:
@@ -172,7 +186,7 @@ class Upload:
         credentials = PushCredentials(registry=push["registry"], repository=push["repository"],
                                       username=push["username"], password=push["password"])
         tag = f"{credentials.registry}/{credentials.repository}:{created['id']}"
-        ctx.say(f"Connecting to {'Docker' if builder.name in ('docker', 'buildx') else builder.name}...")
+        ctx.say(f"Connecting to {_tool(builder)}...")
         ctx.say(f"Building image {tag}...")
         with Heartbeat(ctx.client, f"{_version_path(self.request.strategy_id, created['id'])}/heartbeat"):
             log = BuildOutputLine(ctx)
@@ -216,17 +230,25 @@ def verify_platform(image: BuiltImage) -> None:
         raise TektiiError(f"Image platform mismatch (expected {TARGET_PLATFORM}, got {actual})", hint=APPLE_SILICON_HINT)
 
 
-def _tool_name(builder: Any) -> str:
-    return "Docker" if builder.name in ("docker", "buildx") else builder.name
+def _tool(builder: Any) -> str:
+    """The program a builder drives, as messages name it ("Docker" for docker and buildx)."""
+    return getattr(builder, "tool", builder.name)
 
 
-def _unavailable(builder: Any, reason: str, alternatives: list[str] | None = None) -> TektiiError:
-    if builder.name == "docker" and reason.startswith("Docker not running"):
-        hint = "Start Docker Desktop or the Docker daemon."
+def _source(builder: Any) -> str:
+    """What a builder makes versions from: "dockerfile" (an image builder) or "template"."""
+    return getattr(builder, "source", "dockerfile")
+
+
+def _unavailable(builder: Any, found: Availability, alternatives: list[str] | None = None) -> TektiiError:
+    """Why `builder` cannot be used: its own words when it says how to fix it
+    ("Docker not running" / "Start Docker Desktop ..."), else a pointer to `tektii plugins`."""
+    if found.hint:
+        hint = found.hint
         if alternatives:
-            hint += " Or build without Docker: " + " or ".join(f"`--builder {name}`" for name in alternatives) + "."
-        return TektiiError("Docker not running", hint=hint)
-    return TektiiError(f"Builder {builder.name!r} is not available: {reason}",
+            hint += f" Or build without {_tool(builder)}: " + " or ".join(f"`--builder {n}`" for n in alternatives) + "."
+        return TektiiError(found.reason, hint=hint)
+    return TektiiError(f"Builder {builder.name!r} is not available: {found.reason}",
                        hint="`tektii plugins` lists the builders and why each is or is not available.")
 
 

@@ -69,7 +69,7 @@ class ChecksummedFeed:
 def strategy_identity(image: str | None, template: str | None) -> dict[str, str | None]:
     """What strategy code ran: an image pinned by digest, or a template and its content hash."""
     if template is not None:
-        from tektii_engine.worker import template_hash
+        from tektii_engine.templates import template_hash
 
         return {"imageDigest": None, "template": template, "templateHash": "sha256:" + template_hash(template)}
     digest = image.rsplit("@", 1)[1] if image and "@" in image else None

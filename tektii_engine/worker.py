@@ -7,8 +7,9 @@ its pid in ``<runDir>/worker.pid``). End of input without a line ends it.
 
 The platform's ``local`` execution backend (tektii_plugins.execution.local) starts one worker
 per run. The worker prepares the strategy (pulls the version's image from the platform's
-registry, or builds a template's image, or points the process runtime at the template's
-directory), runs ``run_backtest`` against the platform's market data and reports:
+registry, or builds a template's image with the runtime's ``image_builder`` plugin, or points a
+runtime without one, the process runtime, at the template's directory), runs ``run_backtest``
+against the platform's market data and reports:
 
 * stdout: one JSON object per line: ``{"type": "progress", "fraction", "eventsPerSecond",
   "equity", "simulatedTime"}`` about twice a second, ``{"type": "end", "state", "reason"}``
@@ -32,7 +33,6 @@ config with defaults), ``runDir``, ``marketDataDir``, ``runtime``, ``image``, ``
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -155,7 +155,7 @@ class Worker:
         available = runtime.availability()
         if not available.ok:
             raise TektiiError(f"The {runtime.name} runtime cannot run here: {available.reason}")
-        path, image = self.prepare(runtime.name)
+        path, image = self.prepare(runtime)
         limits = RuntimeLimits(**(spec.get("limits") or {}))
         # A platform's run is untrusted code on a shared machine: isolated in every runtime.
         launcher = StrategyLauncher(runtime, path=path, image=image, limits=limits, run_id=self.scenario_id, log=self.log,
@@ -173,21 +173,24 @@ class Worker:
         data["reproducibility"] = build_record(spec["config"], feed, image=spec.get("image"), template=spec.get("template"))
         return data
 
-    def prepare(self, runtime: str) -> tuple[Path | None, str | None]:
+    def prepare(self, runtime: Any) -> tuple[Path | None, str | None]:
         """What the runtime starts: (template directory, None) or (None, image reference)."""
         from tektii_engine.templates import template_dir
 
         image, template = self.spec.get("image"), self.spec.get("template")
-        if runtime == "process":
+        builder_name = getattr(runtime, "image_builder", None)
+        if builder_name is None:  # the runtime starts a directory, not an image
             if template is None:
-                raise TektiiError("The process runtime can run template versions only; this version is an image")
+                raise TektiiError(f"The {runtime.name} runtime can run template versions only; this version is an image")
             return template_dir(template), None
         if image is not None:
             pull_image(image, self.spec.get("pullAuth"), self.log)
             return None, image
         if template is None:
             raise TektiiError("The run names neither an image nor a template")
-        return None, build_template_image(template, self.log)
+        from tektii_core.plugins import Plugins
+
+        return None, build_template_image(template, Plugins(hooks=["register_builders"]).builder(builder_name), self.log)
 
     def finish(self, result: dict[str, Any]) -> None:
         """Write result.json (atomically), then the final stdout line."""
@@ -203,7 +206,7 @@ def pull_image(image: str, auth: dict[str, str] | None, log: Any) -> None:
     """Pull `image` from the platform's registry unless the Docker daemon has it already."""
     import docker.errors
 
-    from tektii_engine.runtimes.relay_image import docker_client
+    from tektii_engine.docker_client import docker_client
 
     client = docker_client()
     try:
@@ -221,41 +224,24 @@ def pull_image(image: str, auth: dict[str, str] | None, log: Any) -> None:
         client.close()
 
 
-def template_hash(name: str) -> str:
-    """sha256 over a template's files (names and contents): its image tag."""
-    from tektii_engine.templates import template_dir, template_files
-
-    root = template_dir(name)
-    digest = hashlib.sha256()
-    for relative in template_files(name):
-        digest.update(str(relative).encode() + b"\0")
-        digest.update((root / relative).read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-def build_template_image(name: str, log: Any) -> str:
-    """The template's image, built once per content hash (reused while the files are the same)."""
-    import docker.errors
-
-    from tektii_engine.runtimes.relay_image import docker_client
-    from tektii_engine.templates import template_dir
+def build_template_image(name: str, builder: Any, log: Any) -> str:
+    """The template's image, built by `builder` once per content hash (reused while the files are
+    the same and the builder's store still has it)."""
+    from tektii_core.upload import TARGET_PLATFORM
+    from tektii_engine.templates import template_dir, template_hash
 
     tag = f"{TEMPLATE_IMAGE_REPOSITORY}/{name}:{template_hash(name)[:16]}"
-    client = docker_client(timeout=600)
-    try:
-        try:
-            client.images.get(tag)
-            return tag
-        except docker.errors.ImageNotFound:
-            pass
-        log(f"tektii: building the {name} template image {tag}")
-        try:
-            client.images.build(path=str(template_dir(name)), tag=tag, pull=False, rm=True, forcerm=True)
-        except (docker.errors.BuildError, docker.errors.APIError) as err:
-            raise TektiiError(f"Could not build the {name} template image: {err}") from None
+    find = getattr(builder, "find", None)  # optional: without it, the builder's layer cache makes a rebuild cheap
+    if find is not None and find(tag) is not None:
         return tag
-    finally:
-        client.close()
+    log(f"tektii: building the {name} template image {tag}")
+    directory = template_dir(name)
+    try:
+        builder.build(dockerfile=directory / "Dockerfile", context=directory, tag=tag, platform=TARGET_PLATFORM,
+                      log=lambda line: None)  # the build's output is not the strategy's log
+    except TektiiError as err:
+        raise TektiiError(f"Could not build the {name} template image: {err.message}", hint=err.hint) from None
+    return tag
 
 
 def preload() -> None:

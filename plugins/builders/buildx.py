@@ -24,8 +24,6 @@ from tektii_core.contracts import (
 )
 
 from .common import (
-    DOCKER_HINT,
-    DOCKER_NOT_RUNNING,
     StepTracker,
     child_env,
     is_docker_down,
@@ -39,8 +37,15 @@ _DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
 _STEP = re.compile(r"^#\d+ \[(?:[^\]]*\s)?(\d+/\d+)\] (.*)$")
 
 
+def _not_running() -> TektiiError:
+    from tektii_engine.docker_client import not_running
+
+    return not_running()
+
+
 class BuildxBuilder:
     name = "buildx"
+    tool = "Docker"
     description = "docker buildx build --platform linux/amd64 --load (cross-builds on Apple Silicon)"
 
     def availability(self) -> Availability:
@@ -84,7 +89,7 @@ class BuildxBuilder:
         if result.returncode != 0:
             error = last_error_line(result.tail)
             if is_docker_down(error):
-                raise TektiiError(DOCKER_NOT_RUNNING, hint=DOCKER_HINT)
+                raise _not_running()
             raise TektiiError(f"Image build failed{watch.where}: {' '.join(error.split())}")
         return self.inspect(tag)
 
@@ -97,7 +102,7 @@ class BuildxBuilder:
         )
         if done.returncode != 0:
             if is_docker_down(done.stderr):
-                raise TektiiError(DOCKER_NOT_RUNNING, hint=DOCKER_HINT)
+                raise _not_running()
             raise TektiiError(f"docker could not inspect {reference}: {done.stderr.strip()}")
         data = json.loads(done.stdout)
         return BuiltImage(

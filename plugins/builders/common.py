@@ -14,7 +14,6 @@ import attrs
 
 from tektii_core.contracts import BuiltImage, LogFn, PushCredentials, TektiiError
 
-DOCKER_NOT_RUNNING = "Docker not running"
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
@@ -22,8 +21,6 @@ def clean_line(text: str) -> str:
     """A log line without terminal colour codes or trailing whitespace."""
     return _ANSI.sub("", text).rstrip()
 
-
-DOCKER_HINT = "Start Docker Desktop or the Docker daemon."
 
 
 class StepTracker:
@@ -163,6 +160,7 @@ def _short(text: str, limit: int = 300) -> str:
 
 
 def is_docker_down(message: str) -> bool:
+    """Whether a docker CLI error says the daemon cannot be reached."""
     lowered = message.lower()
     return (
         "cannot connect to the docker daemon" in lowered

@@ -1,14 +1,11 @@
-"""The `docker` builder: Docker Engine through the Docker SDK (docker-py).
-
-`docker.from_env()` honours DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH. The SDK is
-imported inside the methods so that loading the plugin costs nothing.
+"""The `docker` builder: Docker Engine through the Docker SDK (docker-py), connected by
+tektii_engine.docker_client (honours DOCKER_HOST). The SDK and the helper are imported inside
+the methods so that loading the plugin costs nothing.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +19,6 @@ from tektii_core.contracts import (
 )
 
 from .common import (
-    DOCKER_HINT,
-    DOCKER_NOT_RUNNING,
     StepTracker,
     clean_line,
     push_error,
@@ -36,25 +31,10 @@ WORK_TIMEOUT = 3600  # a build step may print nothing for minutes (e.g. a quiet 
 _STEP = re.compile(r"^Step (\d+/\d+) : (.*)$")
 
 
-def docker_client(timeout: int = WORK_TIMEOUT) -> Any:
-    """A connected Docker client, or TektiiError("Docker not running") when none answers."""
-    import docker
-    from docker.errors import DockerException
+def _client(timeout: int = WORK_TIMEOUT) -> Any:
+    from tektii_engine.docker_client import docker_client
 
-    try:
-        client = docker.from_env(timeout=timeout)
-        client.ping()
-    except DockerException as err:
-        raise TektiiError(DOCKER_NOT_RUNNING, hint=DOCKER_HINT) from err
-    except Exception as err:  # requests' connection errors when the socket is gone mid-call
-        raise TektiiError(DOCKER_NOT_RUNNING, hint=DOCKER_HINT) from err
-    return client
-
-
-def docker_installed() -> bool:
-    """Whether this machine has Docker at all (its CLI or daemon, or a DOCKER_HOST), running
-    or not."""
-    return bool(os.environ.get("DOCKER_HOST") or shutil.which("docker") or shutil.which("dockerd"))
+    return docker_client(timeout)
 
 
 class _Lines:
@@ -83,13 +63,16 @@ class _Lines:
 
 class DockerBuilder:
     name = "docker"
+    tool = "Docker"
     description = "Docker Engine through the Docker SDK (honours DOCKER_HOST)"
 
     def availability(self) -> Availability:
+        from tektii_engine.docker_client import docker_installed
+
         try:
-            docker_client(timeout=PING_TIMEOUT).close()
+            _client(timeout=PING_TIMEOUT).close()
         except TektiiError as err:
-            return Availability(False, f"{err.message} ({DOCKER_HINT})", installed=docker_installed())
+            return Availability(False, err.message, installed=docker_installed(), hint=err.hint or "")
         except ImportError:
             return Availability(False, "the docker Python package is not installed (pip install docker)")
         return Availability(True)
@@ -97,7 +80,7 @@ class DockerBuilder:
     def build(self, *, dockerfile: Path, context: Path, tag: str, platform: str, log: LogFn) -> BuiltImage:
         from docker.errors import APIError, DockerException
 
-        client = docker_client()
+        client = _client()
         lines = _Lines(log)
         image_id = None
         try:
@@ -132,7 +115,19 @@ class DockerBuilder:
         except TektiiError:
             raise
         except OSError as err:  # the daemon went away mid-build
-            raise TektiiError(DOCKER_NOT_RUNNING, hint=DOCKER_HINT) from err
+            from tektii_engine.docker_client import not_running
+
+            raise not_running() from err
+        finally:
+            client.close()
+
+    def find(self, reference: str) -> BuiltImage | None:
+        """The image `reference` if the daemon has it (the run worker reuses a template's image)."""
+        client = _client()
+        try:
+            return self.inspect(client, reference)
+        except TektiiError:
+            return None
         finally:
             client.close()
 
@@ -155,7 +150,7 @@ class DockerBuilder:
     def push(self, *, image: BuiltImage, credentials: PushCredentials, log: LogFn) -> str:
         from docker.errors import APIError, DockerException
 
-        client = docker_client()
+        client = _client()
         target = push_target(image, credentials)
         repository, tag = split_reference(target)
         try:

@@ -19,7 +19,7 @@ def _availability(items) -> list[dict]:
     for item in items:
         try:
             found = item.availability()
-            ok, reason = found.ok, found.reason
+            ok, reason = found.ok, found.describe()
         except Exception as exc:  # a broken plugin reports itself, it does not break the listing
             ok, reason = False, f"availability check failed: {exc}"
         rows.append({"name": item.name, "description": getattr(item, "description", ""), "available": ok, "reason": reason})
@@ -32,7 +32,8 @@ def list_plugins(ctx, args):
     runtimes = _availability(ctx.plugins.runtimes.values())
     overrides = [o.to_api() for o in ctx.plugins.overrides]
     payload = {"data": {"plugins": plugins, "builders": builders, "runtimes": runtimes,
-                        "formatters": sorted(ctx.plugins.formatters), "overrides": overrides}}
+                        "formatters": sorted(ctx.plugins.formatters), "templates": list(ctx.plugins.templates),
+                        "overrides": overrides}}
 
     def yes_no(row):
         return "yes" if row["available"] else f"no: {row['reason']}"

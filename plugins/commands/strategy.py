@@ -66,10 +66,11 @@ def init(ctx, args):
     from pathlib import Path
 
     from tektii_core.errors import TektiiError
-    from tektii_engine.templates import TEMPLATES, write_project
+    from tektii_engine.templates import write_project
 
-    if args.template not in TEMPLATES:
-        raise TektiiError(f"Unknown template {args.template!r}", hint=f"Available: {', '.join(TEMPLATES)}")
+    templates = ctx.plugins.templates
+    if args.template not in templates:
+        raise TektiiError(f"Unknown template {args.template!r}", hint=f"Available: {', '.join(templates)}")
     written = write_project(args.template, Path(args.directory), force=args.force)
     files = [str(p) for p in written]
     return Output(payload={"data": {"template": args.template, "directory": args.directory, "files": files}},

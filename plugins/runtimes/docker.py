@@ -20,6 +20,7 @@ from tektii_core.contracts import (
 
 class DockerRuntime:
     name = "docker"
+    image_builder = "docker"  # its images are the Docker daemon's: a template's is built there
     description = (
         "Runs the version's image in a locked-down container that can reach only the "
         "engine's API (no network, no capabilities, read-only, resource limits)"
@@ -27,12 +28,8 @@ class DockerRuntime:
 
     def availability(self) -> Availability:
         try:
-            from tektii_engine.runtimes.relay_image import (
-                BASE_IMAGE,
-                base_image_present,
-                docker_client,
-                relay_image_current,
-            )
+            from tektii_engine.docker_client import docker_client
+            from tektii_engine.runtimes.relay_image import BASE_IMAGE, base_image_present, relay_image_current
 
             client = docker_client(timeout=10)
         except TektiiError as err:

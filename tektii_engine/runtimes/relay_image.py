@@ -16,6 +16,7 @@ from typing import Any
 
 from tektii_core import __version__
 from tektii_core.contracts import LogFn, TektiiError
+from tektii_engine.docker_client import docker_client
 
 RELAY_REPOSITORY = "tektii/gateway-relay"
 RELAY_IMAGE = f"{RELAY_REPOSITORY}:{__version__}"
@@ -34,22 +35,6 @@ def content_hash() -> str:
         digest.update(name.encode() + b"\0")
         digest.update((_HERE / name).read_bytes())
     return digest.hexdigest()
-
-
-def docker_client(timeout: int = 120) -> Any:
-    """A Docker SDK client, or TektiiError("Docker not running") when there is no daemon."""
-    import docker
-    import docker.errors
-
-    try:
-        client = docker.from_env(timeout=timeout)
-        client.ping()
-    except (docker.errors.DockerException, OSError) as err:
-        raise TektiiError(
-            "Docker not running",
-            hint=f"Start the Docker daemon ({err.__class__.__name__}: {err})",
-        ) from err
-    return client
 
 
 def _image_labels(client: Any, reference: str) -> dict[str, str] | None:

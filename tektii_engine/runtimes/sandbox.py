@@ -41,9 +41,10 @@ from urllib.parse import urlsplit
 import attrs
 
 from tektii_core.contracts import LogFn, TektiiError
+from tektii_engine.docker_client import docker_client
 from tektii_engine.runlog import LineSplitter
 from tektii_engine.runtimes import relay
-from tektii_engine.runtimes.relay_image import docker_client, ensure_relay_image
+from tektii_engine.runtimes.relay_image import ensure_relay_image
 
 GATEWAY_PORT = 8080
 GATEWAY_URL_IN_SANDBOX = f"http://127.0.0.1:{GATEWAY_PORT}"

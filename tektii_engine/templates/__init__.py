@@ -1,30 +1,25 @@
-"""The platform's strategy templates and the project writer behind `tektii strategy init`.
+"""The built-in strategy templates and the project writer behind `tektii strategy init`.
 
-Each template is a directory of package data next to this file: a `tektii` SDK
+Each built-in template is a directory of package data next to this file: a `tektii` SDK
 strategy (`main.py` plus a pure logic module), its unit test, `requirements.txt`, a
-Dockerfile in the spec's style and a README. `version upload --template` builds these
-directories; `write_project` copies one into a user's directory.
+Dockerfile in the spec's style and a README. The built-in plugin `templates.builtin` registers
+them; plugins may register more (hookspecs.register_templates), so the set of templates is
+`Plugins.templates`, which the platform lists at `GET /v1/templates`. A template version runs
+the template's directory (process runtime) or its image (tektii_engine.worker);
+`write_project` copies one into a user's directory.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import shutil
 from pathlib import Path
 
-import attrs
-
-from tektii_core.contracts import TektiiError
+from tektii_core.contracts import TektiiError, Template
 
 _ROOT = Path(__file__).resolve().parent
 _SKIP = {"__pycache__", ".pytest_cache"}
-
-
-@attrs.frozen
-class Template:
-    name: str
-    description: str
-    defaults: dict[str, str]  # environment variable -> default value ("" = unset)
-
 
 _COMMON = {
     "ORDER_EQUITY_FRACTION": "0.10",
@@ -33,40 +28,32 @@ _COMMON = {
     "QUANTITY_DECIMALS": "8",
 }
 
-TEMPLATES: dict[str, Template] = {
-    t.name: t
-    for t in (
-        Template(
-            "ma-crossover",
-            "Simple moving-average crossover: long when the fast SMA crosses above the slow SMA, flat when it crosses below",
-            {"FAST_PERIOD": "10", "SLOW_PERIOD": "20", **_COMMON},
-        ),
-        Template(
-            "rsi-momentum",
-            "RSI momentum (Wilder): long when RSI climbs out of the oversold zone, flat when it falls out of the overbought zone",
-            {
-                "RSI_PERIOD": "14",
-                "RSI_OVERSOLD": "30",
-                "RSI_OVERBOUGHT": "70",
-                **_COMMON,
-            },
-        ),
-    )
-}
+BUILTIN_TEMPLATES: tuple[Template, ...] = (
+    Template(
+        "ma-crossover",
+        _ROOT / "ma-crossover",
+        "Simple moving-average crossover: long when the fast SMA crosses above the slow SMA, flat when it crosses below",
+        {"FAST_PERIOD": "10", "SLOW_PERIOD": "20", **_COMMON},
+    ),
+    Template(
+        "rsi-momentum",
+        _ROOT / "rsi-momentum",
+        "RSI momentum (Wilder): long when RSI climbs out of the oversold zone, flat when it falls out of the overbought zone",
+        {"RSI_PERIOD": "14", "RSI_OVERSOLD": "30", "RSI_OVERBOUGHT": "70", **_COMMON},
+    ),
+)
 
 
-def _unknown(name: str) -> TektiiError:
-    return TektiiError(
-        f"Unknown template {name!r}",
-        hint=f"Available templates: {', '.join(sorted(TEMPLATES))}",
-    )
+@functools.cache
+def _plugins():
+    from tektii_core.plugins import Plugins
+
+    return Plugins(hooks=["register_templates"])
 
 
 def template_dir(name: str) -> Path:
-    """The directory holding the files of template `name`."""
-    if name not in TEMPLATES:
-        raise _unknown(name)
-    return _ROOT / name
+    """The directory holding the files of template `name` (a built-in or a plugin's)."""
+    return _plugins().template(name).directory
 
 
 def template_files(name: str) -> list[Path]:
@@ -77,6 +64,16 @@ def template_files(name: str) -> list[Path]:
         for path in root.rglob("*")
         if path.is_file() and not _SKIP.intersection(path.relative_to(root).parts) and path.suffix != ".pyc"
     )
+
+
+def template_hash(name: str) -> str:
+    """sha256 over a template's files (names and contents): its image tag and its reproducibility record."""
+    root = template_dir(name)
+    digest = hashlib.sha256()
+    for relative in template_files(name):
+        digest.update(str(relative).encode() + b"\0")
+        digest.update((root / relative).read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def write_project(name: str, dest: Path, *, force: bool = False) -> list[Path]:

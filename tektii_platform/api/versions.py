@@ -20,8 +20,8 @@ from ..ids import new_id, now_db, rfc3339
 from ..validation import FieldError
 from .registry import issue_credentials, registry, repository_for
 from .strategies import get_owned
+from .templates import name_schema
 
-TEMPLATES = ("ma-crossover", "rsi-momentum")
 TARGET = ("linux", "amd64")
 _COLUMNS = ("id, strategy_id, owner_id, parent_id, git_sha, git_dirty, template, builder, state, failure_reason, "
             "repository, digest, size, os, architecture, created_at, updated_at")
@@ -35,7 +35,7 @@ CREATE_SCHEMA = {
                    "x-message": "must be a commit SHA or an identifier of letters, digits, '.', '_' and '-'"},
         "gitDirty": {"type": ["boolean", "null"]},
         "parentId": {"type": ["string", "null"]},
-        "template": {"type": ["string", "null"], "enum": [*TEMPLATES, None]},
+        "template": {"type": ["string", "null"]},  # one of the offered templates: name_schema(), in register()
         "builder": {"type": ["string", "null"], "maxLength": 64},
     },
 }
@@ -250,7 +250,9 @@ def register(router: Router) -> None:
         "properties": {k: {"type": "string"} for k in ("registry", "repository", "username", "password", "expiresAt")}}}}
     base = "/v1/strategies/{strategyId}/versions"
     router.add("POST", base, create_version, operation_id="createVersion", tag="versions", status=201,
-               request_schema=router.schema("VersionCreate", CREATE_SCHEMA), response_schema=created, errors=(503,))
+               request_schema=router.schema("VersionCreate", {
+                   **CREATE_SCHEMA, "properties": {**CREATE_SCHEMA["properties"], "template": name_schema()}}),
+               response_schema=created, errors=(503,))
     router.add("GET", base, list_versions, operation_id="listVersions", tag="versions", query=pagination.PARAMS,
                response_schema={"type": "object", "required": ["versions", "nextCursor"], "properties": {
                    "versions": {"type": "array", "items": version}, "nextCursor": {"type": ["string", "null"]}}})

@@ -28,9 +28,13 @@ def test_plugins_lists_builtins_and_the_example_package(cli):
     assert by_name["example"]["distribution"] == "tektii-example-plugin"
     assert by_name["example"]["version"] == "0.3.0"
     assert by_name["example"]["hooks"] == ["register_auth_providers", "register_builders", "register_commands",
-                                           "register_execution_backends", "register_formatters", "register_runtimes"]
+                                           "register_execution_backends", "register_formatters", "register_runtimes",
+                                           "register_templates"]
     assert by_name["commands.strategy"]["distribution"] == "tektii-cli"
     assert "markdown" in data["formatters"]
+    assert {"ma-crossover", "rsi-momentum", "buy-and-hold"} <= set(data["templates"])
+    template = next(b for b in data["builders"] if b["name"] == "template")
+    assert by_name["builders.template"]["hooks"] == ["register_builders"] and template["available"]
     assert data["overrides"] == []  # the example plugin overrides nothing unless asked to
     tarball = next(b for b in data["builders"] if b["name"] == "tarball")
     assert tarball == {"name": "tarball", "description": "Archives the build context (example third-party builder)",
@@ -199,3 +203,28 @@ def test_register_runtimes_from_a_plugin_is_listed_with_its_availability(cli, tm
                       "@hookimpl\ndef register_runtimes(register):\n    register(VM())\n")
     data = json.loads(cli("--output", "json", "plugins", env={"PYTHONPATH": str(site)}).out)["data"]
     assert {"name": "vm", "description": "Firecracker microVMs", "available": False, "reason": "no /dev/kvm"} in data["runtimes"]
+
+
+def test_a_plugin_template_is_uploaded_and_written_like_a_builtin(user_cli, tmp_path):
+    """register_templates: the example plugin's buy-and-hold is a template of the platform (the
+    template builder checks it against GET /v1/templates) and of `strategy init`."""
+    from tektii_core.plugins import Plugins
+
+    sid = json.loads(user_cli("--output", "json", "strategy", "create", "--name", "plugin-template").out)["data"]["id"]
+    result = user_cli("version", "upload", sid, "--template", "buy-and-hold", "--git-sha", "abc1234", cwd=tmp_path)
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert lines[:3] == ["Validating inputs...", "→ Detected version: abc1234", "Creating version in API..."]
+    assert "Connecting to Docker..." not in lines and "✓ Version uploaded successfully!" in lines
+    assert "  Image: template buy-and-hold" in lines
+    version_id = next(line.split(": ")[1] for line in lines if line.startswith("  Version ID: "))
+    version = json.loads(user_cli("--output", "json", "version", "get", sid, version_id).out)["data"]
+    assert (version["template"], version["builder"], version["state"]) == ("buy-and-hold", "template", "READY")
+    bad = user_cli("version", "upload", sid, "--template", "nope", cwd=tmp_path)
+    assert bad.code == 1 and bad.err.startswith("Error: Unknown template 'nope' (available: ") and "buy-and-hold" in bad.err
+
+    written = user_cli("strategy", "init", "buy-and-hold", str(tmp_path / "project"))
+    assert written.code == 0, written.err
+    source = Plugins(hooks=["register_templates"]).template("buy-and-hold").directory
+    assert (tmp_path / "project" / "main.py").read_text() == (source / "main.py").read_text()
+    assert (tmp_path / "project" / "Dockerfile").is_file()

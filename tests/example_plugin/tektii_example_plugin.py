@@ -2,8 +2,9 @@
 
 It adds: a builder (`tarball`: writes the build context as a reproducible tar archive, which is
 all a "build" needs to be when the target is an archive store), a formatter (`markdown`), an
-auth provider (a key read from the file named by EXAMPLE_TEKTII_KEY_FILE), a noun (`hello`) and a
-verb under the built-in noun `strategy` (`count`).
+auth provider (a key read from the file named by EXAMPLE_TEKTII_KEY_FILE), a strategy template
+(`buy-and-hold`, the files in buy_and_hold_template/ next to this module: the test suite installs
+this distribution editable), a noun (`hello`) and a verb under the built-in noun `strategy` (`count`).
 
 With EXAMPLE_OVERRIDE_BUILTINS=1 it also registers one thing of each kind under a built-in's name
 (the `csv` formatter, the `docker` builder, the `credential-helper` auth provider, the `process`
@@ -142,6 +143,13 @@ def register_builders(register):
     register(TarballBuilder(), order=90)
     if overriding_builtins():
         register(builder=TarballInsteadOfDocker(), order=10)
+
+
+@hookimpl
+def register_templates(register):
+    register("buy-and-hold", Path(__file__).resolve().parent / "buy_and_hold_template",
+             description="Buys QUANTITY units of each symbol on its first candle and holds (example plugin)",
+             defaults={"QUANTITY": "1"})
 
 
 @hookimpl

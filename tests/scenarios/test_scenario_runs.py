@@ -249,3 +249,23 @@ def test_another_users_scenarios_are_not_found(platform, owner):
     assert platform.call("GET", scen_path(strategy_id, "scen_doesnotexist"), key).status_code == 404
     assert platform.call("GET", scen_path(strategy_id, scenario["scenarioId"])).status_code == 401
     platform.wait(key, strategy_id, scenario["scenarioId"], timeout=120)
+
+
+def test_a_template_a_plugin_registers_runs_like_a_builtin(platform, owner):
+    """The example plugin's buy-and-hold template (register_templates): offered by the platform,
+    accepted for a version, and run by the worker from the plugin's own directory."""
+    key, strategy_id, _ = owner
+    offered = platform.call("GET", "/v1/templates").json()["data"]["templates"]
+    assert {"name": "buy-and-hold", "description": "Buys QUANTITY units of each symbol on its first candle and holds"
+            " (example plugin)", "defaults": {"QUANTITY": "1"}} in offered
+    version_id = platform.template_version(key, strategy_id, "buy-and-hold")
+    created = platform.create(key, strategy_id, with_version(SPEC_CONFIG, version_id, **SHORT,
+                                                             environment={"QUANTITY": "0.5"}))
+    done = platform.wait(key, strategy_id, created["scenarioId"], timeout=600)
+    assert done["state"] == "COMPLETE", done
+    base = scen_path(strategy_id, created["scenarioId"]) + "/results"
+    rows = platform.ok("GET", base + "/timeseries", key)["rows"]
+    assert rows and rows[-1]["equity"] != rows[0]["equity"]  # it bought, and the price moved
+    unknown = platform.call("POST", f"/v1/strategies/{strategy_id}/versions", key,
+                            json={"gitSha": "abc1234", "template": "nope"})
+    assert unknown.status_code == 422 and unknown.json()["error"]["details"][0]["field"] == "template"

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tektii_engine.templates import TEMPLATES, template_dir
+from tektii_engine.templates import BUILTIN_TEMPLATES, template_dir
 
 
 def test_ma_defaults_and_overrides(ma):
@@ -102,8 +102,10 @@ def test_main_fails_fast_on_bad_settings_before_connecting(template, env, messag
 
 
 def test_templates_catalogue_matches_the_directories():
-    assert set(TEMPLATES) == {"ma-crossover", "rsi-momentum"}
-    assert TEMPLATES["ma-crossover"].defaults["FAST_PERIOD"] == "10"
-    assert TEMPLATES["rsi-momentum"].defaults["RSI_OVERBOUGHT"] == "70"
-    for name in TEMPLATES:
-        assert (template_dir(name) / "main.py").is_file()
+    templates = {t.name: t for t in BUILTIN_TEMPLATES}
+    assert set(templates) == {"ma-crossover", "rsi-momentum"}
+    assert templates["ma-crossover"].defaults["FAST_PERIOD"] == "10"
+    assert templates["rsi-momentum"].defaults["RSI_OVERBOUGHT"] == "70"
+    for name, template in templates.items():
+        assert template_dir(name) == template.directory
+        assert (template.directory / "main.py").is_file()
