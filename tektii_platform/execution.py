@@ -2,7 +2,7 @@
 scenario's row, its version and the platform's own resources (market data, registry).
 
 Runtime choice (docs/scenarios.md): a version with an image runs in the ``docker`` runtime
-(the image is pulled from the platform's registry with pull credentials issued here); a
+(the image is pulled from the platform's registry with pull credentials its registry service issues); a
 template version runs in ``docker`` from the template's image when Docker is usable, else in
 the ``process`` runtime, but only on a single-user platform bound to loopback unless an admin
 sets ``TEKTII_PROCESS_FALLBACK=on``. ``TEKTII_RUNTIME=process|docker`` forces one.
@@ -10,26 +10,21 @@ sets ``TEKTII_PROCESS_FALLBACK=on``. ``TEKTII_RUNTIME=process|docker`` forces on
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import secrets
 import sqlite3
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from tektii_core.contracts import RunSpec, TektiiError
 from tektii_engine.runlog import max_bytes_from_env
 
-from .db import Database
-from .http import ApiError, AppContext
-from .ids import now_db
+from .http import AppContext
+from .registry.service import RegistryUnavailable
 
 RUNTIME_ENV = "TEKTII_RUNTIME"
 PROCESS_FALLBACK_ENV = "TEKTII_PROCESS_FALLBACK"  # auto (default) | on | off
-PULL_CREDENTIAL_TTL = timedelta(hours=2)  # outlives a queued run's pull; only the hash is stored
 _DOCKER_CHECK_TTL_S = 60.0
 
 
@@ -122,22 +117,6 @@ class RuntimeChooser:
         return "process"
 
 
-def issue_pull_credentials(db: Database, user_id: str, repository: str) -> dict[str, str]:
-    """Pull-only registry credentials for the platform's own pull of a run's image (the
-    same table and token endpoint as the credentials `version upload` gets)."""
-    username = f"pull-{secrets.token_hex(8)}"
-    password = secrets.token_urlsafe(32)
-    expires = (datetime.now(UTC) + PULL_CREDENTIAL_TTL).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    with db.transaction() as conn:
-        conn.execute("DELETE FROM registry_credentials WHERE expires_at < ?", (now_db(),))
-        conn.execute(
-            "INSERT INTO registry_credentials (username, secret_hash, user_id, repository, actions, expires_at)"
-            " VALUES (?, ?, ?, ?, 'pull', ?)",
-            (username, hashlib.sha256(password.encode()).hexdigest(), user_id, repository, expires),
-        )
-    return {"username": username, "password": password}
-
-
 def build_run_spec(ctx: AppContext, scenario: sqlite3.Row, chooser: RuntimeChooser) -> RunSpec:
     """The RunSpec for a claimed scenario; TektiiError when it cannot run (the run FAILS)."""
     version = ctx.db.query_one(
@@ -158,17 +137,9 @@ def build_run_spec(ctx: AppContext, scenario: sqlite3.Row, chooser: RuntimeChoos
     }
     if version["template"] is not None:
         return RunSpec(**common, template=version["template"])
-    registry = _running_registry(ctx)
-    image = f"{registry.address}/{version['repository']}@{version['digest']}"
-    auth = issue_pull_credentials(ctx.db, scenario["owner_id"], version["repository"])
+    try:
+        image, auth = ctx.registry.pull_image(scenario["owner_id"], version["repository"], version["digest"])
+    except RegistryUnavailable as exc:
+        raise TektiiError(f"The image registry is unavailable: {exc.message}") from None
     return RunSpec(**common, image=image, pull_auth=auth)
 
-
-def _running_registry(ctx: AppContext) -> Any:
-    """The platform's registry (configured with the platform's own address)."""
-    from .api.registry import registry
-
-    try:
-        return registry(ctx)
-    except ApiError as exc:
-        raise TektiiError(f"The image registry is unavailable: {exc.message}") from None

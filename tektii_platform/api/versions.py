@@ -18,7 +18,6 @@ from .. import pagination
 from ..http import ApiError, Request, Response, Router, not_found, ok, validation_error
 from ..ids import new_id, now_db, rfc3339
 from ..validation import FieldError
-from .registry import issue_credentials, registry, repository_for
 from .strategies import get_owned
 
 TEMPLATES = ("ma-crossover", "rsi-momentum")
@@ -95,14 +94,7 @@ def to_json(row: sqlite3.Row, registry_address: str | None) -> dict[str, Any]:
 
 
 def _registry_address(req: Request) -> str | None:
-    reg = req.ctx.extras.get("registry")
-    if reg is not None and reg.port:
-        return reg.address
-    remembered = req.ctx.data_dir / "registry" / "port"  # the registry keeps its port across restarts
-    try:
-        return f"127.0.0.1:{int(remembered.read_text().strip())}"
-    except (OSError, ValueError):
-        return None
+    return req.ctx.registry.address()
 
 
 ABANDON_ENV = "TEKTII_UPLOAD_ABANDON_S"
@@ -154,10 +146,9 @@ def create_version(req: Request) -> Response:
     push = None
     repository = None
     if not template:
-        reg = registry(req.ctx)  # 503 with what to install when it cannot run
-        repository = repository_for(strategy["id"])
-        push = {"registry": reg.address, "repository": repository,
-                **issue_credentials(req, repository, ("push", "pull"))}
+        # 503 with what to install when the registry cannot run
+        push = req.ctx.registry.push_credentials(req.user.id, strategy["id"])
+        repository = push["repository"]
     dirty = body.get("gitDirty")
     with req.db.transaction() as conn:
         conn.execute(
@@ -181,7 +172,7 @@ def complete_version(req: Request) -> Response:
         raise ApiError(409, f"Version {version_id} is {row['state']}, not PENDING", code="version_not_pending")
     from tektii_core.errors import TektiiError
 
-    reg = registry(req.ctx)
+    reg = req.ctx.registry.client()
     try:
         manifest = reg.manifest(row["repository"], body["digest"])
     except TektiiError as exc:
