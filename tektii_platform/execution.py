@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from tektii_engine.runlog import max_bytes_from_env
 
 from .http import AppContext
 from .registry.service import RegistryUnavailable
+from .store import Row, versions
 
 RUNTIME_ENV = "TEKTII_RUNTIME"
 PROCESS_FALLBACK_ENV = "TEKTII_PROCESS_FALLBACK"  # auto (default) | on | off
@@ -95,7 +95,7 @@ class RuntimeChooser:
                 self._docker_ok = (now, available.ok, available.reason)
         return self._docker_ok[1], self._docker_ok[2]
 
-    def choose(self, version: sqlite3.Row) -> str:
+    def choose(self, version: Row) -> str:
         forced = os.environ.get(RUNTIME_ENV, "").strip()
         if forced:
             if forced not in self.runtimes:
@@ -117,11 +117,9 @@ class RuntimeChooser:
         return "process"
 
 
-def build_run_spec(ctx: AppContext, scenario: sqlite3.Row, chooser: RuntimeChooser) -> RunSpec:
+def build_run_spec(ctx: AppContext, scenario: Row, chooser: RuntimeChooser) -> RunSpec:
     """The RunSpec for a claimed scenario; TektiiError when it cannot run (the run FAILS)."""
-    version = ctx.db.query_one(
-        "SELECT id, template, repository, digest, state FROM versions WHERE id = ?", (scenario["version_id"],)
-    )
+    version = versions.get(ctx.db, scenario["version_id"])
     if version is None or version["state"] != "READY":
         raise TektiiError(f"Version {scenario['version_id']} is no longer READY")
     runtime = chooser.choose(version)
