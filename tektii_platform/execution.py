@@ -24,6 +24,8 @@ from .registry.service import RegistryUnavailable
 from .store import Row, versions
 
 RUNTIME_ENV = "TEKTII_RUNTIME"
+WALL_CLOCK_ENV = "TEKTII_RUN_WALL_CLOCK_S"
+DEFAULT_WALL_CLOCK_S = 3600.0
 PROCESS_FALLBACK_ENV = "TEKTII_PROCESS_FALLBACK"  # auto (default) | on | off
 _DOCKER_CHECK_TTL_S = 60.0
 
@@ -52,6 +54,21 @@ def read_result(directory: Path) -> dict[str, Any] | None:
         return json.loads((Path(directory) / "result.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def wall_clock_from_env() -> float:
+    """How long a run may take in real time, in seconds (TEKTII_RUN_WALL_CLOCK_S, default 3600);
+    a run past it ends FAILED "the run exceeded its wall-clock limit of N s"."""
+    text = os.environ.get(WALL_CLOCK_ENV, "").strip()
+    if not text:
+        return DEFAULT_WALL_CLOCK_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise TektiiError(f"{WALL_CLOCK_ENV} must be a positive number of seconds, got {text!r}")
+    return value
 
 
 def process_fallback_refusal(ctx: AppContext) -> str | None:
@@ -132,6 +149,7 @@ def build_run_spec(ctx: AppContext, scenario: Row, chooser: RuntimeChooser) -> R
         "market_data_dir": market_data_dir(ctx.data_dir),
         "runtime": runtime,
         "log_max_bytes": max_bytes_from_env(),
+        "wall_clock_s": wall_clock_from_env(),
     }
     if version["template"] is not None:
         return RunSpec(**common, template=version["template"])

@@ -28,7 +28,7 @@ import attrs
 
 from tektii_core.contracts import RunHandle, RunStatus, TektiiError
 
-from .execution import RuntimeChooser, build_run_spec, read_result, run_dir
+from .execution import RuntimeChooser, build_run_spec, read_result, run_dir, wall_clock_from_env
 from .http import AppContext
 from .ids import now_db
 from .store import scenarios
@@ -268,6 +268,7 @@ def start_scheduler(ctx: AppContext) -> Scheduler | None:
     available = backend.availability()
     if not available.ok:
         raise TektiiError(f"The execution backend {backend.name!r} cannot run here: {available.reason}")
+    wall_clock_from_env()  # a bad setting stops the platform's start, not each run
     scheduler = Scheduler(ctx, backend, plugins.runtimes, max_concurrent_from_env())
     if not scheduler.start():
         return None
