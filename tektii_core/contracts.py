@@ -228,6 +228,7 @@ class RunSpec:
     pull_auth: Mapping[str, str] | None = None  # {"username", "password"} for pulling `image`
     limits: RuntimeLimits = attrs.field(factory=RuntimeLimits)
     log_max_bytes: int = DEFAULT_RUN_LOG_MAX_BYTES  # cap of strategy.log, head and tail kept (tektii_engine.runlog)
+    wall_clock_s: float | None = None  # the whole run's real-time limit (None: the engine's default, 3600 s)
 
 
 @attrs.frozen

@@ -28,7 +28,8 @@ that a killed platform leaves no strategy running.
 The spec file (JSON, written by the backend): ``scenarioId``, ``config`` (the scenario
 config with defaults), ``runDir``, ``marketDataDir``, ``runtime``, ``image``, ``template``,
 ``pullAuth`` (``{"username", "password"}`` or null), ``limits`` (RuntimeLimits fields),
-``logMaxBytes`` (the stored log's cap) and optionally ``wallClockS`` (the whole run's limit).
+``logMaxBytes`` (the stored log's cap) and optionally ``wallClockS`` (the whole run's real-time limit: the
+platform's ``TEKTII_RUN_WALL_CLOCK_S``; without it the engine's default, 3600 s).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from tektii_core.contracts import TektiiError
 
 from .db import Database
 from .ids import new_id, now_db, rfc3339
+from .store import Row, api_keys, users
 
 KEY_PREFIX = "tk_"
 _PREFIX_LEN = len(KEY_PREFIX) + 8
@@ -28,7 +29,6 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9._ -]{1,100}$")
 LOCAL_USER_META = "local_user_id"
 ADMIN, USER = "admin", "user"
 ROLES = (ADMIN, USER)
-_USER_COLUMNS = "id, name, created_at, role, revoked_at"
 
 
 @attrs.frozen
@@ -47,7 +47,7 @@ class User:
         return {"id": self.id, "name": self.name, "role": self.role, "createdAt": self.created_at}
 
 
-def _user(row) -> User:
+def _user(row: Row) -> User:
     return User(id=row["id"], name=row["name"], created_at=rfc3339(row["created_at"]), role=row["role"],
                 revoked_at=rfc3339(row["revoked_at"]) if row["revoked_at"] else None)
 
@@ -68,45 +68,40 @@ def create_user(db: Database, name: str, *, admin: bool = False) -> tuple[User, 
             f"Invalid user name {name!r}: use 1-100 letters, digits, spaces, '.', '_' or '-', "
             "not starting or ending with a space."
         )
-    with db.transaction() as conn:
+    with db.transaction():
         user_id, created = new_id("user"), now_db()
         role = ADMIN if admin else USER
-        conn.execute(
-            "INSERT INTO users (id, name, created_at, role) VALUES (?, ?, ?, ?)",
-            (user_id, name, created, role),
-        )
+        users.insert(db, user_id, name, created, role)
         api_key = create_api_key(db, user_id)
     return User(user_id, name, rfc3339(created), role), api_key
 
 
 def get_user(db: Database, user_id: str) -> User | None:
-    row = db.query_one(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,))
+    row = users.get(db, user_id)
     return _user(row) if row else None
 
 
 def list_users(db: Database) -> list[User]:
-    return [_user(r) for r in db.query(f"SELECT {_USER_COLUMNS} FROM users ORDER BY created_at, rowid")]
+    return [_user(r) for r in users.list_all(db)]
 
 
 def active_user_count(db: Database) -> int:
-    return int(db.query_one("SELECT COUNT(*) FROM users WHERE revoked_at IS NULL")[0])
+    return users.count_active(db)
 
 
 def revoke_user(db: Database, user_id: str) -> User:
     """Revoke a user and every key of theirs (their strategies and runs stay). The last
     active admin cannot be revoked: someone must be able to write market data."""
-    with db.transaction() as conn:
-        row = conn.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,)).fetchone()
+    with db.transaction():
+        row = users.get(db, user_id)
         if row is None or row["revoked_at"] is not None:
             raise TektiiError(f"No active user {user_id}", hint="See `tektii platform user list`.")
-        if row["role"] == ADMIN:
-            admins = conn.execute("SELECT COUNT(*) FROM users WHERE role = ? AND revoked_at IS NULL", (ADMIN,)).fetchone()
-            if admins[0] <= 1:
-                raise TektiiError(f"{user_id} is the last admin and cannot be revoked",
-                                  hint="Create another admin first: tektii platform user create NAME --admin")
+        if row["role"] == ADMIN and users.count_active(db, ADMIN) <= 1:
+            raise TektiiError(f"{user_id} is the last admin and cannot be revoked",
+                              hint="Create another admin first: tektii platform user create NAME --admin")
         now = now_db()
-        conn.execute("UPDATE users SET revoked_at = ? WHERE id = ?", (now, user_id))
-        conn.execute("UPDATE api_keys SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL", (now, user_id))
+        users.revoke(db, user_id, now)
+        api_keys.revoke_all_of(db, user_id, now)
     revoked = get_user(db, user_id)
     assert revoked is not None
     return revoked
@@ -115,31 +110,19 @@ def revoke_user(db: Database, user_id: str) -> User:
 def create_api_key(db: Database, user_id: str) -> str:
     """Issue a new key for an existing user (earlier keys stay valid until revoked)."""
     api_key = _new_key()
-    with db.transaction() as conn:
-        if conn.execute("SELECT 1 FROM users WHERE id = ? AND revoked_at IS NULL", (user_id,)).fetchone() is None:
+    with db.transaction():
+        if not users.is_active(db, user_id):
             raise TektiiError(f"No user {user_id}")
-        conn.execute(
-            "INSERT INTO api_keys (id, user_id, prefix, key_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-            (new_id("key"), user_id, api_key[:_PREFIX_LEN], _hash(api_key), now_db()),
-        )
+        api_keys.insert(db, new_id("key"), user_id, api_key[:_PREFIX_LEN], _hash(api_key), now_db())
     return api_key
 
 
 def revoke_api_key(db: Database, key: str) -> bool:
     """Revoke a key given in full or by its id (``key_...``); False if there is no such
     usable key."""
-    with db.transaction() as conn:
-        if key.startswith("key_"):
-            cur = conn.execute(
-                "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                (now_db(), key),
-            )
-        else:
-            cur = conn.execute(
-                "UPDATE api_keys SET revoked_at = ? WHERE key_hash = ? AND revoked_at IS NULL",
-                (now_db(), _hash(key)),
-            )
-        return cur.rowcount > 0
+    if key.startswith("key_"):
+        return api_keys.revoke(db, now_db(), key_id=key)
+    return api_keys.revoke(db, now_db(), key_hash=_hash(key))
 
 
 def authenticate(db: Database, api_key: str) -> User | None:
@@ -147,12 +130,7 @@ def authenticate(db: Database, api_key: str) -> User | None:
     if not api_key.startswith(KEY_PREFIX) or len(api_key) > 200:
         return None
     digest = _hash(api_key)
-    rows = db.query(
-        "SELECT k.key_hash, k.revoked_at AS key_revoked_at, u.id, u.name, u.created_at, u.role, u.revoked_at"
-        " FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.prefix = ?",
-        (api_key[:_PREFIX_LEN],),
-    )
-    for row in rows:
+    for row in api_keys.candidates(db, api_key[:_PREFIX_LEN]):
         # Constant-time, so response timing reveals nothing about how much of a hash matched.
         if hmac.compare_digest(row["key_hash"], digest) and row["key_revoked_at"] is None and row["revoked_at"] is None:
             return _user(row)
@@ -161,19 +139,13 @@ def authenticate(db: Database, api_key: str) -> User | None:
 
 def ensure_local_user(db: Database) -> User:
     """The local platform's user (an admin: it owns the machine), created on first call."""
-    with db.transaction() as conn:
-        row = conn.execute("SELECT value FROM meta WHERE key = ?", (LOCAL_USER_META,)).fetchone()
-        if row is not None:
-            user = get_user(db, row["value"])
+    with db.transaction():
+        existing = users.get_meta(db, LOCAL_USER_META)
+        if existing is not None:
+            user = get_user(db, existing)
             if user is not None and user.revoked_at is None:
                 return user
         user_id, created = new_id("user"), now_db()
-        conn.execute(
-            "INSERT INTO users (id, name, created_at, role) VALUES (?, ?, ?, ?)",
-            (user_id, "local", created, ADMIN),
-        )
-        conn.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-            (LOCAL_USER_META, user_id),
-        )
+        users.insert(db, user_id, "local", created, ADMIN)
+        users.set_meta(db, LOCAL_USER_META, user_id)
         return User(user_id, "local", rfc3339(created), ADMIN)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
-import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -13,9 +12,10 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from . import accounts
-from .db import Database, open_database
+from .db import Database, is_busy, open_database
 from .hosts import OwnAddress
 from .http import HTTP_REASONS, ApiError, AppContext, Request, Response, Router
+from .registry.service import RegistryService, RegistryUnavailable
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("tektii_platform.access")
@@ -133,17 +133,14 @@ class App:
             if exc.status == 401:
                 exc.headers.setdefault("WWW-Authenticate", 'Bearer realm="tektii"')
             return Response(exc.status, exc.to_json(), exc.headers)
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
+        except RegistryUnavailable as exc:
+            err = ApiError(503, exc.message, code="registry_unavailable", hint=exc.hint)
+            return Response(503, err.to_json())
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: answer 500, log the rest
+            if is_busy(exc):
                 log.warning("database busy: %s", exc)
-                err = ApiError(
-                    503,
-                    "The platform is busy; retry shortly",
-                    headers={"Retry-After": "1"},
-                )
+                err = ApiError(503, "The platform is busy; retry shortly", headers={"Retry-After": "1"})
                 return Response(503, err.to_json(), err.headers)
-            return self._internal_error()
-        except Exception:  # noqa: BLE001 - the last line of defence: answer 500, log the rest
             return self._internal_error()
 
     def _internal_error(self) -> Response:
@@ -152,13 +149,11 @@ class App:
         return Response(500, ApiError(500, "Internal server error").to_json())
 
     def bind(self, address: OwnAddress) -> None:
-        """The socket is bound at `address`: the platform's names are known, and resources
-        configured with its address (the registry's token realm) start now, from it."""
+        """The socket is bound at `address`: the platform's names are known, and the registry,
+        configured with its address (the token realm, at the address local processes reach the
+        platform at: the registry and the Docker daemon run on this machine), starts now."""
         self.ctx.address = address
-        for module in api_modules():
-            bound = getattr(module, "bound", None)
-            if bound is not None:
-                bound(self.ctx)
+        self.ctx.registry.bind(f"{address.local_url}/v1/registry/token")
 
     def close(self) -> None:
         for closer in reversed(self.ctx.closers):
@@ -173,7 +168,9 @@ def create_app(data_dir: Path) -> App:
     """The platform application for ``data_dir`` (database created and migrated on the way)."""
     data_dir = Path(data_dir)
     db = open_database(data_dir)
-    app = App(AppContext(data_dir=data_dir, db=db), Router())
+    registry = RegistryService(data_dir / "registry", db)
+    app = App(AppContext(data_dir=data_dir, db=db, registry=registry), Router())
+    app.ctx.on_close(registry.close)
     try:
         app.router = build_router()
         for module in api_modules():

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import attrs
 
+from tektii_core.cli.platform_admin import DEFAULT_PORT  # preferred, so that the address stays the same across restarts
 from tektii_core.contracts import TektiiError
 
 STATE_FILE = "platform.json"  # written by server.write_state
 LOG_FILE = "platform.log"
 LOCK_FILE = "platform.lock"
-DEFAULT_PORT = 8470  # preferred, so that the address stays the same across restarts
 START_TIMEOUT = 30.0
 SERVICE = "tektii-platform"  # what /healthz names itself
 

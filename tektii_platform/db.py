@@ -142,6 +142,11 @@ class Database:
     def query_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         return self.connection().execute(sql, params).fetchone()
 
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One write, in the caller's transaction or its own; the number of rows it changed."""
+        with self.transaction() as conn:
+            return conn.execute(sql, params).rowcount
+
     # -- schema ------------------------------------------------------------------------
 
     def schema_version(self) -> int:
@@ -189,6 +194,11 @@ class Database:
             log.info("applied migration %04d_%s", migration.version, migration.name)
             applied.append(migration.version)
         return applied
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether `exc` says another writer held the database past the busy timeout."""
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
 
 
 def private_data_dir(data_dir: Path) -> Path:

@@ -2,7 +2,7 @@
 scenario's row, its version and the platform's own resources (market data, registry).
 
 Runtime choice (docs/scenarios.md): a version with an image runs in the ``docker`` runtime
-(the image is pulled from the platform's registry with pull credentials issued here); a
+(the image is pulled from the platform's registry with pull credentials its registry service issues); a
 template version runs in ``docker`` from the template's image when Docker is usable, else in
 the ``process`` runtime, but only on a single-user platform bound to loopback unless an admin
 sets ``TEKTII_PROCESS_FALLBACK=on``. ``TEKTII_RUNTIME=process|docker`` forces one.
@@ -10,26 +10,23 @@ sets ``TEKTII_PROCESS_FALLBACK=on``. ``TEKTII_RUNTIME=process|docker`` forces on
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import secrets
-import sqlite3
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from tektii_core.contracts import RunSpec, TektiiError
 from tektii_engine.runlog import max_bytes_from_env
 
-from .db import Database
-from .http import ApiError, AppContext
-from .ids import now_db
+from .http import AppContext
+from .registry.service import RegistryUnavailable
+from .store import Row, versions
 
 RUNTIME_ENV = "TEKTII_RUNTIME"
+WALL_CLOCK_ENV = "TEKTII_RUN_WALL_CLOCK_S"
+DEFAULT_WALL_CLOCK_S = 3600.0
 PROCESS_FALLBACK_ENV = "TEKTII_PROCESS_FALLBACK"  # auto (default) | on | off
-PULL_CREDENTIAL_TTL = timedelta(hours=2)  # outlives a queued run's pull; only the hash is stored
 _DOCKER_CHECK_TTL_S = 60.0
 
 
@@ -57,6 +54,21 @@ def read_result(directory: Path) -> dict[str, Any] | None:
         return json.loads((Path(directory) / "result.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def wall_clock_from_env() -> float:
+    """How long a run may take in real time, in seconds (TEKTII_RUN_WALL_CLOCK_S, default 3600);
+    a run past it ends FAILED "the run exceeded its wall-clock limit of N s"."""
+    text = os.environ.get(WALL_CLOCK_ENV, "").strip()
+    if not text:
+        return DEFAULT_WALL_CLOCK_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise TektiiError(f"{WALL_CLOCK_ENV} must be a positive number of seconds, got {text!r}")
+    return value
 
 
 def process_fallback_refusal(ctx: AppContext) -> str | None:
@@ -100,7 +112,7 @@ class RuntimeChooser:
                 self._docker_ok = (now, available.ok, available.reason)
         return self._docker_ok[1], self._docker_ok[2]
 
-    def choose(self, version: sqlite3.Row) -> str:
+    def choose(self, version: Row) -> str:
         forced = os.environ.get(RUNTIME_ENV, "").strip()
         if forced:
             if forced not in self.runtimes:
@@ -122,27 +134,9 @@ class RuntimeChooser:
         return "process"
 
 
-def issue_pull_credentials(db: Database, user_id: str, repository: str) -> dict[str, str]:
-    """Pull-only registry credentials for the platform's own pull of a run's image (the
-    same table and token endpoint as the credentials `version upload` gets)."""
-    username = f"pull-{secrets.token_hex(8)}"
-    password = secrets.token_urlsafe(32)
-    expires = (datetime.now(UTC) + PULL_CREDENTIAL_TTL).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    with db.transaction() as conn:
-        conn.execute("DELETE FROM registry_credentials WHERE expires_at < ?", (now_db(),))
-        conn.execute(
-            "INSERT INTO registry_credentials (username, secret_hash, user_id, repository, actions, expires_at)"
-            " VALUES (?, ?, ?, ?, 'pull', ?)",
-            (username, hashlib.sha256(password.encode()).hexdigest(), user_id, repository, expires),
-        )
-    return {"username": username, "password": password}
-
-
-def build_run_spec(ctx: AppContext, scenario: sqlite3.Row, chooser: RuntimeChooser) -> RunSpec:
+def build_run_spec(ctx: AppContext, scenario: Row, chooser: RuntimeChooser) -> RunSpec:
     """The RunSpec for a claimed scenario; TektiiError when it cannot run (the run FAILS)."""
-    version = ctx.db.query_one(
-        "SELECT id, template, repository, digest, state FROM versions WHERE id = ?", (scenario["version_id"],)
-    )
+    version = versions.get(ctx.db, scenario["version_id"])
     if version is None or version["state"] != "READY":
         raise TektiiError(f"Version {scenario['version_id']} is no longer READY")
     runtime = chooser.choose(version)
@@ -155,20 +149,13 @@ def build_run_spec(ctx: AppContext, scenario: sqlite3.Row, chooser: RuntimeChoos
         "market_data_dir": market_data_dir(ctx.data_dir),
         "runtime": runtime,
         "log_max_bytes": max_bytes_from_env(),
+        "wall_clock_s": wall_clock_from_env(),
     }
     if version["template"] is not None:
         return RunSpec(**common, template=version["template"])
-    registry = _running_registry(ctx)
-    image = f"{registry.address}/{version['repository']}@{version['digest']}"
-    auth = issue_pull_credentials(ctx.db, scenario["owner_id"], version["repository"])
+    try:
+        image, auth = ctx.registry.pull_image(scenario["owner_id"], version["repository"], version["digest"])
+    except RegistryUnavailable as exc:
+        raise TektiiError(f"The image registry is unavailable: {exc.message}") from None
     return RunSpec(**common, image=image, pull_auth=auth)
 
-
-def _running_registry(ctx: AppContext) -> Any:
-    """The platform's registry (configured with the platform's own address)."""
-    from .api.registry import registry
-
-    try:
-        return registry(ctx)
-    except ApiError as exc:
-        raise TektiiError(f"The image registry is unavailable: {exc.message}") from None

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .accounts import User
     from .db import Database
     from .hosts import OwnAddress
+    from .registry.service import RegistryService
 
 MAX_BODY_BYTES = 1024 * 1024
 HTTP_REASONS = {
@@ -135,11 +136,12 @@ def ok(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -
 
 @attrs.define
 class AppContext:
-    """What every handler can reach: the data directory, the database, the platform's own
-    address (set once its socket is bound) and shutdown hooks."""
+    """What every handler can reach: the data directory, the database, the platform's services
+    (the image registry), its own address (set once its socket is bound) and shutdown hooks."""
 
     data_dir: Path
     db: Database
+    registry: RegistryService
     address: OwnAddress | None = None
     closers: list[Callable[[], None]] = attrs.Factory(list)
     extras: dict[str, Any] = attrs.Factory(dict)  # per-resource state, keyed by module

@@ -1,7 +1,7 @@
 """Keyset pagination: ``limit`` and an opaque ``cursor``.
 
-Lists are ordered newest first by (created_at, id); the cursor is the base64 of the last
-returned item's position, so pages neither repeat nor skip items when others are added
+Lists are ordered newest first by (created_at, id) (the store's ``keyset`` queries them); the
+cursor is the base64 of the last returned item's position, so pages neither repeat nor skip items when others are added
 meanwhile (new items are newer than any cursor and appear on a fresh first page).
 """
 
@@ -13,9 +13,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import attrs
-
 from .http import Param, Request, validation_error
+from .store import Page
 from .validation import FieldError
 
 DEFAULT_LIMIT = 20
@@ -38,12 +37,6 @@ PARAMS = (
         "The nextCursor of the previous page; omit for the first page.",
     ),
 )
-
-
-@attrs.frozen
-class Page:
-    limit: int
-    after: tuple[str, str] | None  # (created_at, id) of the last item already seen
 
 
 def encode_cursor(created_at: str, ident: str) -> str:
@@ -83,17 +76,6 @@ def parse_page(req: Request) -> Page:
     if errors:
         raise validation_error(errors)
     return Page(limit, after)
-
-
-def keyset_sql(page: Page, created_col: str = "created_at", id_col: str = "id") -> tuple[str, list[Any]]:
-    """The WHERE fragment (prefixed with AND) and ORDER/LIMIT clause for ``page``; fetches
-    one extra row to learn whether another page follows."""
-    where, params = "", []
-    if page.after is not None:
-        where = f" AND ({created_col}, {id_col}) < (?, ?)"
-        params = list(page.after)
-    order = f" ORDER BY {created_col} DESC, {id_col} DESC LIMIT {page.limit + 1}"
-    return where + order, params
 
 
 def finish(rows: Sequence[Any], page: Page) -> tuple[Sequence[Any], str | None]:

@@ -28,9 +28,10 @@ import attrs
 
 from tektii_core.contracts import RunHandle, RunStatus, TektiiError
 
-from .execution import RuntimeChooser, build_run_spec, read_result, run_dir
+from .execution import RuntimeChooser, build_run_spec, read_result, run_dir, wall_clock_from_env
 from .http import AppContext
 from .ids import now_db
+from .store import scenarios
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,7 @@ class Scheduler:
     # -- recovery --------------------------------------------------------------------------
     def recover(self) -> None:
         """Runs left RUNNING by a platform that died: release their leftovers, mark FAILED."""
-        for row in self.db.query("SELECT id, handle FROM scenarios WHERE state = 'RUNNING'"):
+        for row in scenarios.running(self.db):
             try:
                 self.backend.abandon(row["id"], run_dir(self.ctx.data_dir, row["id"]), row["handle"])
             except Exception:  # noqa: BLE001 - the row must not stay RUNNING whatever happens
@@ -165,18 +166,9 @@ class Scheduler:
 
     def _claim(self) -> Any:
         """The oldest PENDING scenario, now RUNNING (atomically: a cancel cannot slip in)."""
-        # a plain read first: an idle queue must not take the write lock five times a second
-        if self.db.query_one("SELECT 1 FROM scenarios WHERE state = 'PENDING' LIMIT 1") is None:
+        row = scenarios.claim_next(self.db, self.backend.name, now_db())
+        if row is None:
             return None
-        now = now_db()
-        with self.db.transaction() as conn:
-            row = conn.execute("SELECT * FROM scenarios WHERE state = 'PENDING' ORDER BY created_at, id LIMIT 1").fetchone()
-            if row is None:
-                return None
-            conn.execute(
-                "UPDATE scenarios SET state = 'RUNNING', started_at = ?, updated_at = ?, backend = ? WHERE id = ?",
-                (now, now, self.backend.name, row["id"]),
-            )
         self._changed()
         return row
 
@@ -192,22 +184,14 @@ class Scheduler:
             log.exception("could not start run %s", row["id"])
             self._finish(row["id"], RunStatus("FAILED", None, f"The run could not be started: {exc}"))
             return
-        with self.db.transaction() as conn:
-            conn.execute(
-                "UPDATE scenarios SET runtime = ?, handle = ?, updated_at = ? WHERE id = ?",
-                (spec.runtime, handle.ident, now_db(), row["id"]),
-            )
+        scenarios.set_started(self.db, row["id"], spec.runtime, handle.ident, now_db())
         self.running[row["id"]] = _Running(handle)
         log.info("run %s started (%s runtime, %s)", row["id"], spec.runtime, handle.ident)
 
     def _supervise(self) -> None:
         if not self.running:
             return
-        marks = ",".join("?" * len(self.running))
-        wanted = {
-            r["id"]
-            for r in self.db.query(f"SELECT id FROM scenarios WHERE id IN ({marks}) AND cancel_requested = 1", list(self.running))
-        }
+        wanted = scenarios.cancel_requested(self.db, list(self.running))
         for scenario_id, run in list(self.running.items()):
             if scenario_id in wanted and not run.cancel_sent:
                 run.cancel_sent = True
@@ -222,11 +206,7 @@ class Scheduler:
                 now = time.monotonic()
                 if now - run.progress_written_at >= PROGRESS_WRITE_INTERVAL_S:
                     run.last_progress, run.progress_written_at = status.progress, now
-                    with self.db.transaction() as conn:
-                        conn.execute(
-                            "UPDATE scenarios SET progress = ?, updated_at = ? WHERE id = ? AND state = 'RUNNING'",
-                            (json.dumps(status.progress.to_api()), now_db(), scenario_id),
-                        )
+                    scenarios.set_progress(self.db, scenario_id, status.progress.to_api(), now_db())
                     self._changed()
 
     def _finish(self, scenario_id: str, status: RunStatus) -> None:
@@ -251,14 +231,8 @@ class Scheduler:
                 progress.setdefault("eventsPerSecond", 0.0)
         if state == "CANCELLED":
             reason = None
-        now = now_db()
-        with self.db.transaction() as conn:
-            conn.execute(
-                "UPDATE scenarios SET state = ?, failure_reason = ?, metrics = ?, counters = ?, progress = ?,"
-                " reproducibility = ?, finished_at = ?, updated_at = ? WHERE id = ? AND state = 'RUNNING'",
-                (state, reason, metrics, counters, json.dumps(progress) if progress else None, record, now, now,
-                 scenario_id),
-            )
+        scenarios.finish(self.db, scenario_id, state, reason=reason, metrics=metrics, counters=counters,
+                         progress=progress, reproducibility=record, now=now_db())
         self._changed()
         log.info("run %s ended %s%s", scenario_id, state, f": {reason.splitlines()[0]}" if reason else "")
 
@@ -278,6 +252,13 @@ class Scheduler:
             log.warning("run %s did not stop within %.0f s", scenario_id, STOP_GRACE_S)
 
 
+def wake_scheduler(ctx: AppContext) -> None:
+    """Look at the run queue now (this process schedules runs when it has the scheduler)."""
+    scheduler = ctx.extras.get("scheduler")
+    if scheduler is not None:
+        scheduler.wake()
+
+
 def start_scheduler(ctx: AppContext) -> Scheduler | None:
     """The scheduler of this platform process, started; None when another process has it."""
     from tektii_core.plugins import Plugins
@@ -287,6 +268,7 @@ def start_scheduler(ctx: AppContext) -> Scheduler | None:
     available = backend.availability()
     if not available.ok:
         raise TektiiError(f"The execution backend {backend.name!r} cannot run here: {available.reason}")
+    wall_clock_from_env()  # a bad setting stops the platform's start, not each run
     scheduler = Scheduler(ctx, backend, plugins.runtimes, max_concurrent_from_env())
     if not scheduler.start():
         return None

@@ -29,6 +29,8 @@ from tektii_core.sweep_spec import SweepSpec, number_text, rank_trials, validate
 
 from .http import AppContext
 from .ids import now_db, rfc3339
+from .scheduler import wake_scheduler
+from .store import scenarios, sweeps
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +50,6 @@ def load_spec(spec_json: dict[str, Any]) -> SweepSpec:
 # -- representation ----------------------------------------------------------------------------
 
 
-def _trial_rows(db: Any, sweep_id: str) -> list[Any]:
-    return db.query("SELECT id, state, failure_reason, metrics, trial, trial_params, sample FROM scenarios"
-                    " WHERE sweep_id = ? ORDER BY sample, trial", (sweep_id,))
-
-
 def _result(row: Any, objective: str) -> dict[str, Any]:
     metrics = json.loads(row["metrics"]) if row["state"] == "COMPLETE" and row["metrics"] else None
     return {"scenarioId": row["id"], "state": row["state"], "failureReason": row["failure_reason"],
@@ -66,7 +63,7 @@ def sweep_json(db: Any, row: Any, *, with_trials: bool = True) -> dict[str, Any]
     trials: list[dict[str, Any]] = []
     out_of_sample: dict[int, dict[str, Any]] = {}
     counts = dict.fromkeys(("PENDING", "RUNNING", "COMPLETE", "FAILED", "CANCELLED"), 0)
-    for scenario in _trial_rows(db, row["id"]):
+    for scenario in scenarios.trials(db, row["id"]):
         if scenario["sample"] == "out":
             out_of_sample[scenario["trial"]] = _result(scenario, objective)
             continue
@@ -189,8 +186,8 @@ class SweepDriver:
     def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                for row in self.db.query("SELECT id FROM sweeps WHERE state = 'RUNNING' ORDER BY created_at"):
-                    self.advance(row["id"])
+                for sweep_id in sweeps.running_ids(self.db):
+                    self.advance(sweep_id)
             except Exception:  # noqa: BLE001 - keep driving; the error is in the log
                 log.exception("sweep driver tick failed")
             self._wake.wait(POLL_INTERVAL_S)
@@ -199,7 +196,7 @@ class SweepDriver:
     def advance(self, sweep_id: str) -> None:
         """One step of a sweep: queue what is due, or finish it. Safe to call at any time."""
         with self._lock:
-            row = self.db.query_one("SELECT * FROM sweeps WHERE id = ?", (sweep_id,))
+            row = sweeps.get(self.db, sweep_id)
             if row is None or row["state"] != "RUNNING":
                 return
             try:
@@ -211,7 +208,7 @@ class SweepDriver:
     def _advance(self, row: Any) -> None:
         stored = json.loads(row["spec"])
         spec = load_spec(stored)
-        trials = _trial_rows(self.db, row["id"])
+        trials = scenarios.trials(self.db, row["id"])
         searched = [t for t in trials if t["sample"] == "in"]
         if not searched and spec.method != "optuna":
             proposals = spec.grid() if spec.method == "grid" else spec.random_trials()
@@ -252,41 +249,30 @@ class SweepDriver:
         return float(value) if isinstance(value, (int, float)) else None
 
     def _queue(self, row: Any, spec: SweepSpec, trials: list[tuple[int, dict[str, str], str]]) -> None:
-        from .api.scenarios import insert_scenario, wake_scheduler
-
-        with self.db.transaction() as conn:
+        with self.db.transaction():
             # re-read under the write lock: a cancel that came in meanwhile wins
-            state = conn.execute("SELECT state FROM sweeps WHERE id = ?", (row["id"],)).fetchone()["state"]
-            if state != "RUNNING":
+            current = sweeps.get(self.db, row["id"])
+            if current is None or current["state"] != "RUNNING":
                 return
             for number, params, sample in trials:
                 raw = spec.in_sample_config(params) if sample == "in" else spec.out_of_sample_config(params)
                 config, problems = validate_config(raw)
                 if config is None:
                     raise ValueError(f"trial {number} has an invalid config: {'; '.join(map(str, problems))}")
-                insert_scenario(conn, row["strategy_id"], row["owner_id"], config.to_api(),
-                                sweep_id=row["id"], trial=number, trial_params=params, sample=sample)
+                scenarios.create(self.db, row["strategy_id"], row["owner_id"], config.to_api(),
+                                 sweep_id=row["id"], trial=number, trial_params=params, sample=sample)
         wake_scheduler(self.ctx)
         log.info("sweep %s: queued %d %s-sample trial(s)", row["id"], len(trials), trials[0][2] if trials else "")
 
     def _finish(self, sweep_id: str, state: str, reason: str | None) -> None:
-        now = now_db()
-        with self.db.transaction() as conn:
-            conn.execute("UPDATE sweeps SET state = ?, failure_reason = ?, finished_at = ?, updated_at = ?"
-                         " WHERE id = ? AND state = 'RUNNING'", (state, reason, now, now, sweep_id))
+        sweeps.finish(self.db, sweep_id, state, reason, now_db())
         log.info("sweep %s ended %s%s", sweep_id, state, f": {reason}" if reason else "")
 
 
 def cancel_sweep(ctx: AppContext, sweep_id: str) -> None:
     """Stop a sweep: pending trials are cancelled at once, running ones within seconds."""
-    from .api.scenarios import wake_scheduler
-
     now = now_db()
-    with ctx.db.transaction() as conn:
-        conn.execute("UPDATE sweeps SET state = 'CANCELLED', finished_at = ?, updated_at = ? WHERE id = ? AND state = 'RUNNING'",
-                     (now, now, sweep_id))
-        conn.execute("UPDATE scenarios SET state = 'CANCELLED', finished_at = ?, updated_at = ?"
-                     " WHERE sweep_id = ? AND state = 'PENDING'", (now, now, sweep_id))
-        conn.execute("UPDATE scenarios SET cancel_requested = 1, updated_at = ? WHERE sweep_id = ? AND state = 'RUNNING'",
-                     (now, sweep_id))
+    with ctx.db.transaction():
+        sweeps.finish(ctx.db, sweep_id, "CANCELLED", None, now)
+        scenarios.request_cancel(ctx.db, now, sweep_id=sweep_id)
     wake_scheduler(ctx)

@@ -7,6 +7,7 @@ they fail when the rule is broken (e.g. ``tektii_core`` importing ``tektii_platf
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,4 +112,61 @@ def test_the_checks_report_a_synthetic_violation():
 
 def test_relative_imports_resolve_inside_their_package():
     found = imports_of("tektii_platform", ROOT / "tektii_platform" / "api" / "versions.py")
-    assert ("tektii_platform.api.versions", "tektii_platform.api.registry") in {(i, m) for i, m, _ in found}
+    assert ("tektii_platform.api.versions", "tektii_platform.api.strategies") in {(i, m) for i, m, _ in found}
+
+
+# -- inside the platform: handlers on top, services below them, the store at the bottom -----------
+SQL = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|PRAGMA|BEGIN|COMMIT|ROLLBACK) ")
+SQL_HOMES = ("tektii_platform/store/", "tektii_platform/db.py")
+
+
+def sql_strings(path: Path) -> list[str]:
+    """Every string constant (f-string parts too) of `path` that starts like an SQL statement."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.match(node.value):
+            label = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
+            found.append(f"{label}:{node.lineno}: {node.value.strip()[:60]}")
+    return found
+
+
+def sql_outside_the_store() -> list[str]:
+    return [hit for path in sorted((ROOT / "tektii_platform").rglob("*.py"))
+            if not str(path.relative_to(ROOT)).startswith(SQL_HOMES) for hit in sql_strings(path)]
+
+
+def platform_rule_violations(imports: list[Import]) -> list[str]:
+    """Only the application (app.py) reaches the API handlers; the store reaches neither them nor
+    the HTTP layer nor the services above it."""
+    bad = []
+    for importer, imported, where in imports:
+        if not importer.startswith("tektii_platform") or not imported.startswith("tektii_platform"):
+            continue
+        handler = imported == "tektii_platform.api" or imported.startswith("tektii_platform.api.")
+        if handler and not importer.startswith("tektii_platform.api") and importer != "tektii_platform.app":
+            bad.append(f"{where}: {importer} imports {imported}")
+        if importer.startswith("tektii_platform.store") and not imported.startswith(
+                ("tektii_platform.store", "tektii_platform.db", "tektii_platform.ids")):
+            bad.append(f"{where}: {importer} imports {imported}")
+    return bad
+
+
+def test_no_sql_outside_the_store_and_db():
+    assert sql_outside_the_store() == []
+
+
+def test_the_platforms_inner_layers():
+    assert platform_rule_violations(all_imports()) == []
+
+
+def test_the_platform_checks_report_synthetic_violations(tmp_path):
+    assert platform_rule_violations([
+        ("tektii_platform.execution", "tektii_platform.api.registry", "x:1"),
+        ("tektii_platform.store.users", "tektii_platform.http", "x:2"),
+        ("tektii_platform.app", "tektii_platform.api", "x:3"),
+        ("tektii_platform.store.users", "tektii_platform.store", "x:4"),
+    ]) == ["x:1: tektii_platform.execution imports tektii_platform.api.registry",
+           "x:2: tektii_platform.store.users imports tektii_platform.http"]
+    sample = tmp_path / "sample.py"
+    sample.write_text('q = f"SELECT id FROM t WHERE x = {1}"\nmessage = "Select a file"\n')
+    assert sql_strings(sample) == ["sample.py:1: SELECT id FROM t WHERE x ="]

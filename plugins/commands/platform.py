@@ -1,9 +1,8 @@
-"""`tektii platform up | down | status | serve | user`: the local platform (API, storage, registry,
-runs) and its users."""
+"""`tektii platform up | down | status | serve | user | key`: the local platform (API, storage,
+registry, runs), its users and their API keys. serve, user and key run tektii_platform.admin
+(also behind `python -m tektii_platform`)."""
 
 from __future__ import annotations
-
-import os
 
 from tektii_core import hookimpl
 from tektii_core.output import Output
@@ -19,36 +18,58 @@ def register_commands(register):
     register("down", parent="platform", help="Stop the local platform", run=down)
     register("status", parent="platform", help="Show whether the local platform runs, and where", run=status)
     register("serve", parent="platform", help="Run the platform in the foreground (containers, service managers)",
-             run=serve, arguments=_serve_arguments)
+             run=serve, arguments=_serve_arguments,
+             description="Logs one line per request to stderr; SIGTERM or SIGINT finishes the requests in flight "
+                         "and exits 0.")
+    on_this_machine = ("Works on the platform's data directory on this machine (--data-dir, else $TEKTII_DATA_DIR or "
+                       "the XDG data directory), whether or not the platform runs.")
     register("user", parent="platform", help="Manage the platform's users: create (ordinary, or --admin), list, revoke",
              run=user, arguments=_user_arguments,
-             description="Works on the platform's data directory on this machine ($TEKTII_DATA_DIR or the XDG data "
-                         "directory), whether or not the platform runs. Only admins import, generate or replace "
-                         "market data; every user's scenarios read it.",
+             description=on_this_machine + " Only admins import, generate or replace market data; every user's "
+                                           "scenarios read it.",
              examples=["tektii platform user create alice", "tektii platform user create ops --admin",
                        "tektii platform user list", "tektii platform user revoke user_abc123"])
+    register("key", parent="platform", help="Manage API keys: create another for a user, revoke one",
+             run=key, arguments=_key_arguments, description=on_this_machine,
+             examples=["tektii platform key create user_abc123", "tektii platform key revoke key_def456"])
 
 
 def _serve_arguments(parser):
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8765, help="port (default 8765)")
-    parser.add_argument("--data-dir", help="data directory (default: $TEKTII_DATA_DIR or the XDG data dir)")
+    from tektii_core.cli.platform_admin import add_data_dir_argument, add_serve_arguments
+
+    add_serve_arguments(parser)
+    add_data_dir_argument(parser)
 
 
 def _user_arguments(parser):
-    from tektii_core.cli.platform_users import add_user_arguments
+    from tektii_core.cli.platform_admin import add_user_arguments, data_dir_parent
 
-    add_user_arguments(parser.add_subparsers(dest="user_verb", metavar="<action>", title="actions", required=True))
+    add_user_arguments(parser.add_subparsers(dest="admin_verb", metavar="<action>", title="actions", required=True),
+                       [data_dir_parent()])
+
+
+def _key_arguments(parser):
+    from tektii_core.cli.platform_admin import add_key_arguments, data_dir_parent
+
+    add_key_arguments(parser.add_subparsers(dest="admin_verb", metavar="<action>", title="actions", required=True),
+                      [data_dir_parent()])
+
+
+def _admin(noun: str, args) -> Output:
+    from tektii_platform.admin import run
+
+    outcome = run(noun, args.admin_verb, args)
+    if outcome.columns:
+        return Output(payload={"data": outcome.data}, columns=list(outcome.columns), rows=[list(r) for r in outcome.rows])
+    return Output(payload={"data": outcome.data}, text="\n".join(outcome.lines))
 
 
 def user(ctx, args):
-    from tektii_platform.user_admin import run
-    from tektii_plugins.local_platform import data_dir
+    return _admin("user", args)
 
-    outcome = run(args.user_verb, data_dir(), args)
-    if outcome.rows or args.user_verb == "list":
-        return Output(payload={"data": outcome.data}, columns=list(outcome.columns), rows=[list(r) for r in outcome.rows])
-    return Output(payload={"data": outcome.data}, text="\n".join(outcome.lines))
+
+def key(ctx, args):
+    return _admin("key", args)
 
 
 def _record(info, data_dir) -> Output:
@@ -88,8 +109,7 @@ def status(ctx, args):
 
 
 def serve(ctx, args):
-    from tektii_platform import daemon, server
+    from tektii_platform.admin import serve
 
-    data_dir = args.data_dir or os.environ.get("TEKTII_DATA_DIR") or daemon.data_dir_default()
-    server.serve(data_dir, host=args.host, port=args.port)
+    serve(args)
     return 0

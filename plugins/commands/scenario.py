@@ -16,6 +16,7 @@ STATES = ("PENDING", "RUNNING", "COMPLETE", "FAILED", "CANCELLED")
 FINISHED = {"COMPLETE", "FAILED", "CANCELLED"}
 RESULT_TYPES = ("metadata", "timeseries", "trades")
 WAIT_S = 1.0  # --wait: the long poll's length, i.e. how often the progress is redrawn
+CANCEL_WAIT_S = 120.0  # a cancelled run stops within seconds; the platform kills a worker that lingers past 20 s
 # (label, field, unit) of the headline metrics, in the order the summary shows them
 METRICS = (
     ("Total Return", "totalReturn", "%"), ("Sharpe Ratio", "sharpeRatio", ""), ("Max Drawdown", "maxDrawdownPct", "%"),
@@ -139,6 +140,8 @@ def summary_record(s: dict) -> list[tuple[str, object]]:
     progress = s.get("progress") or {}
     if s["state"] == "RUNNING" and progress:
         record.append(("Progress", f"{progress.get('fraction', 0) * 100:.1f}%"))
+    if s["state"] == "RUNNING" and s.get("cancelRequested"):
+        record.append(("Cancel", "requested: the run is stopping"))
     if s["state"] == "COMPLETE":
         # risk metrics stay "-" until the run had enough data to compute them
         record += [(label, _fmt(s.get(field), unit)) for label, field, unit in METRICS]
@@ -195,14 +198,7 @@ def _wait(ctx, strategy_id: str, scenario: dict) -> Output:
     path = api_path("/v1/strategies/{}/scenarios/{}", strategy_id, scenario["scenarioId"])
     bar = RunProgressLine(ctx)
     try:
-        while scenario["state"] not in FINISHED:
-            bar.update(scenario)
-            asked = time.monotonic()
-            # A long poll: the platform answers as soon as the run ends (else after WAIT_S,
-            # with fresh progress for the display).
-            scenario = ctx.client.get(path, params={"waitS": WAIT_S})["data"]
-            if scenario["state"] not in FINISHED and time.monotonic() - asked < WAIT_S / 2:
-                time.sleep(WAIT_S / 2)  # a platform that does not long-poll: do not spin
+        scenario = until_finished(ctx, path, scenario, WAIT_S, on_update=bar.update)
     except KeyboardInterrupt:
         bar.close()
         ctx.stderr.write(f"\nStopped waiting; the run goes on. Check it with: tektii scenario get {strategy_id} "
@@ -216,6 +212,23 @@ def _wait(ctx, strategy_id: str, scenario: dict) -> Output:
         raise TektiiError(f"Scenario {scenario['scenarioId']} was cancelled")
     return Output(payload={"data": scenario}, headline=f"✓ Scenario {scenario['scenarioId']} complete",
                   record=summary_record(scenario))
+
+
+def until_finished(ctx, path: str, scenario: dict, wait_s: float, *, on_update=None, timeout: float | None = None) -> dict | None:
+    """The scenario at `path` once it has finished, long-polling ``GET ?waitS=wait_s`` (the platform
+    answers as soon as the run ends, else after `wait_s` with fresh progress for `on_update`).
+    None when `timeout` seconds passed first."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while scenario["state"] not in FINISHED:
+        if deadline is not None and time.monotonic() >= deadline:
+            return None
+        if on_update is not None:
+            on_update(scenario)
+        asked = time.monotonic()
+        scenario = ctx.client.get(path, params={"waitS": wait_s})["data"]
+        if scenario["state"] not in FINISHED and time.monotonic() - asked < wait_s / 2:
+            time.sleep(wait_s / 2)  # a platform that does not long-poll: do not spin
+    return scenario
 
 
 def get(ctx, args):
@@ -245,8 +258,20 @@ def list_(ctx, args):
 
 
 def cancel(ctx, args):
-    body = ctx.client.post(_path(args) + "/cancel")
-    return Output(payload=body, headline=f"✓ Cancelled scenario {args.scenario_id}", record=summary_record(body["data"]))
+    """Ask for the cancel (the platform answers at once), then wait until the run has stopped."""
+    scenario = ctx.client.post(_path(args) + "/cancel")["data"]
+    check = f"Check it with: tektii scenario get {args.strategy_id} {args.scenario_id}"
+    try:
+        ended = until_finished(ctx, _path(args), scenario, 5.0, timeout=CANCEL_WAIT_S)
+    except KeyboardInterrupt:
+        ctx.stderr.write(f"\nStopped waiting; the run is being cancelled. {check}\n")
+        return 130
+    if ended is None:
+        raise TektiiError(f"Scenario {args.scenario_id} did not stop within {CANCEL_WAIT_S:.0f} s of its cancel",
+                          hint=f"The platform keeps trying to stop it. {check}")
+    headline = (f"✓ Cancelled scenario {args.scenario_id}" if ended["state"] == "CANCELLED"
+                else f"Scenario {args.scenario_id} ended {ended['state']} before the cancel took effect")
+    return Output(payload={"data": ended}, headline=headline, record=summary_record(ended))
 
 
 def logs(ctx, args):

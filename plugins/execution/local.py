@@ -39,7 +39,7 @@ _STDERR_TAIL_LINES = 15
 
 def spec_json(run: RunSpec) -> dict[str, Any]:
     """The worker's spec file (see tektii_engine.worker)."""
-    return {
+    spec = {
         "scenarioId": run.scenario_id,
         "config": dict(run.config),
         "runDir": str(run.run_dir),
@@ -51,6 +51,9 @@ def spec_json(run: RunSpec) -> dict[str, Any]:
         "limits": attrs.asdict(run.limits),
         "logMaxBytes": run.log_max_bytes,
     }
+    if run.wall_clock_s is not None:
+        spec["wallClockS"] = run.wall_clock_s
+    return spec
 
 
 class WorkerHandle:

@@ -80,6 +80,8 @@ def scenario_schema(config_ref: dict[str, Any]) -> dict[str, Any]:
         "sweepId": {"type": ["string", "null"], "description": "The sweep that ran this scenario as a trial."},
         "rerunOf": {"type": ["string", "null"], "description": "The scenario this one reruns (scenario rerun)."},
         "reproducibility": REPRODUCIBILITY_SCHEMA,
+        "cancelRequested": {"type": "boolean", "description": "A cancel was asked for; a RUNNING run then ends "
+                                                             "CANCELLED within seconds (wait with GET ?waitS=)."},
     }
     for name, description in METRICS.items():
         kind = "integer" if name == "totalTrades" else "number"
@@ -87,7 +89,8 @@ def scenario_schema(config_ref: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "object",
         "required": ["scenarioId", "strategyId", "strategyVersionId", "state", "failureReason", "createdAt",
-                     "startedAt", "finishedAt", "config", "progress", "sweepId", "rerunOf", "reproducibility"],
+                     "startedAt", "finishedAt", "config", "progress", "sweepId", "rerunOf", "reproducibility",
+                     "cancelRequested"],
         "properties": properties,
     }
 

@@ -12,14 +12,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 import time
+from collections.abc import Mapping
 from typing import Any
 
-from .. import pagination
+from .. import pagination, store
 from ..execution import market_data_dir, read_result, run_dir
 from ..http import ApiError, AppContext, Param, Request, Response, Router, not_found, ok, validation_error
-from ..ids import new_id, now_db, rfc3339
+from ..ids import now_db, rfc3339
+from ..scheduler import wake_scheduler
+from ..store import scenarios, versions
 from ..validation import FieldError
 from . import scenario_schema as schemas
 from .strategies import get_owned
@@ -28,15 +30,12 @@ FINISHED = ("COMPLETE", "FAILED", "CANCELLED")
 MAX_LOG_LINES = 1000  # per logs response; the client pages on with nextOffset
 MAX_WAIT_S = 30.0  # the longest long poll of GET scenario (?waitS=)
 WAIT_POLL_S = 0.1
-CANCEL_WAIT_S = 15.0  # a cancelled RUNNING run normally ends within a few seconds
-_COLUMNS = ("id, strategy_id, owner_id, version_id, state, failure_reason, config, progress, metrics, counters,"
-            " created_at, started_at, finished_at, sweep_id, rerun_of, reproducibility")
 
 
 # -- representation ----------------------------------------------------------------------
 
 
-def to_json(row: sqlite3.Row | dict[str, Any]) -> dict[str, Any]:
+def to_json(row: Mapping[str, Any]) -> dict[str, Any]:
     """The scenario object; a COMPLETE run's metrics flattened at the top level."""
     data: dict[str, Any] = {
         "scenarioId": row["id"],
@@ -52,6 +51,7 @@ def to_json(row: sqlite3.Row | dict[str, Any]) -> dict[str, Any]:
         "sweepId": row["sweep_id"],
         "rerunOf": row["rerun_of"],
         "reproducibility": json.loads(row["reproducibility"]) if row["reproducibility"] else None,
+        "cancelRequested": bool(row["cancel_requested"]),
     }
     if row["state"] == "COMPLETE" and row["metrics"]:
         # compute_metrics leaves out what it cannot compute: those stay absent here too
@@ -59,17 +59,16 @@ def to_json(row: sqlite3.Row | dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def get_scenario_row(req: Request, strategy_id: str, scenario_id: str) -> sqlite3.Row:
+def get_scenario_row(req: Request, strategy_id: str, scenario_id: str) -> store.Row:
     """The caller's scenario of the caller's strategy, else 404."""
     get_owned(req, strategy_id)
-    row = req.db.query_one(f"SELECT {_COLUMNS} FROM scenarios WHERE id = ? AND strategy_id = ?",
-                           (scenario_id, strategy_id))
+    row = scenarios.get(req.db, scenario_id, strategy_id)
     if row is None:
         raise not_found("Scenario", scenario_id)
     return row
 
 
-def _row(req: Request) -> sqlite3.Row:
+def _row(req: Request) -> store.Row:
     return get_scenario_row(req, req.path_params["strategyId"], req.path_params["scenarioId"])
 
 
@@ -77,8 +76,7 @@ def _row(req: Request) -> sqlite3.Row:
 
 
 def _version_problems(req: Request, strategy_id: str, version_id: str) -> list[FieldError]:
-    row = req.db.query_one("SELECT state, failure_reason FROM versions WHERE id = ? AND strategy_id = ?",
-                           (version_id, strategy_id))
+    row = versions.get(req.db, version_id, strategy_id)
     if row is None:
         return [FieldError("strategyVersionId", f"{version_id} is not a version of strategy {strategy_id}; "
                                                 f"see `tektii version list {strategy_id}`")]
@@ -114,40 +112,10 @@ def create_scenario(req: Request) -> Response:
     if details:
         raise validation_error(details, f"Invalid scenario config: {len(details)} problem(s)")
     assert req.user is not None and config is not None
-    with req.db.transaction() as conn:
-        created = insert_scenario(conn, strategy["id"], req.user.id, config.to_api())
+    created = scenarios.create(req.db, strategy["id"], req.user.id, config.to_api())
     wake_scheduler(req.ctx)
     location = f"/v1/strategies/{strategy['id']}/scenarios/{created['id']}"
     return ok(to_json(created), status=201, headers={"Location": location})
-
-
-def insert_scenario(conn: sqlite3.Connection, strategy_id: str, owner_id: str, config: dict[str, Any],
-                    **links: Any) -> dict[str, Any]:
-    """Queue a scenario of a valid config (``config``: ScenarioConfig.to_api()); ``links``: the
-    sweep_id, trial, trial_params and sample of a sweep's trial, or rerun_of. Returns the row
-    as inserted (the scheduler may claim it at once: creating answers PENDING)."""
-    row: dict[str, Any] = {
-        "id": new_id("scen"), "strategy_id": strategy_id, "owner_id": owner_id, "version_id": config["strategyVersionId"],
-        "state": "PENDING", "failure_reason": None, "created_at": now_db(), "started_at": None, "finished_at": None,
-        "config": json.dumps(config), "progress": None, "metrics": None,
-        "sweep_id": None, "trial": None, "trial_params": None, "sample": None, "rerun_of": None, "reproducibility": None,
-    }
-    row.update(links)
-    if isinstance(row["trial_params"], dict):
-        row["trial_params"] = json.dumps(row["trial_params"])
-    # platform_host stays NULL: the registry's realm is the platform's own address, never a request's
-    columns = ("id", "strategy_id", "owner_id", "version_id", "state", "config", "created_at",
-               "sweep_id", "trial", "trial_params", "sample", "rerun_of")
-    conn.execute(f"INSERT INTO scenarios ({', '.join(columns)}, updated_at) VALUES ({', '.join('?' * len(columns))}, ?)",
-                 [row[c] for c in columns] + [row["created_at"]])
-    return row
-
-
-def wake_scheduler(ctx: AppContext) -> None:
-    """Look at the run queue now (this process schedules runs when it has the scheduler)."""
-    scheduler = ctx.extras.get("scheduler")
-    if scheduler is not None:
-        scheduler.wake()
 
 
 # -- read ------------------------------------------------------------------------------------
@@ -159,28 +127,22 @@ def list_scenarios(req: Request) -> Response:
 
     strategy = get_owned(req, req.path_params["strategyId"])
     query, errors = req.query, []
-    where, params = "", []
+    state = version_id = None
     if query.get("state"):
         state = query["state"].strip().upper()
         if state not in schemas.STATES:
             errors.append(FieldError("state", f"must be one of {', '.join(schemas.STATES)}"))
-        where += " AND state = ?"
-        params.append(state)
     if query.get("versionId"):
         version_id = query["versionId"].strip()
         if not VERSION_ID_RE.fullmatch(version_id):
             errors.append(FieldError("versionId", "must be a version ID such as ver_xyz789"))
-        where += " AND version_id = ?"
-        params.append(version_id)
     try:
         page = pagination.parse_page(req)
     except ApiError as exc:
         errors += exc.details
     if errors:
         raise validation_error(errors)
-    clause, page_params = pagination.keyset_sql(page)
-    rows = req.db.query(f"SELECT {_COLUMNS} FROM scenarios WHERE strategy_id = ?{where}{clause}",
-                        [strategy["id"], *params, *page_params])
+    rows = scenarios.list_of_strategy(req.db, strategy["id"], page, state=state, version_id=version_id)
     rows, next_cursor = pagination.finish(rows, page)
     return ok({"scenarios": [to_json(r) for r in rows], "nextCursor": next_cursor})
 
@@ -215,24 +177,14 @@ def _wait_seconds(req: Request) -> float:
 
 
 def cancel_scenario(req: Request) -> Response:
-    """Cancel a scenario: a PENDING one at once, a RUNNING one within seconds"""
+    """Cancel a scenario: a PENDING one at once, a RUNNING one within seconds (answered at once)"""
     row = _row(req)
     if row["state"] in FINISHED:
         raise ApiError(409, f"Scenario {row['id']} has already finished ({row['state']})", code="scenario_finished")
-    now = now_db()
-    with req.db.transaction() as conn:
-        # conditional updates: the scheduler's claim (PENDING -> RUNNING) cannot slip between them
-        conn.execute("UPDATE scenarios SET state = 'CANCELLED', finished_at = ?, updated_at = ?"
-                     " WHERE id = ? AND state = 'PENDING'", (now, now, row["id"]))
-        conn.execute("UPDATE scenarios SET cancel_requested = 1, updated_at = ? WHERE id = ? AND state = 'RUNNING'",
-                     (now, row["id"]))
-    row = _row(req)
+    scenarios.request_cancel(req.db, now_db(), scenario_id=row["id"])
     wake_scheduler(req.ctx)
-    deadline = time.monotonic() + CANCEL_WAIT_S
-    while row["state"] == "RUNNING" and time.monotonic() < deadline:
-        time.sleep(0.1)
-        row = _row(req)
-    return ok(to_json(row))
+    # A RUNNING run answers RUNNING with cancelRequested: the client waits for its end (GET ?waitS=).
+    return ok(to_json(_row(req)))
 
 
 def rerun_scenario(req: Request) -> Response:
@@ -245,8 +197,7 @@ def rerun_scenario(req: Request) -> Response:
     if problems:
         raise validation_error(problems, "The scenario's version cannot run any more")
     assert req.user is not None
-    with req.db.transaction() as conn:
-        created = insert_scenario(conn, row["strategy_id"], req.user.id, json.loads(row["config"]), rerun_of=row["id"])
+    created = scenarios.create(req.db, row["strategy_id"], req.user.id, json.loads(row["config"]), rerun_of=row["id"])
     wake_scheduler(req.ctx)
     location = f"/v1/strategies/{row['strategy_id']}/scenarios/{created['id']}"
     return ok(to_json(created), status=201, headers={"Location": location})

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from .. import pagination
+from .. import pagination, store
 from ..http import ApiError, Request, Response, Router, not_found, ok
 from ..ids import new_id, now_db, rfc3339
+from ..store import strategies
 from ..validation import FieldError
 
 NAME_SCHEMA = {
@@ -39,10 +39,9 @@ STRATEGY_SCHEMA = {
         "updatedAt": _TIMESTAMP,
     },
 }
-_COLUMNS = "id, name, owner_id, created_by, created_at, updated_at"
 
 
-def to_json(row: Mapping[str, Any] | sqlite3.Row) -> dict[str, Any]:
+def to_json(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "id": row["id"],
         "name": row["name"],
@@ -53,14 +52,11 @@ def to_json(row: Mapping[str, Any] | sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def get_owned(req: Request, strategy_id: str) -> sqlite3.Row:
+def get_owned(req: Request, strategy_id: str) -> store.Row:
     """The caller's strategy ``strategy_id``, else 404 (also when another user owns it).
     Resources nested under a strategy (versions, scenarios) check ownership through this."""
     assert req.user is not None
-    row = req.db.query_one(
-        f"SELECT {_COLUMNS} FROM strategies WHERE id = ? AND owner_id = ?",
-        (strategy_id, req.user.id),
-    )
+    row = strategies.get_owned(req.db, strategy_id, req.user.id)
     if row is None:
         raise not_found("Strategy", strategy_id)
     return row
@@ -71,17 +67,14 @@ def create_strategy(req: Request) -> Response:
     body = req.validated_json()
     assert req.user is not None
     strategy_id, now = new_id("strat"), now_db()
+    row = {
+        "id": strategy_id, "name": body["name"], "owner_id": req.user.id,
+        "created_by": req.user.id, "created_at": now, "updated_at": now,
+    }  # fmt: skip
     try:
-        with req.db.transaction() as conn:
-            conn.execute(
-                f"INSERT INTO strategies ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-                (strategy_id, body["name"], req.user.id, req.user.id, now, now),
-            )
-    except sqlite3.IntegrityError:
-        existing = req.db.query_one(
-            "SELECT id FROM strategies WHERE owner_id = ? AND name = ? COLLATE NOCASE",
-            (req.user.id, body["name"]),
-        )
+        strategies.insert(req.db, row)
+    except store.Conflict:
+        existing = strategies.find_by_name(req.db, req.user.id, body["name"])
         taken_by = f" ({existing['id']})" if existing else ""
         raise ApiError(
             409,
@@ -89,10 +82,6 @@ def create_strategy(req: Request) -> Response:
             code="strategy_name_taken",
             details=[FieldError("name", "is already used by another of your strategies")],
         ) from None
-    row = {
-        "id": strategy_id, "name": body["name"], "owner_id": req.user.id,
-        "created_by": req.user.id, "created_at": now, "updated_at": now,
-    }  # fmt: skip
     return ok(to_json(row), status=201, headers={"Location": f"/v1/strategies/{strategy_id}"})
 
 
@@ -100,11 +89,7 @@ def list_strategies(req: Request) -> Response:
     """List your strategies, newest first"""
     page = pagination.parse_page(req)
     assert req.user is not None
-    clause, params = pagination.keyset_sql(page)
-    rows = req.db.query(
-        f"SELECT {_COLUMNS} FROM strategies WHERE owner_id = ?{clause}",
-        [req.user.id, *params],
-    )
+    rows = strategies.list_owned(req.db, req.user.id, page)
     shown, next_cursor = pagination.finish(rows, page)
     return ok({"strategies": [to_json(r) for r in shown], "nextCursor": next_cursor})
 

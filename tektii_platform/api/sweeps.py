@@ -9,12 +9,12 @@ queues its trials, runs the search and ranks the trials. See docs/sweeps.md.
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
-from .. import pagination
+from .. import pagination, store
 from ..http import ApiError, AppContext, Param, Request, Response, Router, not_found, ok, validation_error
 from ..ids import new_id, now_db
+from ..store import sweeps
 from ..sweeps import SWEEP_STATES, cancel_sweep, sweep_json
 from ..validation import FieldError
 from .scenarios import _instrument_problems, _version_problems
@@ -25,9 +25,9 @@ def _driver(req: Request) -> Any:
     return req.ctx.extras.get("sweeps")
 
 
-def _owned(req: Request, sweep_id: str) -> sqlite3.Row:
+def _owned(req: Request, sweep_id: str) -> store.Row:
     assert req.user is not None
-    row = req.db.query_one("SELECT * FROM sweeps WHERE id = ? AND owner_id = ?", (sweep_id, req.user.id))
+    row = sweeps.get(req.db, sweep_id, req.user.id)
     if row is None:
         raise not_found("Sweep", sweep_id)
     return row
@@ -62,10 +62,8 @@ def create_sweep(req: Request) -> Response:
     assert req.user is not None and spec is not None
     sweep_id, now = new_id("swp"), now_db()
     stored = {**spec.to_api(), "parallelism": _capacity(req)}
-    with req.db.transaction() as conn:
-        conn.execute("INSERT INTO sweeps (id, strategy_id, owner_id, version_id, state, spec, created_at, updated_at)"
-                     " VALUES (?, ?, ?, ?, 'RUNNING', ?, ?, ?)",
-                     (sweep_id, strategy["id"], req.user.id, spec.config["strategyVersionId"], json.dumps(stored), now, now))
+    sweeps.insert(req.db, sweep_id=sweep_id, strategy_id=strategy["id"], owner_id=req.user.id,
+                  version_id=spec.config["strategyVersionId"], spec=json.dumps(stored), now=now)
     driver = _driver(req)
     if driver is not None:
         driver.advance(sweep_id)  # the first trials are queued before the answer
@@ -76,24 +74,20 @@ def create_sweep(req: Request) -> Response:
 def list_sweeps(req: Request) -> Response:
     """List your sweeps, newest first (filter by strategy and state)"""
     assert req.user is not None
-    where, params, errors = "", [req.user.id], []
-    if req.query.get("strategyId"):
-        where += " AND strategy_id = ?"
-        params.append(req.query["strategyId"].strip())
+    errors: list[FieldError] = []
+    strategy_id = req.query["strategyId"].strip() if req.query.get("strategyId") else None
+    state = None
     if req.query.get("state"):
         state = req.query["state"].strip().upper()
         if state not in SWEEP_STATES:
             errors.append(FieldError("state", f"must be one of {', '.join(SWEEP_STATES)}"))
-        where += " AND state = ?"
-        params.append(state)
     try:
         page = pagination.parse_page(req)
     except ApiError as exc:
         errors += exc.details
     if errors:
         raise validation_error(errors)
-    clause, page_params = pagination.keyset_sql(page)
-    rows = req.db.query(f"SELECT * FROM sweeps WHERE owner_id = ?{where}{clause}", [*params, *page_params])
+    rows = sweeps.list_owned(req.db, req.user.id, page, strategy_id=strategy_id, state=state)
     rows, next_cursor = pagination.finish(rows, page)
     return ok({"sweeps": [sweep_json(req.db, r, with_trials=False) for r in rows], "nextCursor": next_cursor})
 

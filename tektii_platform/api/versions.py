@@ -10,21 +10,18 @@ went away) becomes FAILED, "upload abandoned", the next time versions are read.
 from __future__ import annotations
 
 import os
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .. import pagination
+from .. import pagination, store
 from ..http import ApiError, Request, Response, Router, not_found, ok, validation_error
 from ..ids import new_id, now_db, rfc3339
+from ..store import versions
 from ..validation import FieldError
-from .registry import issue_credentials, registry, repository_for
 from .strategies import get_owned
 from .templates import name_schema
 
 TARGET = ("linux", "amd64")
-_COLUMNS = ("id, strategy_id, owner_id, parent_id, git_sha, git_dirty, template, builder, state, failure_reason, "
-            "repository, digest, size, os, architecture, created_at, updated_at")
 
 CREATE_SCHEMA = {
     "type": "object",
@@ -82,7 +79,7 @@ VERSION_SCHEMA = {
 }
 
 
-def to_json(row: sqlite3.Row, registry_address: str | None) -> dict[str, Any]:
+def to_json(row: store.Row, registry_address: str | None) -> dict[str, Any]:
     repo = f"{registry_address}/{row['repository']}" if registry_address and row["repository"] else None
     return {
         "id": row["id"], "strategyId": row["strategy_id"], "state": row["state"], "failureReason": row["failure_reason"],
@@ -95,14 +92,7 @@ def to_json(row: sqlite3.Row, registry_address: str | None) -> dict[str, Any]:
 
 
 def _registry_address(req: Request) -> str | None:
-    reg = req.ctx.extras.get("registry")
-    if reg is not None and reg.port:
-        return reg.address
-    remembered = req.ctx.data_dir / "registry" / "port"  # the registry keeps its port across restarts
-    try:
-        return f"127.0.0.1:{int(remembered.read_text().strip())}"
-    except (OSError, ValueError):
-        return None
+    return req.ctx.registry.address()
 
 
 ABANDON_ENV = "TEKTII_UPLOAD_ABANDON_S"
@@ -124,19 +114,14 @@ def abandon_after_s() -> float:
 def abandon_stale_uploads(req: Request, strategy_id: str) -> None:
     """PENDING versions of the strategy without progress for ``abandon_after_s()``: FAILED."""
     cutoff = (datetime.now(UTC) - timedelta(seconds=abandon_after_s())).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    stale = "strategy_id = ? AND state = 'PENDING' AND updated_at < ?"
-    if req.db.query_one(f"SELECT 1 FROM versions WHERE {stale} LIMIT 1", (strategy_id, cutoff)) is None:
-        return  # the common case stays a read: no write lock for every GET
-    with req.db.transaction() as conn:
-        conn.execute(f"UPDATE versions SET state = 'FAILED', failure_reason = ?, updated_at = ? WHERE {stale}",
-                     (ABANDONED, now_db(), strategy_id, cutoff))
+    versions.fail_stale(req.db, strategy_id, cutoff, ABANDONED, now_db())
 
 
-def get_version_row(req: Request, strategy_id: str, version_id: str) -> sqlite3.Row:
-    """The caller's version of the caller's strategy, else 404. Scenarios check versions through this."""
+def get_version_row(req: Request, strategy_id: str, version_id: str) -> store.Row:
+    """The caller's version of the caller's strategy, else 404."""
     get_owned(req, strategy_id)
     abandon_stale_uploads(req, strategy_id)
-    row = req.db.query_one(f"SELECT {_COLUMNS} FROM versions WHERE id = ? AND strategy_id = ?", (version_id, strategy_id))
+    row = versions.get(req.db, version_id, strategy_id)
     if row is None:
         raise not_found("Version", version_id)
     return row
@@ -147,25 +132,23 @@ def create_version(req: Request) -> Response:
     strategy = get_owned(req, req.path_params["strategyId"])
     body = req.validated_json()
     parent = body.get("parentId")
-    if parent and req.db.query_one("SELECT 1 FROM versions WHERE id = ? AND strategy_id = ?", (parent, strategy["id"])) is None:
+    if parent and versions.get(req.db, parent, strategy["id"]) is None:
         raise validation_error([FieldError("parentId", f"{parent} is not a version of strategy {strategy['id']}")])
     template = body.get("template")
     version_id, now = new_id("ver"), now_db()
     push = None
     repository = None
     if not template:
-        reg = registry(req.ctx)  # 503 with what to install when it cannot run
-        repository = repository_for(strategy["id"])
-        push = {"registry": reg.address, "repository": repository,
-                **issue_credentials(req, repository, ("push", "pull"))}
+        # 503 with what to install when the registry cannot run
+        push = req.ctx.registry.push_credentials(req.user.id, strategy["id"])
+        repository = push["repository"]
     dirty = body.get("gitDirty")
-    with req.db.transaction() as conn:
-        conn.execute(
-            f"INSERT INTO versions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL, NULL, NULL, NULL, ?, ?)",
-            (version_id, strategy["id"], req.user.id, parent, body["gitSha"], None if dirty is None else int(dirty),
-             template, body.get("builder") or ("template" if template else None), "READY" if template else "PENDING",
-             repository, now, now),
-        )
+    versions.insert(req.db, {
+        "id": version_id, "strategy_id": strategy["id"], "owner_id": req.user.id, "parent_id": parent,
+        "git_sha": body["gitSha"], "git_dirty": None if dirty is None else int(dirty), "template": template,
+        "builder": body.get("builder") or ("template" if template else None),
+        "state": "READY" if template else "PENDING", "repository": repository, "created_at": now, "updated_at": now,
+    })
     data = to_json(get_version_row(req, strategy["id"], version_id), _registry_address(req))
     if push:
         data["push"] = push
@@ -181,7 +164,7 @@ def complete_version(req: Request) -> Response:
         raise ApiError(409, f"Version {version_id} is {row['state']}, not PENDING", code="version_not_pending")
     from tektii_core.errors import TektiiError
 
-    reg = registry(req.ctx)
+    reg = req.ctx.registry.client()
     try:
         manifest = reg.manifest(row["repository"], body["digest"])
     except TektiiError as exc:
@@ -190,17 +173,13 @@ def complete_version(req: Request) -> Response:
         got = ", ".join(manifest.platforms) or "unknown"
         _set_failed(req, version_id, f"Image platform mismatch (expected linux/amd64, got {got})")
         raise validation_error([FieldError("digest", f"the pushed image is not linux/amd64 (got {got})")])
-    with req.db.transaction() as conn:
-        conn.execute("UPDATE versions SET state = 'READY', digest = ?, size = ?, os = ?, architecture = ?, updated_at = ?"
-                     " WHERE id = ?", (body["digest"], manifest.size or body.get("size"), TARGET[0], TARGET[1], now_db(),
-                                       version_id))
+    versions.set_ready(req.db, version_id, digest=body["digest"], size=manifest.size or body.get("size"), os=TARGET[0],
+                       architecture=TARGET[1], now=now_db())
     return ok(to_json(get_version_row(req, strategy_id, version_id), _registry_address(req)))
 
 
 def _set_failed(req: Request, version_id: str, reason: str) -> None:
-    with req.db.transaction() as conn:
-        conn.execute("UPDATE versions SET state = 'FAILED', failure_reason = ?, updated_at = ?"
-                     " WHERE id = ? AND state = 'PENDING'", (reason, now_db(), version_id))
+    versions.set_failed(req.db, version_id, reason, now_db())
 
 
 def fail_version(req: Request) -> Response:
@@ -220,8 +199,7 @@ def heartbeat_version(req: Request) -> Response:
     row = get_version_row(req, strategy_id, version_id)
     if row["state"] != "PENDING":
         raise ApiError(409, f"Version {version_id} is {row['state']}, not PENDING", code="version_not_pending")
-    with req.db.transaction() as conn:
-        conn.execute("UPDATE versions SET updated_at = ? WHERE id = ? AND state = 'PENDING'", (now_db(), version_id))
+    versions.touch(req.db, version_id, now_db())
     return ok(to_json(get_version_row(req, strategy_id, version_id), _registry_address(req)))
 
 
@@ -230,9 +208,7 @@ def list_versions(req: Request) -> Response:
     strategy = get_owned(req, req.path_params["strategyId"])
     abandon_stale_uploads(req, strategy["id"])
     page = pagination.parse_page(req)
-    clause, params = pagination.keyset_sql(page)
-    rows = req.db.query(f"SELECT {_COLUMNS} FROM versions WHERE strategy_id = ?{clause}", [strategy["id"], *params])
-    rows, next_cursor = pagination.finish(rows, page)
+    rows, next_cursor = pagination.finish(versions.list_of_strategy(req.db, strategy["id"], page), page)
     address = _registry_address(req)
     return ok({"versions": [to_json(r, address) for r in rows], "nextCursor": next_cursor})
 

@@ -120,8 +120,8 @@ def test_builds_with_buildx_arguments_and_pushes(
     assert all(credentials.password not in " ".join(call) for call in pushes), "password only on stdin"
     assert pushes[1] == ["tag", tag, target]
     assert pushes[2] == ["push", target]
-    assert registry_env.registry.manifest(repository, "abc1234").digest == digest
-    assert registry_env.registry.manifest(repository, "abc1234").platforms == ("linux/amd64",)
+    assert registry_env.registry.client.manifest(repository, "abc1234").digest == digest
+    assert registry_env.registry.client.manifest(repository, "abc1234").platforms == ("linux/amd64",)
 
 
 def test_arm64_build_reports_arm64(stand_in, docker_ready, arm64_context, log, unique, docker_images):

@@ -42,8 +42,8 @@ def test_builds_pushes_and_the_registry_has_it(builder, registry_env, example_st
     assert digest.startswith("sha256:")
     assert any(line.endswith(": Pushed") for line in log)
 
-    assert repository in registry_env.registry.catalog()
-    info = registry_env.registry.manifest(repository, "abc1234")
+    assert repository in registry_env.registry.client.catalog()
+    info = registry_env.registry.client.manifest(repository, "abc1234")
     assert info.digest == digest
     assert info.platforms == ("linux/amd64",)
     assert info.size > 10_000_000
@@ -69,7 +69,7 @@ def test_credentials_of_one_repository_cannot_push_another(builder, registry_env
         builder.push(image=image, credentials=theirs, log=log)
     assert caught.value.message.startswith(f"The registry refused the push to {theirs.registry}/{theirs.repository}")
     assert "\n" not in caught.value.message
-    assert theirs.repository not in registry_env.registry.catalog()
+    assert theirs.repository not in registry_env.registry.client.catalog()
 
 
 def test_wrong_password_is_refused(builder, registry_env, arm64_context, log, unique, docker_images):

@@ -48,8 +48,8 @@ def test_builds_pushes_and_reuses_layers(builder, registry_env, example_strategy
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest)
     assert "Writing manifest to image destination" in log
 
-    assert repository in registry_env.registry.catalog()
-    info = registry_env.registry.manifest(repository, "abc1234")
+    assert repository in registry_env.registry.client.catalog()
+    info = registry_env.registry.client.manifest(repository, "abc1234")
     assert info.digest == digest
     assert info.platforms == ("linux/amd64",)
 
@@ -82,7 +82,7 @@ def test_refused_push_and_wrong_password(builder, registry_env, arm64_context, l
         builder.push(image=image, credentials=wrong, log=log)
     assert caught.value.message.startswith(f"The registry refused the push to {mine.registry}/{mine.repository}")
     assert "unauthorized" in caught.value.message
-    assert other.repository not in registry_env.registry.catalog()
+    assert other.repository not in registry_env.registry.client.catalog()
 
 
 def test_arm64_image_reports_arm64(builder, arm64_context, log, unique, storage_images):
@@ -157,7 +157,7 @@ def test_vfs_storage_and_chroot_isolation(tool, vfs_store, example_strategy, log
     assert default.returncode == 1
     credentials = registry_env.credentials(f"strat_{unique}/ver_vfs_{tool}")
     digest = builder.push(image=image, credentials=credentials, log=log)
-    assert registry_env.registry.manifest(credentials.repository, "v1").digest == digest
+    assert registry_env.registry.client.manifest(credentials.repository, "v1").digest == digest
 
 
 def test_vfs_implies_chroot_isolation_unless_told(monkeypatch):

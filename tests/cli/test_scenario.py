@@ -175,3 +175,20 @@ def test_ctrl_c_stops_waiting_not_the_run(user_cli, strategy):
     cancelled = user_cli("--output", "json", "scenario", "cancel", sid, scen)
     if state == "RUNNING":
         assert cancelled.code == 0 and json.loads(cancelled.out)["data"]["state"] == "CANCELLED"
+
+
+def test_cancel_waits_until_the_run_has_stopped(user_cli, strategy):
+    sid, _version, config = strategy
+    long_run = config("cancel.json", subscriptions=[{"instrument": SYMBOL, "events": ["candle_1m"]}],
+                      endTime="2024-03-01T00:00:00Z")
+    created = json.loads(user_cli("--output", "json", "scenario", "create", sid, "--config", long_run).out)["data"]
+    scen = created["scenarioId"]
+    deadline = time.monotonic() + 60
+    while json.loads(user_cli("--output", "json", "scenario", "get", sid, scen).out)["data"]["state"] == "PENDING":
+        assert time.monotonic() < deadline, "the run never started"
+        time.sleep(0.2)
+    # the platform answers the cancel at once; the CLI waits until the run has ended
+    cancelled = user_cli("scenario", "cancel", sid, scen)
+    assert cancelled.code == 0, cancelled.err
+    assert f"✓ Cancelled scenario {scen}" in cancelled.out and "CANCELLED" in cancelled.out
+    assert json.loads(user_cli("--output", "json", "scenario", "get", sid, scen).out)["data"]["state"] == "CANCELLED"

@@ -45,7 +45,7 @@ def version(cli, strategy_id: str, version_id: str) -> dict:
 
 def registry_manifest(platform_data: Path, image: str) -> dict:
     """The manifest as the platform's registry serves it, read with a token the platform signs."""
-    from tektii_platform.registry import TokenIssuer
+    from tektii_platform.registry.tokens import TokenIssuer
 
     address, _, rest = image.partition("/")
     repository, _, digest = rest.partition("@")
@@ -59,7 +59,7 @@ def registry_manifest(platform_data: Path, image: str) -> dict:
 
 
 def registry_catalog(platform_data: Path, address: str) -> list[str]:
-    from tektii_platform.registry import TokenIssuer
+    from tektii_platform.registry.tokens import TokenIssuer
 
     token = TokenIssuer(platform_data / "registry" / "token").token_for_access(
         "test", [{"type": "registry", "name": "catalog", "actions": ["*"]}])["token"]

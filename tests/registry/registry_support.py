@@ -18,7 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 import attrs
 from tektii_testkit import require as require_component
 
-from tektii_platform.registry import LocalRegistry, TokenIssuer, token_endpoint
+from tektii_platform.registry.process import LocalRegistry
+from tektii_platform.registry.tokens import TokenIssuer, token_endpoint
 
 
 def require(reason: str) -> None:

@@ -18,7 +18,8 @@ import pytest
 import requests
 
 from tektii_core.errors import TektiiError
-from tektii_platform.registry import LocalRegistry, TokenIssuer, _alive
+from tektii_platform.registry.process import LocalRegistry, _alive
+from tektii_platform.registry.tokens import TokenIssuer
 
 
 def token_for(env, username: str, password: str, scope: str) -> requests.Response:
@@ -113,13 +114,13 @@ def test_push_with_issued_credentials_then_catalog_and_manifest(registry_env):
     assert pushed.status_code == 201, pushed.text
     digest = pushed.headers["Docker-Content-Digest"]
 
-    assert "strat_a/ver_1" in registry_env.registry.catalog()
-    assert registry_env.registry.tags("strat_a/ver_1") == ["abc1234"]
-    info = registry_env.registry.manifest("strat_a/ver_1", "abc1234")
+    assert "strat_a/ver_1" in registry_env.registry.client.catalog()
+    assert registry_env.registry.client.tags("strat_a/ver_1") == ["abc1234"]
+    info = registry_env.registry.client.manifest("strat_a/ver_1", "abc1234")
     assert info.digest == digest
     assert info.platforms == ("linux/amd64",)
     assert info.size == sum(part["size"] for part in [info.raw["config"], *info.raw["layers"]])
-    assert registry_env.registry.manifest("strat_a/ver_1", digest).digest == digest
+    assert registry_env.registry.client.manifest("strat_a/ver_1", digest).digest == digest
 
 
 def test_credentials_cannot_push_to_another_repository(registry_env):
@@ -131,7 +132,7 @@ def test_credentials_cannot_push_to_another_repository(registry_env):
     refused = push_http(registry_env, response.json()["token"], "strat_b/ver_1", "x")
     assert refused.status_code == 401
     assert refused.json()["errors"][0]["code"] == "DENIED" or "insufficient_scope" in refused.headers.get("WWW-Authenticate", "")
-    assert "strat_b/ver_1" not in registry_env.registry.catalog()
+    assert "strat_b/ver_1" not in registry_env.registry.client.catalog()
 
 
 def test_wrong_password_gets_no_token(registry_env):
@@ -150,7 +151,7 @@ def test_token_signed_by_another_key_is_rejected(registry_env, tmp_path):
 
 def test_manifest_of_missing_repository_is_a_clear_error(registry_env):
     with pytest.raises(TektiiError, match="Not found in the registry"):
-        registry_env.registry.manifest("strat_none/ver_none", "latest")
+        registry_env.registry.client.manifest("strat_none/ver_none", "latest")
 
 
 def test_port_is_kept_across_restarts(tmp_path, registry_env):

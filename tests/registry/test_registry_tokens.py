@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tektii_core.errors import TektiiError
-from tektii_platform.registry import Scope, TokenIssuer, libtrust_key_id, parse_scopes, token_endpoint
+from tektii_platform.registry.tokens import Scope, TokenIssuer, libtrust_key_id, parse_scopes, token_endpoint
 
 
 def _b64decode(part: str) -> bytes:

@@ -88,8 +88,9 @@ def test_cancelling_a_docker_run_removes_its_containers(platform, uploaded):
     scenario_id = platform.create(key, strategy_id, with_version(SPEC_CONFIG, version_id))["scenarioId"]
     platform.wait(key, strategy_id, scenario_id, states=("RUNNING",), progress=True, timeout=300)
     assert len(containers(scenario_id)) == 2  # the strategy and its gateway relay
-    cancelled = platform.ok("POST", f"/v1/strategies/{strategy_id}/scenarios/{scenario_id}/cancel", key)
-    assert cancelled["state"] == "CANCELLED"
+    requested = platform.ok("POST", f"/v1/strategies/{strategy_id}/scenarios/{scenario_id}/cancel", key)
+    assert requested["cancelRequested"] is True
+    assert platform.wait(key, strategy_id, scenario_id, timeout=60)["state"] == "CANCELLED"
     assert containers(scenario_id) == []
 
 

@@ -60,8 +60,8 @@ def test_platform_killed_during_a_run_then_restarted(platform):
     assert failed["finishedAt"] is not None and "totalReturn" not in failed
     # the queued run starts after the restart
     platform.wait(key, strategy_id, queued, states=("RUNNING",))
-    cancelled = platform.ok("POST", f"/v1/strategies/{strategy_id}/scenarios/{queued}/cancel", key)
-    assert cancelled["state"] == "CANCELLED"
+    assert platform.ok("POST", f"/v1/strategies/{strategy_id}/scenarios/{queued}/cancel", key)["cancelRequested"]
+    assert platform.wait(key, strategy_id, queued, timeout=60)["state"] == "CANCELLED"
     running = platform.ok("GET", f"/v1/strategies/{strategy_id}/scenarios", key, params={"state": "RUNNING"})
     assert running["scenarios"] == []
 

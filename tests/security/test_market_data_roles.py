@@ -87,6 +87,29 @@ def test_platform_user_create_list_revoke(platform, tmp_path):
     assert again.code == 1 and again.err.startswith(f"Error: No active user {erin['id']}")
 
 
+def test_platform_key_create_and_revoke(platform, tmp_path):
+    """`tektii platform key` reaches what only `python -m tektii_platform key` did, on the same
+    code; `--data-dir` names the directory instead of TEKTII_DATA_DIR."""
+    home = tmp_path / "home"
+    home.mkdir()
+    admin_cli = CLI(home, base_env(home))
+    where = ("--data-dir", str(platform.data_dir))
+    frank = json.loads(admin_cli("--output", "json", "platform", "user", "create", "Frank", *where).out)["data"]
+    made = admin_cli("--output", "json", "platform", "key", "create", frank["id"], *where)
+    assert made.code == 0, made.err
+    second = json.loads(made.out)["data"]["apiKey"]
+    assert second.startswith("tk_") and second != frank["apiKey"]
+    assert call(platform, "GET", "/v1/me", second).json()["data"]["id"] == frank["id"]
+    revoked = admin_cli("platform", "key", "revoke", second, *where)
+    assert revoked.code == 0 and "Revoked." in revoked.out, revoked.err
+    assert_error(call(platform, "GET", "/v1/me", second), 401, "invalid_api_key")
+    assert call(platform, "GET", "/v1/me", frank["apiKey"]).status_code == 200  # the first key stays
+    again = admin_cli("platform", "key", "revoke", second, *where)
+    assert again.code == 1 and again.err.startswith("Error: No such active API key") and "Traceback" not in again.err
+    nobody = admin_cli("platform", "key", "create", "user_nobody", *where)
+    assert nobody.code == 1 and nobody.err.startswith("Error: No user user_nobody")
+
+
 def test_the_last_admin_cannot_be_revoked(tmp_path):
     from tektii_platform import accounts
     from tektii_platform.db import open_database
