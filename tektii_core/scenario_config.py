@@ -204,14 +204,19 @@ class ScenarioConfig:
     commission_bps: float = NUMBERS["commissionBps"][2]
     slippage_bps: float = NUMBERS["slippageBps"][2]
     forex_leverage: float = NUMBERS["forexLeverage"][2]
-    # bps for every instrument, or instrument -> bps; None (and instruments left out): the
-    # asset class's default (tektii_core.market_model.DEFAULT_SPREAD_BPS)
+    # Given as bps for every instrument or instrument -> bps, None (and instruments left out)
+    # for the asset class's default (tektii_core.market_model); kept as instrument -> bps of
+    # every subscribed instrument, so what ran stays what the config says.
     spread_bps: float | Mapping[str, float] | None = None
     risk_free_rate: float = NUMBERS["riskFreeRate"][2]
     startup_timeout_s: float = NUMBERS["startupTimeoutSeconds"][2]
     event_timeout_s: float = NUMBERS["eventTimeoutSeconds"][2]  # 5 s by default under "continue"
     ack_policy: str = DEFAULT_ACK_POLICY
     environment: Mapping[str, str] = attrs.field(factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        spreads = resolve_spreads(self.spread_bps, (s.instrument for s in self.subscriptions))
+        object.__setattr__(self, "spread_bps", spreads)
 
     def to_api(self) -> dict[str, Any]:
         """The camelCase JSON object, every optional field present with its value."""
@@ -225,7 +230,7 @@ class ScenarioConfig:
             "commissionBps": self.commission_bps,
             "slippageBps": self.slippage_bps,
             "forexLeverage": self.forex_leverage,
-            "spreadBps": resolve_spreads(self.spread_bps, (s.instrument for s in self.subscriptions)),
+            "spreadBps": dict(self.spread_bps),  # type: ignore[arg-type]
             "riskFreeRate": self.risk_free_rate,
             "startupTimeoutSeconds": self.startup_timeout_s,
             "eventTimeoutSeconds": self.event_timeout_s,
@@ -371,7 +376,9 @@ class _Validator:
             if name in obj:
                 values[field] = self.number(obj[name], name)
         if "spreadBps" in obj:
-            values["spread_bps"] = self.spread_bps(obj["spreadBps"], values["subscriptions"])
+            subs = values["subscriptions"]
+            every = subs is not None and len(subs) == len(obj["subscriptions"])  # else the keys are not checked
+            values["spread_bps"] = self.spread_bps(obj["spreadBps"], subs if every else None)
         if "positionMode" in obj:
             values["position_mode"] = self.position_mode(obj["positionMode"])
         if "ackPolicy" in obj:

@@ -50,6 +50,7 @@ class RecordingRuntime(ProcessRuntime):
 
 def run(strategy, config, tmp_path, feed=FEED, limits=None):
     report = tmp_path / "report.json"
+    config.setdefault("spread_bps", 0)  # numbers computed by hand: the frictionless model
     config = BacktestConfig(
         config.pop("subscriptions"),
         T0,

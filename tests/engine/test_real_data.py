@@ -36,6 +36,7 @@ def check_run(store: CandleStore, symbol: str, tf: str, start: str, end: str, **
         "subscriptions": [{"instrument": symbol, "events": [f"candle_{tf}"]}],
         "startTime": start,
         "endTime": end,
+        "spreadBps": 0,  # fills at exactly the open, checked below
         **extra,
     }
     result = local_run(STRATEGY, config, data_dir=store.root)
@@ -117,7 +118,8 @@ def test_sma_crossover_trades_match_backtesting_py_one_by_one(tmp_path):
     store.write("F:EURUSD", Candles(times, EURUSD.Open, EURUSD.High, EURUSD.Low, EURUSD.Close, EURUSD.Volume),
                 base_timeframe="1h", source="imported")
     config = {"subscriptions": [{"instrument": "F:EURUSD", "events": ["candle_1h"]}],
-              "startTime": rfc3339(times[0]), "endTime": rfc3339(times[-1] + 3600)}
+              "startTime": rfc3339(times[0]), "endTime": rfc3339(times[-1] + 3600),
+              "spreadBps": 0}  # backtesting.py's default: no spread
     result = local_run(Path(__file__).parent / "strategies" / "sma_fixed.py", config, data_dir=store.root)
     assert result.state == "COMPLETE", result.reason
     assert len(theirs) > 50 and len(result.trades) == len(theirs)
