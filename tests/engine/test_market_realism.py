@@ -300,3 +300,17 @@ def test_the_events_a_strategy_sees_in_a_margin_call(eurusd_store, tmp_path):
     assert closed[1] == "POSITION_CLOSED"
     opened = next(e for e in events if e[:2] == ["position", "POSITION_OPENED"])
     assert D(opened[3]) == D(report["liquidation_price"]) > D(last)  # a short's is above the price
+
+
+def test_the_worked_example_of_the_fill_model_docs():
+    rows = [(1.1, 1.1, 1.1, 1.1), (1.1, 1.101, 1.099, 1.1), (1.102, 1.103, 1.101, 1.102), (1.102, 1.102, 1.102, 1.102)]
+    calls = {0: lambda b: b.submit(EURUSD, 1, D(100_000)), 1: lambda b: b.submit(EURUSD, -1, D(100_000))}
+    config = BacktestConfig([(EURUSD, ["candle_1m"])], T0, T0 + 240, spread_bps=1, slippage_bps=0.5,
+                            commission_bps=0.2)
+    engine_result = run_in_process(config, table(rows, EURUSD), Script(calls))
+    buy, sell = engine_result.fills
+    assert (buy["price"], sell["price"]) == (1.10011000275, 1.101889802755)
+    assert (buy["commission"], sell["commission"]) == (2.2002200055, 2.20377960551)
+    (trade,) = engine_result.trades
+    assert (trade.gross_pnl, trade.pnl) == (177.9800005, 173.57600088899)
+    assert trade.spread_cost == pytest.approx(11.01, abs=1e-12)
