@@ -24,8 +24,8 @@ from typing import Any
 import attrs
 
 from tektii_core import strict_json
-from tektii_core.market_model import DEFAULT_SPREAD_BPS, MAX_SPREAD_BPS, resolve_spreads, spread_problems
 from tektii_core.errors import TektiiError
+from tektii_core.market_model import DEFAULT_SPREAD_BPS, MAX_SPREAD_BPS, resolve_spreads, spread_problems
 
 TIMEFRAMES = ("1m", "2m", "5m", "10m", "15m", "30m", "1h", "2h", "4h", "12h", "1d", "1w")  # fmt: skip
 CANDLE_EVENTS = tuple(f"candle_{tf}" for tf in TIMEFRAMES)

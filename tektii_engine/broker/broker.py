@@ -343,7 +343,7 @@ class Broker:
             if not self.hedging:  # the part that closes the opposite position frees its margin
                 opening = max(quantity - sum(p.quantity for p in opposite), ZERO)
                 released = self._released_margin(opposite, quantity)
-            price = reference or quote
+            price = _set(reference or quote)  # quote is set whenever mark is
             needed = opening * price / self.leverage[symbol] + self._fee(quantity, price)
             available = self.account()["margin_available"] + released
             if needed > available:
@@ -844,7 +844,7 @@ class Broker:
         for order in [
             o for o in self.orders.values() if o.is_open and o.position_id == position_id
         ]:
-            if order.reduce_only:
+            if order.reduce_only and not self.margin.is_liquidation(order):  # that one ends at its fill
                 self._finish(order, "CANCELLED", "ORDER_CANCELLED")
 
     def _reject(self, order: Order, reason: str) -> None:

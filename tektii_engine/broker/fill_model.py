@@ -50,7 +50,7 @@ class FillModel:
         up, down = 1 + half, 1 - half
         return {1: (o * up, h * up, l * up), -1: (o * down, h * down, l * down)}
 
-    def spread_cost(self, symbol: str, side: int, price: Decimal, quantity: Decimal) -> Decimal:
+    def spread_cost(self, symbol: str, side: int, price: Decimal, quantity: Decimal | int) -> Decimal:
         """What the spread cost a fill at `price` (before slippage): its distance to the mid."""
         half = self.half.get(symbol, ZERO)
         if not half:

@@ -314,3 +314,30 @@ def test_the_worked_example_of_the_fill_model_docs():
     (trade,) = engine_result.trades
     assert (trade.gross_pnl, trade.pnl) == (177.9800005, 173.57600088899)
     assert trade.spread_cost == pytest.approx(11.01, abs=1e-12)
+
+
+def test_a_margin_call_s_liquidation_cannot_be_cancelled_and_closes_first():
+    from tektii_engine.broker import Broker, BrokerError
+
+    broker = Broker({EURUSD: 30}, initial_capital=1_000, spread_bps={EURUSD: 0})
+    broker.on_bar(EURUSD, T0, 60, 1.0, 1.0, 1.0, 1.0)
+    broker.now = T0 + 60
+    broker.submit(EURUSD, 1, D(29_000))
+    broker.on_bar(EURUSD, T0 + 60, 60, 1.0, 1.0, 0.98, 0.98)  # filled at 1.0, marked at 0.98
+    pos = next(iter(broker.positions.values()))
+    # equity 1000 − 580 = 420 < maintenance 0.98 × 29 000 / 30 × 0.5 = 473.67
+    assert broker.margin.liquidation_price(pos) == pos.mark
+    call = broker.margin.check(T0 + 120, float(broker.equity()))
+    assert call is not None and broker.margin.check(T0 + 120, float(broker.equity())) is call  # one call
+    (order_id,) = call.order_ids
+    with pytest.raises(BrokerError) as info:
+        broker.cancel(order_id)
+    assert info.value.status == 409 and "margin call" in info.value.message
+    assert broker.cancel_all() == 0
+    broker.now = T0 + 120
+    broker.close_position(pos.id, order_type="LIMIT", limit_price=D("0.99"))  # does not cancel it
+    assert broker.get_order(order_id).is_open
+    broker.on_bar(EURUSD, T0 + 120, 60, 0.97, 0.995, 0.96, 0.99)
+    assert broker.get_order(order_id).status == "FILLED" and broker.positions == {}
+    assert call.liquidations[0]["price"] == D("0.97")
+    assert broker.closed_trades[-1].exit_reason == "LIQUIDATION" and broker.balance == 1_000 - 870
