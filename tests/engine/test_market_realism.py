@@ -6,7 +6,6 @@ metrics. docs/fill-model.md states the formulas checked here.
 
 from __future__ import annotations
 
-import math
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -16,13 +15,12 @@ import pytest
 from tektii_core.market_model import DEFAULT_SPREAD_BPS, MAINTENANCE_MARGIN
 from tektii_core.scenario_config import validate_config
 from tektii_engine.config import BacktestConfig, rfc3339
-from tektii_engine.data.candles import Candles
 from tektii_engine.data.importer import import_file
 from tektii_engine.data.store import CandleStore
 from tektii_engine.run import RunLimits, local_run, run_in_process
 
 from .fixtures import TableFeed
-from .test_real_data import shipped
+from .test_real_data import backtesting_sma_cross, shipped
 
 STRATEGIES = Path(__file__).parent / "strategies"
 T0 = 1_704_067_200
@@ -128,36 +126,10 @@ def test_against_backtesting_py_with_its_spread(tmp_path):
     raw price; ours charges half the spread at each fill. With their spread = ours in bps / 10^4,
     entries and exits happen at the same bars, and each trade's P&L differs by exactly
     quantity × s/2 × (entry open − exit open): the second-order term of where the half spread is paid."""
-    bt = pytest.importorskip("backtesting")
-    from backtesting.lib import crossover
-    from backtesting.test import EURUSD as DATA
-
-    def fsum_sma(values, n):
-        out = np.full(len(values), np.nan)
-        for i in range(n - 1, len(values)):
-            out[i] = math.fsum(values[i - n + 1 : i + 1]) / n
-        return out
-
-    class SmaCross(bt.Strategy):
-        def init(self):
-            self.fast = self.I(fsum_sma, self.data.Close, 10)
-            self.slow = self.I(fsum_sma, self.data.Close, 20)
-
-        def next(self):
-            if crossover(self.fast, self.slow) and not self.position:
-                self.buy(size=10_000)
-            elif crossover(self.slow, self.fast) and self.position:
-                self.position.close()
-
     bps = 2.0
     half = bps / 20_000
-    theirs = bt.Backtest(DATA, SmaCross, cash=100_000, commission=0, spread=bps / 10_000).run()._trades
-    times = DATA.index.tz_localize("UTC").as_unit("s").asi8.astype(np.int64)
-    store = CandleStore(tmp_path / "market-data")
-    store.write(EURUSD, Candles(times, DATA.Open, DATA.High, DATA.Low, DATA.Close, DATA.Volume),
-                base_timeframe="1h", source="imported")
-    config = {"subscriptions": [{"instrument": EURUSD, "events": ["candle_1h"]}],
-              "startTime": rfc3339(times[0]), "endTime": rfc3339(times[-1] + 3600), "spreadBps": bps}
+    theirs, store, config = backtesting_sma_cross(tmp_path, spread=bps / 10_000)
+    config["spreadBps"] = bps
     result = local_run(STRATEGIES / "sma_fixed.py", config, data_dir=store.root)
     assert result.state == "COMPLETE", result.reason
     assert len(theirs) > 50 and len(result.trades) == len(theirs)
