@@ -123,7 +123,7 @@ class Engine:
         """Yield (t, bars closing at t) in time order, after matching orders and marking equity."""
         broker = self.broker
         pending = broker.pending
-        margin = broker.margin
+        margin, positions = broker.margin, broker.positions  # the broker never replaces the dict
         cursors: list[list[Any]] = []  # [stream, rows iterator, cols, i, n, next_close]
         for stream in self.streams:
             cursor: list[Any] = [stream, self._rows(stream), None, 0, 0, 0]
@@ -159,7 +159,7 @@ class Engine:
                 cursors = [c for c in cursors if c[2] is not None]
             self.candles += len(bars)
             equity = broker.equity_value()
-            if broker.positions or equity < 0.0:
+            if positions or equity < 0.0:
                 margin.check(t, equity)  # places liquidation orders: equity is unchanged
             if equity >= self.peak:
                 self.peak = equity
