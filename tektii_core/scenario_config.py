@@ -25,6 +25,7 @@ import attrs
 
 from tektii_core import strict_json
 from tektii_core.errors import TektiiError
+from tektii_core.market_model import DEFAULT_SPREAD_BPS, MAX_SPREAD_BPS, resolve_spreads, spread_problems
 
 TIMEFRAMES = ("1m", "2m", "5m", "10m", "15m", "30m", "1h", "2h", "4h", "12h", "1d", "1w")  # fmt: skip
 CANDLE_EVENTS = tuple(f"candle_{tf}" for tf in TIMEFRAMES)
@@ -51,7 +52,9 @@ CONTINUE_EVENT_TIMEOUT = 5
 
 REQUIRED_FIELDS = ("strategyVersionId", "subscriptions", "startTime", "endTime")
 OPTIONAL_FIELDS = (
-    ("initialCapital", "positionMode") + tuple(k for k in NUMBERS if k != "initialCapital") + ("ackPolicy", "environment")
+    ("initialCapital", "positionMode")
+    + tuple(k for k in NUMBERS if k != "initialCapital")
+    + ("spreadBps", "ackPolicy", "environment")
 )
 FIELDS = REQUIRED_FIELDS + OPTIONAL_FIELDS
 SUBSCRIPTION_FIELDS = ("instrument", "events")
@@ -201,11 +204,19 @@ class ScenarioConfig:
     commission_bps: float = NUMBERS["commissionBps"][2]
     slippage_bps: float = NUMBERS["slippageBps"][2]
     forex_leverage: float = NUMBERS["forexLeverage"][2]
+    # Given as bps for every instrument or instrument -> bps, None (and instruments left out)
+    # for the asset class's default (tektii_core.market_model); kept as instrument -> bps of
+    # every subscribed instrument, so what ran stays what the config says.
+    spread_bps: float | Mapping[str, float] | None = None
     risk_free_rate: float = NUMBERS["riskFreeRate"][2]
     startup_timeout_s: float = NUMBERS["startupTimeoutSeconds"][2]
     event_timeout_s: float = NUMBERS["eventTimeoutSeconds"][2]  # 5 s by default under "continue"
     ack_policy: str = DEFAULT_ACK_POLICY
     environment: Mapping[str, str] = attrs.field(factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        spreads = resolve_spreads(self.spread_bps, (s.instrument for s in self.subscriptions))
+        object.__setattr__(self, "spread_bps", spreads)
 
     def to_api(self) -> dict[str, Any]:
         """The camelCase JSON object, every optional field present with its value."""
@@ -219,6 +230,7 @@ class ScenarioConfig:
             "commissionBps": self.commission_bps,
             "slippageBps": self.slippage_bps,
             "forexLeverage": self.forex_leverage,
+            "spreadBps": dict(self.spread_bps),  # type: ignore[arg-type]
             "riskFreeRate": self.risk_free_rate,
             "startupTimeoutSeconds": self.startup_timeout_s,
             "eventTimeoutSeconds": self.event_timeout_s,
@@ -363,6 +375,10 @@ class _Validator:
         ):
             if name in obj:
                 values[field] = self.number(obj[name], name)
+        if "spreadBps" in obj:
+            subs = values["subscriptions"]
+            every = subs is not None and len(subs) == len(obj["subscriptions"])  # else the keys are not checked
+            values["spread_bps"] = self.spread_bps(obj["spreadBps"], subs if every else None)
         if "positionMode" in obj:
             values["position_mode"] = self.position_mode(obj["positionMode"])
         if "ackPolicy" in obj:
@@ -598,6 +614,15 @@ class _Validator:
             return None
         return value
 
+    def spread_bps(self, value: Any, subscriptions: tuple[Subscription, ...] | None) -> Any:
+        instruments = None if subscriptions is None else [s.instrument for s in subscriptions]
+        problems = spread_problems(value, instruments)
+        for path, message in problems:
+            self.bad(path, message)
+        if problems:
+            return None
+        return dict(value) if isinstance(value, Mapping) else value
+
     def position_mode(self, value: Any) -> str | None:
         if isinstance(value, str) and value in POSITION_MODES:
             return value
@@ -793,6 +818,20 @@ def config_json_schema() -> dict[str, Any]:
                 "forexLeverage",
                 "Leverage for F: instruments (crypto and stocks trade at 1x).",
             ),
+            "spreadBps": {
+                "description": "Bid-ask spread in basis points of the price: one number for every instrument, or an "
+                "object of instrument to bps (the others keep their asset class's default: "
+                + ", ".join(f"{k.lower()} {v:g}" for k, v in DEFAULT_SPREAD_BPS.items())
+                + "; docs/fill-model.md). 0 is the frictionless model.",
+                "oneOf": [
+                    {"type": "number", "minimum": 0, "maximum": MAX_SPREAD_BPS},
+                    {
+                        "type": "object",
+                        "propertyNames": {"pattern": f"^({SYMBOL_RE.pattern})$"},
+                        "additionalProperties": {"type": "number", "minimum": 0, "maximum": MAX_SPREAD_BPS},
+                    },
+                ],
+            },
             "riskFreeRate": number(
                 "riskFreeRate",
                 "Annual risk-free rate as a fraction (0.04 = 4 %), for Sharpe and Sortino.",

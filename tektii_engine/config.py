@@ -15,11 +15,11 @@ from typing import Any
 import attrs
 
 from tektii_core.contracts import TektiiError
+from tektii_core.market_model import ASSET_CLASSES, asset_class, resolve_spreads, spread_problems
 from tektii_engine.data import timeframes
 
 TIMEFRAMES: dict[str, int] = {tf: timeframes.seconds(tf) for tf in timeframes.TIMEFRAMES}  # name -> seconds
 LIFECYCLE_EVENTS = ("order_update", "position_update", "account_update", "trade_update")
-ASSET_CLASSES = {"C": "CRYPTO", "F": "FOREX", "S": "STOCK"}
 POSITION_MODES = ("netting", "hedging")
 MAX_SUBSCRIPTIONS = 50
 ACK_POLICIES = ("wait", "continue")
@@ -58,10 +58,6 @@ def _utc_date(day: int) -> str:
     return datetime.fromtimestamp(day * 86400, tz=UTC).strftime("%Y-%m-%d")
 
 
-def asset_class(symbol: str) -> str:
-    return ASSET_CLASSES[symbol.split(":", 1)[0]]
-
-
 @attrs.frozen
 class Subscription:
     instrument: str  # platform symbol, e.g. C:BTCUSD
@@ -94,6 +90,9 @@ class BacktestConfig:
     commission_bps: float = 0.0
     slippage_bps: float = 0.0
     forex_leverage: float = 30.0  # crypto and stocks trade at 1x (cash); see docs/fill-model.md
+    # The bid-ask spread in bps: one number for every instrument, or instrument -> bps (the
+    # others, and None, take their asset class's default: tektii_core.market_model).
+    spread_bps: float | Mapping[str, float] | None = None
     environment: Mapping[str, str] = attrs.field(factory=dict)
     # How long the strategy may take (docs/scenario-config.md, "Timeouts"): from its start to
     # its first ack, and per event after that (None: 60 s when waiting, 5 s under "continue").
@@ -137,6 +136,10 @@ class BacktestConfig:
 
     def leverage(self, symbol: str) -> float:
         return self.forex_leverage if asset_class(symbol) == "FOREX" else 1.0
+
+    def spreads(self) -> dict[str, float]:
+        """The spread of each subscribed instrument, in bps."""
+        return resolve_spreads(self.spread_bps, self.symbols)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, environment: Mapping[str, str] | None = None):
@@ -185,6 +188,8 @@ class BacktestConfig:
                     problems.append(f"{key}: expected a number")
                 else:
                     kwargs[field] = float(value)
+        if data.get("spreadBps") is not None:
+            kwargs["spread_bps"] = data["spreadBps"]  # checked with the other fields below
         if "positionMode" in data and data["positionMode"] is not None:
             mode = data["positionMode"]
             kwargs["position_mode"] = mode.lower() if isinstance(mode, str) else mode
@@ -215,6 +220,7 @@ class BacktestConfig:
             "commissionBps": self.commission_bps,
             "slippageBps": self.slippage_bps,
             "forexLeverage": self.forex_leverage,
+            "spreadBps": self.spreads(),
             "startupTimeoutSeconds": self.startup_timeout_s,
             "eventTimeoutSeconds": self.event_limit_s,
             "ackPolicy": self.ack_policy,
@@ -280,6 +286,10 @@ def _validate_fields(f: Mapping[str, Any]) -> list[str]:
         value = f.get(field)
         if value is not None and not (math.isfinite(value) and 1 <= value <= MAX_TIMEOUT_S):
             problems.append(f"{key}: must be between 1 and {MAX_TIMEOUT_S}")
+    if f.get("spread_bps") is not None:
+        subs = f.get("subscriptions")
+        instruments = [s.instrument for s in subs] if subs is not None else None
+        problems.extend(f"{path}: {message}" for path, message in spread_problems(f["spread_bps"], instruments))
     policy = f.get("ack_policy")
     if policy is not None and policy not in ACK_POLICIES:
         problems.append(f"ackPolicy: must be 'wait' or 'continue', got {policy!r}")

@@ -4,7 +4,8 @@
 candles CLOSE (open time + timeframe == t). Before yielding the batch it matches the working
 orders against the bars of each instrument's finest subscribed timeframe (so fills never use a
 bar the strategy has not yet been shown, and always happen before the strategy sees that bar)
-and records equity. Drivers (in-process hook, or the gateway's lockstep session) deliver the
+and records equity; at that close the broker's margin desk may call the account (its positions
+then close at their next bar's open). Drivers (in-process hook, or the gateway's lockstep session) deliver the
 batch and let the strategy act before asking for the next one; that is the whole clock.
 """
 
@@ -69,6 +70,7 @@ class Engine:
             position_mode=config.position_mode,
             commission_bps=config.commission_bps,
             slippage_bps=config.slippage_bps,
+            spread_bps=config.spreads(),
             sink=sink,
         )
         self.broker.now = config.start
@@ -121,6 +123,7 @@ class Engine:
         """Yield (t, bars closing at t) in time order, after matching orders and marking equity."""
         broker = self.broker
         pending = broker.pending
+        margin, positions = broker.margin, broker.positions  # the broker never replaces the dict
         cursors: list[list[Any]] = []  # [stream, rows iterator, cols, i, n, next_close]
         for stream in self.streams:
             cursor: list[Any] = [stream, self._rows(stream), None, 0, 0, 0]
@@ -156,6 +159,8 @@ class Engine:
                 cursors = [c for c in cursors if c[2] is not None]
             self.candles += len(bars)
             equity = broker.equity_value()
+            if positions or equity < 0.0:
+                margin.check(t, equity)  # places liquidation orders: equity is unchanged
             if equity >= self.peak:
                 self.peak = equity
                 if self.peak_time is not None and t - self.peak_time > self.longest_drawdown_s:

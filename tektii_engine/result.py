@@ -41,6 +41,7 @@ def order_record(order: Any) -> dict[str, Any]:
         "clientOrderId": order.client_order_id,
         "parentOrderId": order.parent_id,
         "positionId": order.position_id,
+        "correlationId": order.correlation_id,
         "createdAt": rfc3339(order.created_at),
         "updatedAt": rfc3339(order.updated_at),
     }
@@ -58,6 +59,43 @@ def fill_record(fill: Any) -> dict[str, Any]:
         "time": rfc3339(fill.time),
         "isMaker": fill.is_maker,
         "positionId": fill.position_id,
+        "spreadCost": _num(fill.spread_cost),
+    }
+
+
+def margin_call_record(call: Any) -> dict[str, Any]:
+    """A broker MarginCall as stored: the account at the call, then each liquidation."""
+    return {
+        "id": call.id,
+        "time": rfc3339(call.time),
+        "equity": _num(call.equity),
+        "maintenanceMargin": _num(call.maintenance_margin),
+        "marginUsed": _num(call.margin_used),
+        "positions": [
+            {
+                "id": p.id,
+                "symbol": p.symbol,
+                "side": "LONG" if p.side > 0 else "SHORT",
+                "quantity": _num(p.quantity),
+                "averageEntryPrice": _num(p.average_price),
+                "mark": p.current_price,
+                "unrealizedPnl": _num(p.unrealized_pnl),
+            }
+            for p in call.positions
+        ],
+        "liquidations": [
+            {
+                "orderId": x["order_id"],
+                "positionId": x["position_id"],
+                "symbol": x["symbol"],
+                "status": x["status"],
+                "time": rfc3339(x["time"]),
+                "quantity": _num(x["quantity"]),
+                "price": _num(x["price"]),
+                "pnl": _num(x["pnl"]),
+            }
+            for x in call.liquidations
+        ],
     }
 
 
@@ -75,6 +113,8 @@ class ClosedTradeRecord:
     pnl: float
     gross_pnl: float
     fees: float
+    spread_cost: float = 0.0  # already in the prices (and so in pnl), not deducted again
+    exit_reason: str | None = None  # LIQUIDATION: closed by a margin call
 
     @classmethod
     def of(cls, trade: Any) -> ClosedTradeRecord:
@@ -89,6 +129,8 @@ class ClosedTradeRecord:
             float(trade.pnl),
             float(trade.gross_pnl),
             float(trade.fees),
+            float(trade.spread_cost),
+            trade.exit_reason,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -103,6 +145,8 @@ class ClosedTradeRecord:
             "pnl": self.pnl,
             "grossPnl": self.gross_pnl,
             "fees": self.fees,
+            "spreadCost": self.spread_cost,
+            "exitReason": self.exit_reason,
         }
 
     @classmethod
@@ -118,6 +162,8 @@ class ClosedTradeRecord:
             d["pnl"],
             d["grossPnl"],
             d["fees"],
+            d.get("spreadCost", 0.0),
+            d.get("exitReason"),
         )
 
 
@@ -147,6 +193,7 @@ class BacktestResult:
     fills: list[dict[str, Any]] = attrs.field(factory=list)
     trades: list[ClosedTradeRecord] = attrs.field(factory=list)
     open_positions: list[dict[str, Any]] = attrs.field(factory=list)
+    margin_calls: list[dict[str, Any]] = attrs.field(factory=list)
     log: str = ""
     counters: dict[str, int] = attrs.field(factory=dict)
 
@@ -179,6 +226,7 @@ class BacktestResult:
             metrics["maxDrawdownPct"] = max(metrics["maxDrawdownPct"], self.max_drawdown * 100.0)
         if "longestDrawdownDays" in metrics and self.longest_drawdown_s is not None:
             metrics["longestDrawdownDays"] = self.longest_drawdown_s / 86_400
+        metrics["marginCalls"] = len(self.margin_calls)
         return metrics
 
     def to_dict(self) -> dict[str, Any]:
@@ -203,6 +251,7 @@ class BacktestResult:
             "fills": self.fills,
             "trades": [t.to_dict() for t in self.trades],
             "openPositions": self.open_positions,
+            "marginCalls": self.margin_calls,
             "log": self.log,
             "counters": self.counters,
         }
@@ -228,6 +277,7 @@ class BacktestResult:
             fills=d.get("fills", []),
             trades=[ClosedTradeRecord.from_dict(t) for t in d.get("trades", [])],
             open_positions=d.get("openPositions", []),
+            margin_calls=d.get("marginCalls", []),
             log=d.get("log", ""),
             counters=d.get("counters", {}),
         )
@@ -266,10 +316,12 @@ def build_result(
                 "averageEntryPrice": float(p.average_price),
                 "currentPrice": p.current_price,
                 "unrealizedPnl": float(p.unrealized_pnl),
+                "liquidationPrice": _num(broker.margin.liquidation_price(p)),
                 "openedAt": rfc3339(p.opened_at),
             }
             for p in broker.positions.values()
         ],
+        margin_calls=[margin_call_record(c) for c in broker.margin.calls],
         log=log,
         counters={
             "candles": engine.candles,

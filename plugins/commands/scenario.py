@@ -24,7 +24,7 @@ METRICS = (
     ("CAGR", "cagrPct", "%"), ("Volatility", "volatilityPct", "%"), ("Profit Factor", "profitFactor", ""),
     ("Average Win", "averageWin", ""), ("Average Loss", "averageLoss", ""), ("Exposure Time", "exposureTimePct", "%"),
     ("Total Fees", "totalFees", ""), ("Longest Drawdown", "longestDrawdownDays", " days"),
-    ("Start Equity", "startEquity", ""), ("End Equity", "endEquity", ""),
+    ("Start Equity", "startEquity", ""), ("End Equity", "endEquity", ""), ("Margin Calls", "marginCalls", ""),
 )
 
 

@@ -1,13 +1,12 @@
 """The simulated broker: order validation, bar-by-bar matching, positions and the account.
 
 The fill model (docs/fill-model.md) in one paragraph: an order may only match bars that open
-at or after the simulated time it was placed (never a bar the strategy has already seen).
-Market orders fill at that bar's open; stops trigger on the bar's high/low and fill at the stop
-price, or at the open when the bar gaps through it; limits fill at the limit price, or at the
-open when it is better. Market and triggered stop fills pay `slippage_bps` against the trader;
-every fill pays `commission_bps` of its notional. Margin accounting: the balance changes only
-by fees and realised P&L; equity = balance + unrealised P&L; margin used = notional / leverage.
-Every quantity, price and amount is a Decimal (tektii_engine.broker.models says how exact).
+at or after the simulated time it was placed (never a bar the strategy has already seen), at
+the prices its side of the spread sees (tektii_engine.broker.fill_model). Every fill pays
+`commission_bps` of its notional. Margin accounting: the balance changes only by fees and
+realised P&L; equity = balance + unrealised P&L; margin used = notional / leverage; margin
+calls are tektii_engine.broker.margin's. Every quantity, price and amount is a Decimal
+(tektii_engine.broker.models says how exact).
 """
 
 from __future__ import annotations
@@ -16,6 +15,8 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from tektii_engine.broker.fill_model import FillModel, _set
+from tektii_engine.broker.margin import LIQUIDATION, MarginDesk
 from tektii_engine.broker.models import (
     ORDER_TYPES,
     TIME_IN_FORCE,
@@ -72,12 +73,6 @@ def parse_decimal(value: Any, field: str) -> Decimal:
     return number
 
 
-def _set(value: Decimal | None) -> Decimal:
-    """A price the order's type requires (validated when the order was placed)."""
-    assert value is not None
-    return value
-
-
 def _invalid(field: str, message: str, provided: Any = None) -> BrokerError:
     details = {"field": field, "provided": None if provided is None else str(provided)}
     return BrokerError(400, "INVALID_VALUE", f"Invalid value for {field}: {message}", details)
@@ -94,6 +89,8 @@ class Broker:
         position_mode: str = "netting",
         commission_bps: float = 0.0,
         slippage_bps: float = 0.0,
+        spread_bps: Mapping[str, float] | None = None,
+        maintenance: Mapping[str, float] | None = None,
         sink: Sink | None = None,
     ):
         self.leverage = {s: market_decimal(v) for s, v in leverage.items()}
@@ -102,7 +99,8 @@ class Broker:
         self.balance = self.initial_capital
         self.balance_value = float(self.balance)  # the balance as float, for the equity curve
         self.commission_rate = market_decimal(commission_bps) / 10_000
-        self.slippage_rate = market_decimal(slippage_bps) / 10_000
+        # spread_bps: per symbol, a missing one trades without spread (the engine passes all)
+        self.fill_model = FillModel(spread_bps or {}, slippage_bps)
         self.sink: Sink = sink or _noop_sink
         self.now = 0
         self.orders: dict[str, Order] = {}
@@ -115,6 +113,7 @@ class Broker:
         self.total_fees = ZERO
         self._aliases = self._build_aliases(self.leverage)
         self._seq = {"ord": 0, "pos": 0, "trd": 0}
+        self.margin = MarginDesk(self, maintenance)
 
     # -- identifiers and symbols ------------------------------------------------------------
     def _next(self, kind: str) -> str:
@@ -268,6 +267,7 @@ class Broker:
         position_id: str | None = None,
         parent_id: str | None = None,
         active_from: int | None = None,
+        correlation_id: str | None = None,
     ) -> Order:
         symbol = self._symbol_or_reject(symbol)
         # In-process callers may pass numbers; the wire path has parsed them already.
@@ -320,11 +320,12 @@ class Broker:
                 "stop_loss/take_profit attach only to orders that open a position",
             )
         mark = self.mark(symbol)
+        quote = None if mark is None else self.fill_model.side_price(symbol, side, mark)  # bid or ask
         reference = {
             "LIMIT": limit_price,
             "STOP": stop_price,
             "STOP_LIMIT": stop_price,
-        }.get(order_type) or mark
+        }.get(order_type) or quote
         if reference is not None:
             self._check_bracket(side, reference, stop_loss, take_profit)
         if post_only:
@@ -332,17 +333,17 @@ class Broker:
                 raise BrokerError.rejected(
                     "POST_ONLY_VIOLATED", "post-only applies to LIMIT orders"
                 )
-            if mark is not None and (_set(limit_price) - mark) * side >= 0:
+            if quote is not None and (_set(limit_price) - quote) * side >= 0:
                 raise BrokerError.rejected(
                     "POST_ONLY_VIOLATED",
-                    f"limit {limit_price} would fill at once (last {mark})",
+                    f"limit {limit_price} would fill at once ({'ask' if side > 0 else 'bid'} {quote})",
                 )
         if mark is not None and not closing:
             opening, released = quantity, ZERO
             if not self.hedging:  # the part that closes the opposite position frees its margin
                 opening = max(quantity - sum(p.quantity for p in opposite), ZERO)
                 released = self._released_margin(opposite, quantity)
-            price = reference or mark
+            price = _set(reference or quote)  # quote is set whenever mark is
             needed = opening * price / self.leverage[symbol] + self._fee(quantity, price)
             available = self.account()["margin_available"] + released
             if needed > available:
@@ -372,8 +373,9 @@ class Broker:
             oco_group_id=oco_group_id,
             position_id=position_id,
             parent_id=parent_id,
-            # A trailing stop trails from the price when it was placed: the last close.
-            watermark=mark if order_type == "TRAILING_STOP" else None,
+            correlation_id=correlation_id,
+            # A trailing stop trails from the price when it was placed: the last close's quote.
+            watermark=quote if order_type == "TRAILING_STOP" else None,
         )
         self.orders[order.id] = order
         self.pending[symbol][order.id] = order
@@ -427,16 +429,13 @@ class Broker:
         return order
 
     def _not_modifiable(self, order: Order, action: str) -> BrokerError:
-        return BrokerError(
-            409,
-            "ORDER_NOT_MODIFIABLE",
-            f"Order cannot be {action}: {order.id} is {order.status}",
-            {"order_id": order.id},
-        )
+        why = "closes a position in a margin call" if order.is_open else f"is {order.status}"
+        return BrokerError(409, "ORDER_NOT_MODIFIABLE", f"Order cannot be {action}: {order.id} {why}",
+                           {"order_id": order.id})
 
     def cancel(self, order_id: str) -> Order:
         order = self.get_order(order_id)
-        if not order.is_open:
+        if not order.is_open or self.margin.is_liquidation(order):
             raise self._not_modifiable(order, "cancelled")
         self._finish(order, "CANCELLED", "ORDER_CANCELLED")
         return order
@@ -448,7 +447,9 @@ class Broker:
             if symbol is None:
                 return 0
         targets = [
-            o for o in self.orders.values() if o.is_open and (symbol is None or o.symbol == symbol)
+            o
+            for o in self.orders.values()
+            if o.is_open and (symbol is None or o.symbol == symbol) and not self.margin.is_liquidation(o)
         ]
         for order in targets:
             self._finish(order, "CANCELLED", "ORDER_CANCELLED")
@@ -470,6 +471,8 @@ class Broker:
         values = {
             k: parse_decimal(v, k) for k, v in fields.items()
         }
+        if self.margin.is_liquidation(order):
+            raise self._not_modifiable(order, "modified")
         if not order.is_open:
             # A filled entry's stop_loss/take_profit live on in its bracket children.
             children = [self.orders[c] for c in order.children if self.orders[c].is_open]
@@ -634,7 +637,8 @@ class Broker:
         """Match the symbol's working orders against one bar, then mark positions at its close."""
         book = self.pending[symbol]
         if book:
-            o, h, l = market_decimal(o), market_decimal(h), market_decimal(l)  # type: ignore[assignment]
+            fills = self.fill_model
+            sides = fills.sides(symbol, market_decimal(o), market_decimal(h), market_decimal(l))
             candidates = sorted(
                 (x for x in book.values() if x.active_from <= t_open),
                 key=lambda x: _PRIORITY[x.order_type if not x.triggered else "LIMIT"],
@@ -645,64 +649,20 @@ class Broker:
                 if order.time_in_force == "DAY" and t_open >= (order.created_at // DAY + 1) * DAY:
                     self._finish(order, "EXPIRED", "ORDER_EXPIRED")
                     continue
-                price, maker = self._trigger(order, o, h, l)
+                price, maker, slipped = fills.trigger(order, *sides[order.side])
                 if price is not None:
-                    self._execute(order, price, maker, t_open, t_open + seconds)
+                    spread = fills.spread_cost(symbol, order.side, price, 1)  # per unit
+                    fill = fills.slip(order.side, price) if slipped else price
+                    self._execute(order, fill, maker, t_open, t_open + seconds, spread)
                 elif order.time_in_force in ("IOC", "FOK"):
                     self._finish(order, "CANCELLED", "ORDER_CANCELLED")
         self.update_mark(symbol, c)
-
-    def _trigger(
-        self, order: Order, o: Decimal, h: Decimal, l: Decimal
-    ) -> tuple[Decimal | None, bool]:
-        """The fill price on this bar (None: no fill) and whether it was a resting limit."""
-        side, kind = order.side, order.order_type
-        slip = 1 + self.slippage_rate * side
-        if kind == "MARKET":
-            return o * slip, False
-        if kind == "STOP" or (kind == "STOP_LIMIT" and not order.triggered):
-            stop = _set(order.stop_price)
-            if side > 0:
-                hit = o if o >= stop else (stop if h >= stop else None)
-            else:
-                hit = o if o <= stop else (stop if l <= stop else None)
-            if hit is None or kind == "STOP":
-                return (None if hit is None else hit * slip), False
-            # STOP_LIMIT: from the trigger on it works as a limit; on the trigger bar it fills
-            # only if the trigger price itself satisfies the limit (the later path is unknown).
-            order.triggered = True
-            if (_set(order.limit_price) - hit) * side >= 0:
-                return hit, False
-            return None, False
-        if kind == "TRAILING_STOP":
-            return self._trailing(order, o, h, l, slip)
-        limit = _set(order.limit_price)  # LIMIT, or a triggered STOP_LIMIT
-        if side > 0:
-            return (o if o <= limit else (limit if l <= limit else None)), True
-        return (o if o >= limit else (limit if h >= limit else None)), True
-
-    @staticmethod
-    def _trailing(order: Order, o: Decimal, h: Decimal, l: Decimal, slip: Decimal):
-        side, dist = order.side, _set(order.trailing_distance)
-        if order.watermark is None:  # placed before any price was known
-            order.watermark = o
-        mark = order.watermark
-        offset = mark * dist / 100 if order.trailing_type == "PERCENT" else dist
-        stop = mark + offset if side > 0 else mark - offset
-        if side > 0:
-            hit = o if o >= stop else (stop if h >= stop else None)
-        else:
-            hit = o if o <= stop else (stop if l <= stop else None)
-        # The watermark follows the bar only after the check: the bar's path is unknown.
-        order.watermark = min(mark, l) if side > 0 else max(mark, h)
-        order.stop_price = stop
-        return (None if hit is None else hit * slip), False
 
     def _fee(self, quantity: Decimal, price: Decimal) -> Decimal:
         return abs(quantity * price) * self.commission_rate
 
     def _execute(
-        self, order: Order, price: Decimal, maker: bool, t_open: int, t_next: int
+        self, order: Order, price: Decimal, maker: bool, t_open: int, t_next: int, spread: Decimal = ZERO
     ) -> None:
         symbol, side = order.symbol, order.side
         qty = order.remaining
@@ -731,6 +691,7 @@ class Broker:
             self._reject(order, "REDUCE_ONLY_VIOLATED")
             return
         fee = self._fee(qty, price)
+        spread *= qty  # the whole fill's
         if opening > 0:
             needed = opening * price / self.leverage[symbol] + fee
             released = sum((pos.margin * take / pos.quantity for pos, take in reductions), ZERO)
@@ -745,6 +706,7 @@ class Broker:
             gross = (price - pos.average_price) * take * pos.side
             entry_fee = pos.entry_fees * take / pos.quantity
             exit_fee = fee * take / qty
+            entry_spread = pos.entry_spread * take / pos.quantity
             self.closed_trades.append(
                 ClosedTrade(
                     symbol=symbol,
@@ -759,11 +721,14 @@ class Broker:
                     pnl=gross - entry_fee - exit_fee,
                     position_id=pos.id,
                     exit_order_id=order.id,
+                    spread_cost=entry_spread + spread * take / qty,
+                    exit_reason=LIQUIDATION if self.margin.is_liquidation(order) else None,
                 )
             )
             self.balance += gross
             pos.realized_pnl += gross
             pos.entry_fees -= entry_fee
+            pos.entry_spread -= entry_spread
             pos.quantity -= take
             pos.changed()
             pos.updated_at = t_open
@@ -781,13 +746,14 @@ class Broker:
             # netting adds to the symbol's position; hedging always opens a new one
             net_id = None if self.hedging else self.net.get(symbol)
             pos = self.positions[net_id] if net_id else None  # type: ignore[assignment]
-            opening_fee = fee * opening / qty
+            opening_fee, opening_spread = fee * opening / qty, spread * opening / qty
             if pos is not None and pos.side == side:
                 total = pos.quantity + opening
                 pos.average_price = (pos.average_price * pos.quantity + price * opening) / total
                 pos.quantity = total
                 pos.changed()
                 pos.entry_fees += opening_fee
+                pos.entry_spread += opening_spread
                 pos.updated_at = t_open
                 position_events.append(("POSITION_MODIFIED", pos))
             else:
@@ -802,6 +768,7 @@ class Broker:
                     leverage=self.leverage[symbol],
                     current_price=self.marks.get(symbol, float(price)),
                     entry_fees=opening_fee,
+                    entry_spread=opening_spread,
                 )
                 self.positions[pos.id] = pos
                 if not self.hedging:
@@ -819,6 +786,7 @@ class Broker:
             time=t_open,
             is_maker=maker,
             position_id=touched.id if touched else None,
+            spread_cost=spread,
         )
         self.fills.append(fill)
         self.balance_value = float(self.balance)
@@ -876,7 +844,7 @@ class Broker:
         for order in [
             o for o in self.orders.values() if o.is_open and o.position_id == position_id
         ]:
-            if order.reduce_only:
+            if order.reduce_only and not self.margin.is_liquidation(order):  # that one ends at its fill
                 self._finish(order, "CANCELLED", "ORDER_CANCELLED")
 
     def _reject(self, order: Order, reason: str) -> None:
@@ -888,6 +856,8 @@ class Broker:
         order.updated_at = self.now
         if status != "OPEN":
             self.pending[order.symbol].pop(order.id, None)
+            if order.correlation_id is not None:
+                self.margin.finished(order)
         self.sink("order", event, order, order.parent_id)
 
 

@@ -68,6 +68,7 @@ class Order:
     oco_group_id: str | None = None
     position_id: str | None = None  # target position (hedging) or the position it opened
     parent_id: str | None = None  # bracket children point at their entry order
+    correlation_id: str | None = None  # set by the broker: liquidation:<margin call id>
     status: str = "OPEN"
     filled_quantity: Decimal = ZERO
     average_fill_price: Decimal | None = None
@@ -99,6 +100,7 @@ class Position:
     current_price: float  # the mark: the last close, as stored in the market data
     realized_pnl: Decimal = ZERO
     entry_fees: Decimal = ZERO  # commission paid on the still-open quantity, for trade P&L
+    entry_spread: Decimal = ZERO  # spread paid on the still-open quantity (already in its price)
     # Float copies for the per-bar equity curve (float64 there); kept by `changed()`.
     signed_quantity_value: float = attrs.field(init=False, default=0.0)
     average_price_value: float = attrs.field(init=False, default=0.0)
@@ -140,6 +142,7 @@ class Fill:
     time: int
     is_maker: bool
     position_id: str | None
+    spread_cost: Decimal = ZERO  # quantity × |price before slippage − mid|: already in `price`
 
 
 @attrs.frozen
@@ -158,3 +161,5 @@ class ClosedTrade:
     pnl: Decimal  # gross_pnl - fees
     position_id: str
     exit_order_id: str
+    spread_cost: Decimal = ZERO  # of both legs, pro rata; already in the prices and P&L
+    exit_reason: str | None = None  # LIQUIDATION: closed by a margin call

@@ -16,6 +16,7 @@ from tektii_core import strict_json
 from tektii_core.contracts import TektiiError
 from tektii_engine.broker import BrokerError
 from tektii_engine.broker.broker import parse_decimal
+from tektii_engine.broker.models import market_decimal
 from tektii_engine.config import TIMEFRAMES, asset_class, rfc3339, to_epoch
 from tektii_engine.gateway import wire
 
@@ -182,24 +183,28 @@ async def cancel_all(request: web.Request) -> web.Response:
 
 
 # -- positions and trades ----------------------------------------------------------------------
+def _position(broker: Any, position: Any) -> dict[str, Any]:
+    return wire.position(position, broker.margin.liquidation_price(position))
+
+
 async def list_positions(request: web.Request) -> web.Response:
     session = request.app[SESSION]
     symbol = _symbol_filter(session, request.query.get("symbol"))
     positions = session.broker.positions.values()
     return web.json_response(
-        [wire.position(p) for p in positions if symbol is None or p.symbol == symbol]
+        [_position(session.broker, p) for p in positions if symbol is None or p.symbol == symbol]
     )
 
 
 async def get_position(request: web.Request) -> web.Response:
     broker = request.app[SESSION].broker
-    return web.json_response(wire.position(broker.get_position(request.match_info["position_id"])))
+    return web.json_response(_position(broker, broker.get_position(request.match_info["position_id"])))
 
 
 async def modify_position(request: web.Request) -> web.Response:
     broker = request.app[SESSION].broker
     position = broker.modify_position(request.match_info["position_id"], await _body(request))
-    return web.json_response(wire.position(position))
+    return web.json_response(_position(broker, position))
 
 
 async def close_position(request: web.Request) -> web.Response:
@@ -275,14 +280,14 @@ async def get_quote(request: web.Request) -> web.Response:
             f" {rfc3339(session.engine.now)} (the first quote comes with its first candle)",
             {"symbol": symbol, "reason": "NO_BAR_YET"},
         )
-    price = wire.dec(last)
+    bid, ask = session.broker.fill_model.quote(symbol, market_decimal(last))
     return web.json_response(
         {
             "symbol": symbol,
             "provider": wire.PROVIDER,
-            "bid": price,
-            "ask": price,
-            "last": price,
+            "bid": wire.dec(bid),
+            "ask": wire.dec(ask),
+            "last": wire.dec(last),
             "bid_size": None,
             "ask_size": None,
             "volume": None,

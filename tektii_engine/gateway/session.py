@@ -126,6 +126,9 @@ class Session:
     # -- events out -----------------------------------------------------------------------
     def emit(self, kind: str, event: str, obj: Any, parent: str | None) -> None:
         """Broker sink: snapshot the change now, as the frame the strategy subscribed to."""
+        if kind == "error":  # a margin call's liquidation: every strategy is told, subscribed or not
+            self.outbox.append(wire.liquidation(obj))
+            return
         if kind not in self.lifecycle:
             return
         if kind == "order":
@@ -133,7 +136,8 @@ class Session:
             if parent:
                 frame["parent_order_id"] = parent
         elif kind == "position":
-            frame = {"type": "position", "event": event, "position": wire.position(obj)}
+            liquidation = self.broker.margin.liquidation_price(obj) if event != "POSITION_CLOSED" else None
+            frame = {"type": "position", "event": event, "position": wire.position(obj, liquidation)}
         elif kind == "trade":
             frame = {"type": "trade", "event": event, "trade": wire.trade(obj)}
         else:

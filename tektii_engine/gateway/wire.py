@@ -41,7 +41,7 @@ def order(o: Any) -> dict[str, Any]:
     return {
         "id": o.id,
         "client_order_id": o.client_order_id,
-        "correlation_id": None,
+        "correlation_id": o.correlation_id,  # liquidation:<margin call id> for a margin call's
         "symbol": o.symbol,
         "side": side(o.side),
         "order_type": o.order_type,
@@ -79,7 +79,7 @@ def handle(o: Any) -> dict[str, Any]:
     }
 
 
-def position(p: Any) -> dict[str, Any]:
+def position(p: Any, liquidation_price: Decimal | None = None) -> dict[str, Any]:
     return {
         "id": p.id,
         "symbol": p.symbol,
@@ -90,7 +90,7 @@ def position(p: Any) -> dict[str, Any]:
         "unrealized_pnl": dec(p.unrealized_pnl),
         "realized_pnl": dec(p.realized_pnl),
         "leverage": dec(p.leverage),
-        "liquidation_price": None,
+        "liquidation_price": dec(liquidation_price),
         "margin_mode": "CROSS",
         "opened_at": rfc3339(p.opened_at),
         "updated_at": rfc3339(p.updated_at),
@@ -109,6 +109,28 @@ def trade(f: Any) -> dict[str, Any]:
         "commission_currency": CURRENCY,
         "is_maker": f.is_maker,
         "timestamp": rfc3339(f.time),
+    }
+
+
+def liquidation(call: Any) -> dict[str, Any]:
+    """The `error` event (code LIQUIDATION) of a margin call, sent with the batch that called it."""
+    count = len(call.order_ids)
+    return {
+        "type": "error",
+        "code": "LIQUIDATION",
+        "message": (
+            f"Margin call at {rfc3339(call.time)}: equity {call.equity:.2f} is below the maintenance margin"
+            f" {call.maintenance_margin:.2f}; closing {count} position{'s' if count != 1 else ''}"
+            " at the next bar's open"
+        ),
+        "details": {
+            "margin_call_id": call.id,
+            "equity": dec(call.equity),
+            "maintenance_margin": dec(call.maintenance_margin),
+            "margin_used": dec(call.margin_used),
+            "position_ids": [p.id for p in call.positions],
+            "order_ids": list(call.order_ids),
+        },
     }
 
 

@@ -33,6 +33,7 @@ METRICS = {
     "totalFees": "Commissions paid.",
     "startEquity": "Equity at the start.",
     "endEquity": "Equity at the end.",
+    "marginCalls": "Margin calls of the run (their liquidations: result metadata's marginCalls).",
 }
 PROGRESS_SCHEMA = {
     "type": ["object", "null"],
@@ -158,6 +159,9 @@ TRADE_ROW = {
         "pnl": {"type": "number", "description": "Realised profit, net of the trade's fees."},
         "grossPnl": {"type": "number"},
         "fees": {"type": "number"},
+        "spreadCost": {"type": ["number", "null"],
+                       "description": "What the bid-ask spread cost the trade; already in its prices and pnl."},
+        "exitReason": {"type": ["string", "null"], "description": "LIQUIDATION when a margin call closed it."},
     },
 }
 
@@ -169,7 +173,8 @@ def results_schema(scenario_ref: dict[str, Any]) -> dict[str, Any]:
         "description": "metadata: the scenario with counters and final figures; timeseries: "
                        "{scenarioId, rows}; trades: {scenarioId, trades}. With format=csv: text/csv.",
         "oneOf": [
-            {"allOf": [scenario_ref], "properties": {"counters": {"type": "object"}}},
+            {"allOf": [scenario_ref], "properties": {"counters": {"type": "object"},
+                                                     "marginCalls": {"type": "array", "items": {"type": "object"}}}},
             {"type": "object", "required": ["scenarioId", "rows"],
              "properties": {"scenarioId": {"type": "string"}, "rows": {"type": "array", "items": TIMESERIES_ROW}}},
             {"type": "object", "required": ["scenarioId", "trades"],

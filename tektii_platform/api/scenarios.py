@@ -273,7 +273,7 @@ def _flatten(prefix: str, value: Any, into: list[dict[str, Any]]) -> None:
 
 TIMESERIES_COLUMNS = ["time", "equity", "cash", "drawdownPct"]
 TRADE_COLUMNS = ["symbol", "side", "quantity", "entryTime", "entryPrice", "exitTime", "exitPrice", "pnl", "grossPnl",
-                 "fees"]
+                 "fees", "spreadCost", "exitReason"]
 
 
 def scenario_results(req: Request) -> Response:
@@ -294,7 +294,7 @@ def scenario_results(req: Request) -> Response:
     if kind == "metadata":
         data = {**to_json(row), "counters": result.get("counters", {}), "initialCapital": result.get("initialCapital"),
                 "finalEquity": result.get("finalEquity"), "finalBalance": result.get("finalBalance"),
-                "openPositions": result.get("openPositions", [])}
+                "openPositions": result.get("openPositions", []), "marginCalls": result.get("marginCalls", [])}
         if fmt == "json":
             return ok(data)
         flat: list[dict[str, Any]] = []

@@ -45,6 +45,7 @@ def backtest_args(data_dir: Path, cfg: Path, strategy: Path | str, instrument: s
         "subscriptions": [{"instrument": instrument, "events": ["candle_1m", "order_update"]}],
         "startTime": "2024-01-01T00:00:00Z",
         "endTime": f"2024-01-01T{minutes // 60:02d}:{minutes % 60:02d}:00Z",
+        "spreadBps": 0,  # the strategies check hand-computed, frictionless numbers
         **config,
     }))
     return ["-v", "--output", "json", "backtest", "run", str(strategy), "--config", str(cfg), "--data-dir", str(data_dir)]

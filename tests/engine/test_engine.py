@@ -25,6 +25,7 @@ class Recorder:
 
 
 def config(subs, start=T0, end=T0 + 3600, **kw):
+    kw.setdefault("spread_bps", 0)  # the hand-computed numbers below are the frictionless model's
     return BacktestConfig(subs, start, end, **kw)
 
 

@@ -50,6 +50,7 @@ class RecordingRuntime(ProcessRuntime):
 
 def run(strategy, config, tmp_path, feed=FEED, limits=None):
     report = tmp_path / "report.json"
+    config.setdefault("spread_bps", 0)  # numbers computed by hand: the frictionless model
     config = BacktestConfig(
         config.pop("subscriptions"),
         T0,
@@ -71,7 +72,7 @@ def run(strategy, config, tmp_path, feed=FEED, limits=None):
     return result, data
 
 
-SCRIPTED = {"subscriptions": [("C:BTCUSD", ["candle_1m", *LIFECYCLE])], "commission_bps": 10}
+SCRIPTED = {"subscriptions": [("C:BTCUSD", ["candle_1m", *LIFECYCLE])], "commission_bps": 10, "spread_bps": 0}
 
 
 def test_scripted_sdk_strategy_trades_with_hand_computed_results(tmp_path):

@@ -36,6 +36,7 @@ def check_run(store: CandleStore, symbol: str, tf: str, start: str, end: str, **
         "subscriptions": [{"instrument": symbol, "events": [f"candle_{tf}"]}],
         "startTime": start,
         "endTime": end,
+        "spreadBps": 0,  # fills at exactly the open, checked below
         **extra,
     }
     result = local_run(STRATEGY, config, data_dir=store.root)
@@ -81,9 +82,9 @@ def test_eurusd_hourly_from_gym_anytrading(tmp_path):
     )
 
 
-def test_sma_crossover_trades_match_backtesting_py_one_by_one(tmp_path):
-    """backtesting.py (a test dependency) on its shipped hourly EURUSD, against our engine
-    running the same strategy as an SDK process: every closed trade equal."""
+def backtesting_sma_cross(tmp_path, **backtest):
+    """backtesting.py's own SMA 10/20 example (fixed 10,000 units) on its shipped hourly EURUSD:
+    its closed trades, and our market-data store and config over the same bars."""
     import math
 
     import numpy as np
@@ -111,13 +112,21 @@ def test_sma_crossover_trades_match_backtesting_py_one_by_one(tmp_path):
             elif crossover(self.slow, self.fast) and self.position:
                 self.position.close()
 
-    theirs = bt.Backtest(EURUSD, SmaCross, cash=100_000, commission=0).run()._trades
+    theirs = bt.Backtest(EURUSD, SmaCross, cash=100_000, commission=0, **backtest).run()._trades
     times = EURUSD.index.tz_localize("UTC").as_unit("s").asi8.astype(np.int64)
     store = CandleStore(tmp_path / "market-data")
     store.write("F:EURUSD", Candles(times, EURUSD.Open, EURUSD.High, EURUSD.Low, EURUSD.Close, EURUSD.Volume),
                 base_timeframe="1h", source="imported")
     config = {"subscriptions": [{"instrument": "F:EURUSD", "events": ["candle_1h"]}],
               "startTime": rfc3339(times[0]), "endTime": rfc3339(times[-1] + 3600)}
+    return theirs, store, config
+
+
+def test_sma_crossover_trades_match_backtesting_py_one_by_one(tmp_path):
+    """backtesting.py (a test dependency) on its shipped hourly EURUSD, against our engine
+    running the same strategy as an SDK process: every closed trade equal."""
+    theirs, store, config = backtesting_sma_cross(tmp_path)
+    config["spreadBps"] = 0  # backtesting.py's default: no spread
     result = local_run(Path(__file__).parent / "strategies" / "sma_fixed.py", config, data_dir=store.root)
     assert result.state == "COMPLETE", result.reason
     assert len(theirs) > 50 and len(result.trades) == len(theirs)

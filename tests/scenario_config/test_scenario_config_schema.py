@@ -24,6 +24,7 @@ NOT_EXPRESSIBLE = (
     "must be after startTime",
     "is not a real date and time",
     "must be a finite number",  # NaN cannot be written in JSON at all
+    "is not a subscribed instrument",
 )
 
 
