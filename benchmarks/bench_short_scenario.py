@@ -5,8 +5,9 @@
 A real platform (`tektii platform serve`) in a temporary data directory, with one day of
 generated 1m candles and the ma-crossover template as the version (its image is built once
 and kept by content hash); the CLI waits as a user's would. Runs alternate with the
-reference; medians are printed. Where the time goes is in the platform's log and the run's
-worker.log; this only measures the user's wait.
+reference; medians are printed, with the worker's own phases from each run's worker.log
+(the rest of the wait is the CLI's start, the request, the hand-over to the spare worker
+and the result's way back).
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_short_scenario.py [--runs N]
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -78,13 +80,25 @@ def main() -> int:
             for _ in range(args.runs):
                 ours.append(timed(scenario, env))
                 refs.append(timed(reference, env))
+            phases = worker_phases(data_dir / "runs")
         finally:
             daemon.stop(data_dir)
     ratio = statistics.median(o / r for o, r in zip(ours, refs, strict=True))
     print(f"1-day docker scenario, create -> --wait returns: {statistics.median(ours):6.2f} s  (median of {args.runs})")
     print(f"docker run --rm python:3.11-slim true:           {statistics.median(refs):6.2f} s")
     print(f"ratio scenario / docker run: {ratio:.2f}x")
+    if phases:
+        print("in the worker (median): " + ", ".join(f"{k} {statistics.median(v):.2f} s" for k, v in phases.items()))
     return 0
+
+
+def worker_phases(runs_dir: Path) -> dict[str, list[float]]:
+    """The worker's own phases of every run, from the line it ends worker.log with."""
+    phases: dict[str, list[float]] = {}
+    for log in runs_dir.glob("*/worker.log"):
+        for name, seconds in re.findall(r"(\w+) ([0-9.]+) s", log.read_text().partition("tektii worker: ")[2]):
+            phases.setdefault(name, []).append(float(seconds))
+    return phases
 
 
 if __name__ == "__main__":

@@ -69,6 +69,11 @@ class Worker:
         self.backtest_started = False
         self._out_lock = threading.Lock()
         self._log = RunLog(self.run_dir / "strategy.log", int(spec.get("logMaxBytes") or DEFAULT_RUN_LOG_MAX_BYTES))
+        self._phases: list[tuple[str, float]] = [("", time.monotonic())]  # where a run's time goes
+
+    def phase(self, name: str) -> None:
+        """Mark the end of a phase of the run; their durations go to worker.log at the end."""
+        self._phases.append((name, time.monotonic()))
 
     # -- reporting ------------------------------------------------------------------------
     def emit(self, **message: Any) -> None:
@@ -130,6 +135,9 @@ class Worker:
             # From here on a signal only sets self.cancel: the result is written whatever comes.
             self.backtest_started = True
             self.finish(result)
+            self.phase("result")
+            spans = zip(self._phases, self._phases[1:])
+            print("tektii worker: " + ", ".join(f"{b[0]} {b[1] - a[1]:.3f} s" for a, b in spans), file=sys.stderr)
             return 0
         except _Cancelled:
             self.backtest_started = True
@@ -156,6 +164,7 @@ class Worker:
         if not available.ok:
             raise TektiiError(f"The {runtime.name} runtime cannot run here: {available.reason}")
         path, image = self.prepare(runtime.name)
+        self.phase("prepare")
         limits = RuntimeLimits(**(spec.get("limits") or {}))
         # A platform's run is untrusted code on a shared machine: isolated in every runtime.
         launcher = StrategyLauncher(runtime, path=path, image=image, limits=limits, run_id=self.scenario_id, log=self.log,
@@ -166,6 +175,7 @@ class Worker:
         if self.cancel.is_set():
             raise _Cancelled()
         result = run_backtest(spec["config"], feed, launcher, on_progress=self.on_progress, cancel=self.cancel, limits=run_limits)
+        self.phase("backtest")
         data = result.to_dict()
         data.pop("log", None)  # already in strategy.log, line by line
         if result.state == "COMPLETE":
@@ -271,8 +281,13 @@ def preload() -> None:
     import tektii_engine.runtimes.sandbox  # noqa: F401
     import tektii_engine.templates  # noqa: F401
     from tektii_core.plugins import Plugins
+    from tektii_engine.runtimes import namespace
 
     Plugins().runtimes  # noqa: B018 - loads the plugins (entry points) once
+    try:
+        namespace.warm_up()
+    except Exception:  # noqa: BLE001 - only a head start: a docker run finds out and says so
+        pass
 
 
 def spare() -> int:

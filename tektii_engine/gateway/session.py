@@ -459,7 +459,7 @@ async def _wait_exit(running: RunningStrategy, grace: float) -> None:
     """After the end, give the strategy time to finish (its REST calls are still served)."""
     deadline = time.monotonic() + grace
     while running.poll() is None and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.01)  # the run's result waits for this: poll often (poll is cheap)
 
 
 async def _monitor(session, engine, running, limits, cancel, on_progress, started, log) -> None:

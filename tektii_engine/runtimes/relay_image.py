@@ -8,6 +8,7 @@ two files, so an image built from older relay code is rebuilt on next use.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import tempfile
 import threading
@@ -36,14 +37,22 @@ def content_hash() -> str:
     return digest.hexdigest()
 
 
+_api_versions: dict[str, str] = {}  # DOCKER_HOST -> the API version negotiated with it
+
+
 def docker_client(timeout: int = 120) -> Any:
-    """A Docker SDK client, or TektiiError("Docker not running") when there is no daemon."""
+    """A Docker SDK client, or TektiiError("Docker not running") when there is no daemon.
+
+    The API version is negotiated once per daemon and process (a run makes several clients;
+    each negotiation is a round trip on its critical path)."""
     import docker
     import docker.errors
 
+    host = os.environ.get("DOCKER_HOST", "")
     try:
-        client = docker.from_env(timeout=timeout)
+        client = docker.from_env(timeout=timeout, version=_api_versions.get(host, "auto"))
         client.ping()
+        _api_versions[host] = client.api.api_version
     except (docker.errors.DockerException, OSError) as err:
         raise TektiiError(
             "Docker not running",
