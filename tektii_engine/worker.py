@@ -167,15 +167,15 @@ class Worker:
         self.phase("prepare")
         limits = RuntimeLimits(**(spec.get("limits") or {}))
         # A platform's run is untrusted code on a shared machine: isolated in every runtime.
-        launcher = StrategyLauncher(runtime, path=path, image=image, limits=limits, run_id=self.scenario_id, log=self.log,
-                                    isolate=True)
+        launcher = StrategyLauncher(_MarksStart(runtime, self.phase), path=path, image=image, limits=limits,
+                                    run_id=self.scenario_id, log=self.log, isolate=True)
         feed = ChecksummedFeed(CandleStore(Path(spec["marketDataDir"])).read)
         run_limits = RunLimits(wall_clock_s=spec["wallClockS"]) if "wallClockS" in spec else RunLimits()
         self.backtest_started = True
         if self.cancel.is_set():
             raise _Cancelled()
         result = run_backtest(spec["config"], feed, launcher, on_progress=self.on_progress, cancel=self.cancel, limits=run_limits)
-        self.phase("backtest")
+        self.phase("run")
         data = result.to_dict()
         data.pop("log", None)  # already in strategy.log, line by line
         if result.state == "COMPLETE":
@@ -207,6 +207,22 @@ class Worker:
             out.write(json.dumps(result, separators=(",", ":")))
         os.replace(tmp, target)
         self.emit(type="end", state=result["state"], reason=result.get("reason"))
+
+
+class _MarksStart:
+    """The run's runtime, marking the end of the "start" phase when the strategy has started."""
+
+    def __init__(self, runtime: Any, phase: Any):
+        self._runtime, self._phase = runtime, phase
+        self.name, self.description = runtime.name, runtime.description
+
+    def availability(self) -> Any:
+        return self._runtime.availability()
+
+    def start(self, launch: Any) -> Any:
+        running = self._runtime.start(launch)
+        self._phase("start")
+        return running
 
 
 def pull_image(image: str, auth: dict[str, str] | None, log: Any) -> None:
