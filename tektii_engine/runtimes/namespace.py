@@ -10,6 +10,7 @@ its run (`warm_up`): a run then waits only for its strategy container's start.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import time
@@ -104,8 +105,6 @@ _rootless_engines: dict[str, bool] = {}
 
 
 def container_name(run_id: str, role: str) -> str:
-    import re
-
     safe = re.sub(r"[^a-zA-Z0-9_.-]", "-", run_id)[:64] or "run"
     return f"tektii-{safe}-{role}-{uuid.uuid4().hex[:6]}"
 

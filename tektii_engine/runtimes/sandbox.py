@@ -46,13 +46,9 @@ from tektii_engine.runtimes.namespace import (
     ROLE_LABEL,
     RUN_LABEL,
     Holder,
+    container_name,
     engine_can_enter_namespaces,
-)
-from tektii_engine.runtimes.namespace import (
-    container_name as _name,
-)
-from tektii_engine.runtimes.namespace import (
-    hardening as _hardening,
+    hardening,
 )
 from tektii_engine.runtimes.relay_image import docker_client, ensure_relay_image
 
@@ -402,7 +398,7 @@ def start_sandboxed(
     def create_strategy(network_id: str) -> Any:
         return client.containers.create(
             image,
-            name=_name(run_id, "strategy"),
+            name=container_name(run_id, "strategy"),
             labels={**labels, ROLE_LABEL: "strategy"},
             network_mode=f"container:{network_id}",
             environment={"HOME": "/tmp", **(env or {}), **gateway_env(api_key)},
@@ -410,7 +406,7 @@ def start_sandboxed(
             # A tiny init as PID 1 so SIGTERM reaches the strategy and stop() is prompt.
             init=True,
             **resources,
-            **_hardening(),
+            **hardening(),
         )
 
     container: Any = None
@@ -495,7 +491,7 @@ def _start_relay(client: Any, image: str, run_id: str, labels: dict[str, str], g
     return client.containers.run(
         image,
         detach=True,
-        name=_name(run_id, "relay"),
+        name=container_name(run_id, "relay"),
         labels={**labels, ROLE_LABEL: "relay"},
         network_mode="none",
         # The engine's socket is only writable by its owner: run the relay as us.
@@ -509,7 +505,7 @@ def _start_relay(client: Any, image: str, run_id: str, labels: dict[str, str], g
         memswap_limit="64m",
         pids_limit=32,
         nano_cpus=500_000_000,
-        **_hardening(),
+        **hardening(),
     )
 
 
