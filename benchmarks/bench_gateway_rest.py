@@ -4,7 +4,9 @@ The same async `tektii` SDK strategy times N calls of each method, at its first 
 event, against (a) the engine (gateway + broker, process runtime) and (b) a minimal aiohttp
 server in this file that answers every call with a fixed body of the same shape, at once.
 (b) is what the SDK, httpx and the loopback cost anyway; the difference is ours. Runs
-alternate; medians of the per-call means are printed, with the ratio and our share in us.
+alternate; medians of the per-call means are printed, with the ratio and our share in us,
+and the server's own CPU per call (from runs of N and 2N calls), which a busy machine
+disturbs far less than the wall-clock means.
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_gateway_rest.py [calls] [--pairs N]
 """
@@ -20,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -145,19 +148,33 @@ def main() -> None:
         path = Path(tmp) / "rest_calls.py"
         path.write_text(STRATEGY)
         refs, engs = [], []
+        cpu: dict[str, list[float]] = {"canned": [], "engine": []}
         for i in range(args.pairs):
-            if i % 2:
-                engs.append(engine(path, args.calls))
-                refs.append(asyncio.run(_reference(path, args.calls)))
-            else:
-                refs.append(asyncio.run(_reference(path, args.calls)))
-                engs.append(engine(path, args.calls))
+            runs = [("canned", lambda n: asyncio.run(_reference(path, n))), ("engine", lambda n: engine(path, n))]
+            for label, run in runs[::-1] if i % 2 else runs:
+                (engs if label == "engine" else refs).append(run(args.calls))
+                cpu[label].append(server_cpu_per_call(run, args.calls))
     print(f"{args.calls} calls of each, interleaved pairs: {args.pairs}; mean us per call (median of pairs)")
     for name in CALLS:
         ref = statistics.median(r[name] for r in refs)
         eng = statistics.median(e[name] for e in engs)
         ratio = statistics.median(e[name] / r[name] for e, r in zip(engs, refs, strict=True))
         print(f"{name:15} canned {ref:7.0f} us  engine {eng:7.0f} us  ours {eng - ref:+6.0f} us  ratio {ratio:.2f}")
+    canned, ours = statistics.median(cpu["canned"]), statistics.median(cpu["engine"])
+    print(f"server CPU per call (the four methods' mean): canned {canned:.0f} us  engine {ours:.0f} us"
+          f"  ours {ours - canned:+.0f} us")
+
+
+def server_cpu_per_call(run, calls: int) -> float:
+    """This process's CPU (the server's: the strategy is a child) per call, from runs of
+    `calls` and 2 x `calls` calls of each method: start-up and shutdown cancel out. Less
+    disturbed by a loaded machine than the strategy's wall-clock means."""
+    spent = []
+    for n in (calls, 2 * calls):
+        started = time.process_time()
+        run(n)
+        spent.append(time.process_time() - started)
+    return (spent[1] - spent[0]) / (len(CALLS) * calls) * 1e6
 
 
 if __name__ == "__main__":

@@ -43,17 +43,22 @@ def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
             text = bytes(text).decode("utf-8")
         except UnicodeDecodeError as exc:
             raise JsonError("syntax", f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    depth = nesting_depth(text)
-    if depth > max_depth:
-        raise JsonError("depth", f"nested {depth} levels deep; the limit is {max_depth}")
+    # Fewer opening brackets than the limit (strings' included) cannot nest deeper: the
+    # usual small body skips the scan.
+    if text.count("[") + text.count("{") > max_depth:
+        depth = nesting_depth(text)
+        if depth > max_depth:
+            raise JsonError("depth", f"nested {depth} levels deep; the limit is {max_depth}")
     duplicates: list[str] = []
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        seen: dict[str, Any] = {}
-        for key, value in items:
-            if key in seen:
-                duplicates.append(key)
-            seen[key] = value
+        seen = dict(items)
+        if len(seen) != len(items):  # some key repeats: find which, in order
+            seen = {}
+            for key, value in items:
+                if key in seen:
+                    duplicates.append(key)
+                seen[key] = value
         return seen
 
     def constant(name: str) -> Any:

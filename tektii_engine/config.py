@@ -49,13 +49,18 @@ def to_epoch(value: Any) -> int:
 def rfc3339(epoch_s: float) -> str:
     if epoch_s == int(epoch_s):  # whole seconds (every candle time): no datetime per call
         day, seconds = divmod(int(epoch_s), 86400)
-        return f"{_utc_date(day)}T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}Z"
+        return _utc_date(day) + _utc_clock(seconds)
     return datetime.fromtimestamp(epoch_s, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @functools.lru_cache(maxsize=4096)
 def _utc_date(day: int) -> str:
     return datetime.fromtimestamp(day * 86400, tz=UTC).strftime("%Y-%m-%d")
+
+
+@functools.lru_cache(maxsize=2048)  # a day of whole minutes: two per candle event
+def _utc_clock(seconds: int) -> str:
+    return f"T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}Z"
 
 
 @attrs.frozen

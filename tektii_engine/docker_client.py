@@ -14,13 +14,21 @@ DOCKER_NOT_RUNNING = "Docker not running"
 DOCKER_HINT = "Start Docker Desktop or the Docker daemon."
 
 
+_api_versions: dict[str, str] = {}  # DOCKER_HOST -> the API version negotiated with it
+
+
 def docker_client(timeout: int = 120) -> Any:
-    """A connected Docker client, or TektiiError("Docker not running") when no daemon answers."""
+    """A connected Docker client, or TektiiError("Docker not running") when no daemon answers.
+
+    The API version is negotiated once per daemon and process (a run makes several clients;
+    each negotiation is a round trip on its critical path)."""
     import docker
 
+    host = os.environ.get("DOCKER_HOST", "")
     try:
-        client = docker.from_env(timeout=timeout)
+        client = docker.from_env(timeout=timeout, version=_api_versions.get(host, "auto"))
         client.ping()
+        _api_versions[host] = client.api.api_version
     except Exception as err:  # DockerException, or requests' connection errors when the socket is gone mid-call
         raise not_running() from err
     return client

@@ -34,6 +34,7 @@ platform's ``TEKTII_RUN_WALL_CLOCK_S``; without it the engine's default, 3600 s)
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import signal
@@ -70,6 +71,11 @@ class Worker:
         self.backtest_started = False
         self._out_lock = threading.Lock()
         self._log = RunLog(self.run_dir / "strategy.log", int(spec.get("logMaxBytes") or DEFAULT_RUN_LOG_MAX_BYTES))
+        self._phases: list[tuple[str, float]] = [("", time.monotonic())]  # where a run's time goes
+
+    def phase(self, name: str) -> None:
+        """Mark the end of a phase of the run; their durations go to worker.log at the end."""
+        self._phases.append((name, time.monotonic()))
 
     # -- reporting ------------------------------------------------------------------------
     def emit(self, **message: Any) -> None:
@@ -131,6 +137,9 @@ class Worker:
             # From here on a signal only sets self.cancel: the result is written whatever comes.
             self.backtest_started = True
             self.finish(result)
+            self.phase("result")
+            spans = zip(self._phases, self._phases[1:])
+            print("tektii worker: " + ", ".join(f"{b[0]} {b[1] - a[1]:.3f} s" for a, b in spans), file=sys.stderr)
             return 0
         except _Cancelled:
             self.backtest_started = True
@@ -157,16 +166,18 @@ class Worker:
         if not available.ok:
             raise TektiiError(f"The {runtime.name} runtime cannot run here: {available.reason}")
         path, image = self.prepare(runtime)
+        self.phase("prepare")
         limits = RuntimeLimits(**(spec.get("limits") or {}))
         # A platform's run is untrusted code on a shared machine: isolated in every runtime.
-        launcher = StrategyLauncher(runtime, path=path, image=image, limits=limits, run_id=self.scenario_id, log=self.log,
-                                    isolate=True)
+        launcher = StrategyLauncher(_MarksStart(runtime, self.phase), path=path, image=image, limits=limits,
+                                    run_id=self.scenario_id, log=self.log, isolate=True)
         feed = ChecksummedFeed(CandleStore(Path(spec["marketDataDir"])).read)
         run_limits = RunLimits(wall_clock_s=spec["wallClockS"]) if "wallClockS" in spec else RunLimits()
         self.backtest_started = True
         if self.cancel.is_set():
             raise _Cancelled()
         result = run_backtest(spec["config"], feed, launcher, on_progress=self.on_progress, cancel=self.cancel, limits=run_limits)
+        self.phase("run")
         data = result.to_dict()
         data.pop("log", None)  # already in strategy.log, line by line
         if result.state == "COMPLETE":
@@ -201,6 +212,22 @@ class Worker:
             out.write(json.dumps(result, separators=(",", ":")))
         os.replace(tmp, target)
         self.emit(type="end", state=result["state"], reason=result.get("reason"))
+
+
+class _MarksStart:
+    """The run's runtime, marking the end of the "start" phase when the strategy has started."""
+
+    def __init__(self, runtime: Any, phase: Any):
+        self._runtime, self._phase = runtime, phase
+        self.name, self.description = runtime.name, runtime.description
+
+    def availability(self) -> Any:
+        return self._runtime.availability()
+
+    def start(self, launch: Any) -> Any:
+        running = self._runtime.start(launch)
+        self._phase("start")
+        return running
 
 
 def pull_image(image: str, auth: dict[str, str] | None, log: Any) -> None:
@@ -258,8 +285,13 @@ def preload() -> None:
     import tektii_engine.runtimes.sandbox  # noqa: F401
     import tektii_engine.templates  # noqa: F401
     from tektii_core.plugins import Plugins
+    from tektii_engine.runtimes import namespace
 
     Plugins().runtimes  # noqa: B018 - loads the plugins (entry points) once
+    try:
+        namespace.warm_up()
+    except Exception:  # noqa: BLE001 - only a head start: a docker run finds out and says so
+        pass
 
 
 def spare() -> int:
@@ -291,4 +323,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # All the run leaves is written by now. The platform waits for this process to end, and
+    # tearing down an interpreter with pyarrow, docker and aiohttp loaded takes ~0.2 s: run
+    # the exit handlers (e.g. the sandbox's), flush, and end without that teardown.
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

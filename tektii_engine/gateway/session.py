@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +116,8 @@ class Session:
         self.timeouts = 0  # consecutive events released unacknowledged (ackPolicy "continue")
         self.warned: str | None = None  # the event the slow-ack warning was logged for
         self.connected = asyncio.Event()
-        self.waiter: asyncio.Future | None = None
+        self.steps: Iterator[list[Any]] | None = None  # the run's frames, step by step (_steps)
+        self.done: asyncio.Future | None = None  # set when the steps end, or with why they stopped
         self.sent_at = 0.0
         self.events = 0
         self.stopped: RunStopped | None = None
@@ -152,14 +153,38 @@ class Session:
         frames, self.outbox = self.outbox, []
         return frames
 
-    async def exchange(self, frames: list[Any]) -> None:
-        """Send the frames (each with its own event_id) and wait until all are acked.
+    def drive(self, steps: Iterator[list[Any]]) -> asyncio.Future:
+        """Send `steps`' frame lists one after the other, each once the last is acked; the
+        future ends with them (or with the RunStopped or error that ended them)."""
+        self.steps = steps
+        self.done = asyncio.get_running_loop().create_future()
+        self._advance()
+        return self.done
+
+    def _advance(self) -> None:
+        """Nothing is outstanding: send the next step. It runs in the callback of the ack that
+        released the last one, so the next frames leave without a task switch per event."""
+        done = self.done
+        if done is None or done.done():
+            return
+        try:
+            while not self.outstanding:
+                if self.stopped:
+                    raise self.stopped
+                self.send(next(self.steps))  # type: ignore[arg-type]
+        except StopIteration:
+            done.set_result(None)
+        except Exception as exc:  # noqa: BLE001 - the run's driver raises it (_drive)
+            done.set_exception(exc)
+
+    def send(self, frames: list[Any]) -> None:
+        """Give each frame its event_id and write them all to each socket in one write.
 
         A frame is a dict, or a candle's prepared text (wire.candle_text) still open for the
-        event id and timestamp. All of them go to each socket in one write.
+        event id and timestamp. A socket that is gone gets what is unacked when it reconnects.
         """
-        if self.stopped:
-            raise self.stopped
+        if not frames:
+            return
         stamp = rfc3339(self.engine.now)
         texts = []
         outstanding = self.outstanding
@@ -174,23 +199,12 @@ class Session:
                 text = json.dumps(frame, separators=(",", ":"))
             outstanding[event_id] = text
             texts.append(text)
-        if texts:
-            data = wire.text_frames(texts)
-            for ws in list(self.sockets):
-                transport = self.transports.get(ws)
-                if transport is None:  # a socket without its transport: frame by frame
-                    with contextlib.suppress(ConnectionError):
-                        for text in texts:
-                            await ws.send_str(text)
-                elif not transport.is_closing():  # else gone: resent when it reconnects
-                    transport.write(data)
+        data = wire.text_frames(texts)
+        for ws in self.sockets:
+            transport = self.transports.get(ws)
+            if transport is not None and not transport.is_closing():
+                transport.write(data)
         self.sent_at = time.monotonic()
-        if self.outstanding:
-            self.waiter = asyncio.get_running_loop().create_future()
-            await self.waiter
-            self.waiter = None
-        if self.stopped:
-            raise self.stopped
 
     # -- events in ------------------------------------------------------------------------
     async def attach(self, ws: Any, transport: Any = None) -> None:
@@ -206,8 +220,8 @@ class Session:
         self.transports.pop(ws, None)
         if ws in self.sockets:
             self.sockets.remove(ws)
-            if self.final_sent and not self.sockets:
-                self._release()  # closing after backtest_complete is a clean end
+            if self.final_sent and not self.sockets and self.done and not self.done.done():
+                self.done.set_result(None)  # closing after backtest_complete is a clean end
 
     def on_message(self, text: str) -> None:
         sdk_ack = _SDK_ACK.fullmatch(text)
@@ -228,23 +242,19 @@ class Session:
                 self.acked = True
                 self.timeouts = 0
         if not outstanding:
-            self._release()
+            self._advance()
 
     def skip_unacknowledged(self) -> None:
         """ackPolicy "continue": release what is outstanding as if acked; late acks are no-ops."""
         self.outstanding.clear()
         self.timeouts += 1
-        self._release()
-
-    def _release(self) -> None:
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._advance()
 
     def stop(self, state: str, reason: str) -> None:
         if self.stopped is None:
             self.stopped = RunStopped(state, reason)
-        self._release()
+        if self.done is not None and not self.done.done():
+            self.done.set_exception(self.stopped)
         self.connected.set()
 
     # -- market data for REST ---------------------------------------------------------------
@@ -421,13 +431,18 @@ async def _drive(session: Session, engine: Engine) -> None:
     await session.connected.wait()
     if session.stopped:
         raise session.stopped
+    await session.drive(_steps(session, engine))
+
+
+def _steps(session: Session, engine: Engine) -> Iterator[list[Any]]:
+    """The frames of the run, a step at a time; the next is asked for once all are acked."""
     candle_text = wire.candle_text
     prefixes = [wire.candle_prefix(s.symbol, s.timeframe) for s in engine.streams]
     for _t, bars in engine.batches():
         frames = session.take_outbox()
         for stream, t_open, o, h, low, c, v in bars:
             frames.append(candle_text(prefixes[stream.index], t_open, o, h, low, c, v))
-        await session.exchange(frames)
+        yield frames
         rounds = 0
         while session.outbox:
             rounds += 1
@@ -437,18 +452,18 @@ async def _drive(session: Session, engine: Engine) -> None:
                     f"the strategy kept causing events without letting time advance at"
                     f" {rfc3339(engine.now)} (more than {MAX_ROUNDS_PER_STEP} rounds)",
                 )
-            await session.exchange(session.take_outbox())
+            yield session.take_outbox()
     if session.outbox:
-        await session.exchange(session.take_outbox())
+        yield session.take_outbox()
     session.final_sent = True
-    await session.exchange([{"type": "backtest_complete", "broker": wire.PROVIDER}])
+    yield [{"type": "backtest_complete", "broker": wire.PROVIDER}]
 
 
 async def _wait_exit(running: RunningStrategy, grace: float) -> None:
     """After the end, give the strategy time to finish (its REST calls are still served)."""
     deadline = time.monotonic() + grace
     while running.poll() is None and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.01)  # the run's result waits for this: poll often (poll is cheap)
 
 
 async def _monitor(session, engine, running, limits, cancel, on_progress, started, log) -> None:

@@ -3,9 +3,9 @@
 Topology (see docs/runtimes.md)::
 
     network container  (--network none, cap_drop ALL, read-only): owns the namespace
-      direct: a bare `sleep`; the engine's listening socket on 127.0.0.1:8080 is
-        opened inside the namespace (setns, needs root), so the strategy connects
-        straight to the engine
+      direct: a bare holder (namespace.py); the engine's listening socket on
+        127.0.0.1:8080 is opened inside the namespace (setns, needs root), so the
+        strategy connects straight to the engine
       relay (rootless engines, or an engine that cannot serve a socket): the relay
         listens on 127.0.0.1:8080 and forwards each connection to the engine's Unix
         socket (its directory bind-mounted read-only); runs as our uid
@@ -25,13 +25,11 @@ import atexit
 import collections
 import contextlib
 import os
-import re
 import shutil
 import socket
 import tempfile
 import threading
 import time
-import uuid
 import weakref
 from collections.abc import Callable
 from pathlib import Path
@@ -43,17 +41,22 @@ import attrs
 from tektii_core.contracts import LogFn, TektiiError
 from tektii_engine.docker_client import docker_client
 from tektii_engine.runlog import LineSplitter
-from tektii_engine.runtimes import relay
+from tektii_engine.runtimes import namespace, relay
+from tektii_engine.runtimes.namespace import (
+    GATEWAY_PORT,
+    ROLE_LABEL,
+    RUN_LABEL,
+    Holder,
+    container_name,
+    engine_can_enter_namespaces,
+    hardening,
+)
 from tektii_engine.runtimes.relay_image import ensure_relay_image
 
-GATEWAY_PORT = 8080
 GATEWAY_URL_IN_SANDBOX = f"http://127.0.0.1:{GATEWAY_PORT}"
-RUN_LABEL = "org.tektii.run-id"
-ROLE_LABEL = "org.tektii.role"
 _SOCKET_DIR_IN_RELAY = "/run/tektii"
 _RELAY_READY_TIMEOUT_S = 20.0
 _TAIL_LINES = 2000
-_CLONE_NEWNET = 0x40000000
 
 
 @attrs.frozen
@@ -74,20 +77,6 @@ def gateway_env(api_key: str) -> dict[str, str]:
         "TRADING_GATEWAY_URL": GATEWAY_URL_IN_SANDBOX,
         "TEKTII_TRADING_GATEWAY_API_KEY": api_key,
         "TRADING_GATEWAY_API_KEY": api_key,
-    }
-
-
-def _name(run_id: str, role: str) -> str:
-    safe = re.sub(r"[^a-zA-Z0-9_.-]", "-", run_id)[:64] or "run"
-    return f"tektii-{safe}-{role}-{uuid.uuid4().hex[:6]}"
-
-
-def _hardening() -> dict[str, Any]:
-    return {
-        "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges"],
-        "read_only": True,
-        "ipc_mode": "private",
     }
 
 
@@ -156,84 +145,6 @@ class HostBridge:
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
-def _setns(fd: int) -> None:
-    if hasattr(os, "setns"):  # Python 3.12+
-        os.setns(fd, _CLONE_NEWNET)
-        return
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.setns(fd, _CLONE_NEWNET) != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"setns: {os.strerror(errno)}")
-
-
-def listen_in_namespace(container: Any, port: int = GATEWAY_PORT) -> socket.socket:
-    """A TCP socket listening on 127.0.0.1:`port` inside `container`'s network namespace.
-
-    Opened by a short-lived thread that enters the namespace (setns needs CAP_SYS_ADMIN over
-    it: a rootful engine and a root worker on the same host); the socket keeps the namespace
-    it was made in. OSError when that is not possible here (the caller then uses the relay).
-    """
-    pid = int((container.attrs.get("State") or {}).get("Pid") or 0)
-    if pid <= 0:
-        raise OSError(f"container {container.short_id} has no process")
-    outcome: list[Any] = []
-
-    def enter_and_listen() -> None:
-        try:
-            target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
-            own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-            try:
-                # The pid must still be the container's (not a reused one, not another pid
-                # namespace's): check after the namespace is held open.
-                with open(f"/proc/{pid}/cgroup", encoding="utf-8") as cgroup:
-                    if container.id not in cgroup.read():
-                        raise OSError(f"process {pid} is not container {container.short_id}'s")
-                _setns(target)
-                try:
-                    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                    try:
-                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                        sock.bind(("127.0.0.1", port))
-                        sock.listen(128)
-                        sock.setblocking(False)
-                    except OSError:
-                        sock.close()
-                        raise
-                    outcome.append(sock)
-                finally:
-                    _setns(own)  # this thread ends anyway; but leave it as it came
-            finally:
-                os.close(target)
-                os.close(own)
-        except OSError as err:
-            outcome.append(err)
-
-    thread = threading.Thread(target=enter_and_listen, name="tektii-netns-listen")
-    thread.start()
-    thread.join()
-    if not outcome:
-        raise OSError("could not open a socket in the strategy's network namespace")
-    if isinstance(outcome[0], OSError):
-        raise outcome[0]
-    return outcome[0]
-
-
-def _engine_can_enter_namespaces(client: Any) -> bool:
-    """Cheap pre-check: root here and a rootful engine (a rootless one's namespaces are not ours)."""
-    if not hasattr(os, "geteuid") or os.geteuid() != 0 or not os.path.exists("/proc/thread-self/ns/net"):
-        return False
-    key = client.api.base_url  # the daemon, whichever client object talks to it
-    if key not in _rootless_engines:
-        options = client.info().get("SecurityOptions") or []
-        _rootless_engines[key] = any("rootless" in str(o) for o in options)
-    return not _rootless_engines[key]
-
-
-_rootless_engines: dict[str, bool] = {}
-
-
 class SandboxedStrategy:
     """A running strategy container and the container owning its network namespace (the relay,
     or a bare holder when the engine listens inside it); satisfies RunningStrategy."""
@@ -254,6 +165,7 @@ class SandboxedStrategy:
         self._log_thread: threading.Thread | None = None
         self._watch_thread: threading.Thread | None = None
         self._direct = False
+        self._holder: Holder | None = None  # the direct mode's network container
         self.exit_reason: str | None = None
         """Why the strategy ended, when it ended abnormally (limit, crash, stop)."""
 
@@ -362,14 +274,14 @@ class SandboxedStrategy:
         except (docker.errors.APIError, requests.RequestException, OSError) as err:
             code = -1
             self.exit_reason = self.exit_reason or f"lost track of the strategy container: {err}"
-        if self._log_thread is not None:
-            self._log_thread.join(10)
-        try:
+        try:  # while the log thread reads the last output
             self._container.reload()
             if self._container.attrs.get("State", {}).get("OOMKilled"):
                 self.exit_reason = f"strategy exceeded its memory limit of {self._limits.memory_mb} MB and was killed"
         except (docker.errors.APIError, requests.RequestException):
             pass
+        if self._log_thread is not None:
+            self._log_thread.join(10)
         with self._lock:
             self._exit_code = code
             if self.exit_reason is None and code != 0:
@@ -413,7 +325,10 @@ class SandboxedStrategy:
 
         def remove(container: Any) -> None:
             try:
-                container.remove(force=True, v=True)
+                if self._holder is not None and container is self._holder.container:
+                    self._holder.remove()
+                else:
+                    container.remove(force=True, v=True)
             except docker.errors.NotFound:
                 pass
             except docker.errors.APIError as err:
@@ -484,7 +399,7 @@ def start_sandboxed(
     def create_strategy(network_id: str) -> Any:
         return client.containers.create(
             image,
-            name=_name(run_id, "strategy"),
+            name=container_name(run_id, "strategy"),
             labels={**labels, ROLE_LABEL: "strategy"},
             network_mode=f"container:{network_id}",
             environment={"HOME": "/tmp", **(env or {}), **gateway_env(api_key)},
@@ -492,15 +407,17 @@ def start_sandboxed(
             # A tiny init as PID 1 so SIGTERM reaches the strategy and stop() is prompt.
             init=True,
             **resources,
-            **_hardening(),
+            **hardening(),
         )
 
     container: Any = None
+    holder: Holder | None = None
     try:
-        if serve_socket is not None and _engine_can_enter_namespaces(client):
-            started = _start_direct(client, relay_image, run_id, labels, serve_socket, create_strategy, log)
+        if serve_socket is not None and engine_can_enter_namespaces(client):
+            started = _start_direct(client, relay_image, run_id, serve_socket, create_strategy, log)
             if started is not None:
-                network, container = started
+                holder, container = started
+                network = holder.container
         direct = network is not None
         if not direct:
             if gateway_socket is None:
@@ -511,6 +428,7 @@ def start_sandboxed(
             network = _start_relay(client, relay_image, run_id, labels, Path(gateway_socket).resolve())
         sandbox = SandboxedStrategy(client, network, log, limits)
         sandbox._direct = direct
+        sandbox._holder = holder
         sandbox._container = container
         _live.add(sandbox)
         if bridge is not None:
@@ -524,6 +442,8 @@ def start_sandboxed(
         if sandbox is not None:
             sandbox.exit_reason = sandbox.exit_reason or "failed to start"
             sandbox._cleanup()
+        elif holder is not None:
+            holder.remove()
         elif network is not None:
             network.remove(force=True)
         if bridge is not None:
@@ -538,75 +458,41 @@ def _start_direct(
     client: Any,
     image: str,
     run_id: str,
-    labels: dict[str, str],
     serve_socket: Callable[[socket.socket], None],
     create_strategy: Callable[[str], Any],
     log: LogFn,
-) -> tuple[Any, Any] | None:
-    """(the namespace's holder with the engine serving inside it, the strategy container
-    created, not started), or None when the namespace cannot be entered (use the relay)."""
+) -> tuple[Holder, Any] | None:
+    """(the namespace's holder, started, with the engine serving inside it; the strategy
+    container, created, not started), or None when the namespace cannot be entered (use the
+    relay). The holder a spare worker started ahead (namespace.warm_up) when there is one."""
     from concurrent.futures import ThreadPoolExecutor
 
-    holder = client.containers.create(
-        image,
-        entrypoint=["sleep", "infinity"],
-        command=[],
-        name=_name(run_id, "network"),
-        labels={**labels, ROLE_LABEL: "network"},
-        network_mode="none",
-        user="65534:65534",  # nobody: it only holds the namespace
-        mem_limit="16m",
-        memswap_limit="16m",
-        pids_limit=4,
-        nano_cpus=100_000_000,
-        **_hardening(),
-    )
-    listener: socket.socket | None = None
-    served = started = False
+    holder = namespace.take_spare() or Holder(client, image, run_id)
+    started = False
     # The strategy container needs only the holder's id: create it while the holder starts.
     with ThreadPoolExecutor(1, thread_name_prefix="tektii-create") as pool:
         creating = pool.submit(create_strategy, holder.id)
         try:
-            holder.start()
-            listener = _listen_in_started(holder, log)
+            listener = holder.listener or holder.start(log)
             if listener is None:
                 return None
-            serve_socket(listener)  # from here on the engine owns (and closes) the socket
-            served = True
+            serve_socket(listener)
+            holder.listener = None  # the engine owns (and closes) the socket from here on
             strategy = creating.result()
             started = True
             return holder, strategy
         finally:
             if not started:  # the relay takes over, or the error goes up: leave nothing behind
-                if listener is not None and not served:
-                    listener.close()
                 with contextlib.suppress(Exception):
                     creating.result().remove(force=True)
-                holder.remove(force=True)
-
-
-def _listen_in_started(holder: Any, log: LogFn, attempts: int = 3) -> socket.socket | None:
-    """listen_in_namespace on a just-started container, or None (logged) when it cannot be done.
-
-    Only this step falls back to the relay: a failing Docker API call is an error, not a reason
-    to change the path silently. A few tries, since the daemon may report the pid a moment late.
-    """
-    for attempt in range(1, attempts + 1):
-        holder.reload()  # the start gave it a pid
-        try:
-            return listen_in_namespace(holder)
-        except OSError as err:
-            reason = err
-            time.sleep(0.05 * attempt)
-    log(f"tektii: cannot serve inside the strategy's network namespace ({reason}); using the relay")
-    return None
+                holder.remove()
 
 
 def _start_relay(client: Any, image: str, run_id: str, labels: dict[str, str], gateway_socket: Path) -> Any:
     return client.containers.run(
         image,
         detach=True,
-        name=_name(run_id, "relay"),
+        name=container_name(run_id, "relay"),
         labels={**labels, ROLE_LABEL: "relay"},
         network_mode="none",
         # The engine's socket is only writable by its owner: run the relay as us.
@@ -620,7 +506,7 @@ def _start_relay(client: Any, image: str, run_id: str, labels: dict[str, str], g
         memswap_limit="64m",
         pids_limit=32,
         nano_cpus=500_000_000,
-        **_hardening(),
+        **hardening(),
     )
 
 
