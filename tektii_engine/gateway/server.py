@@ -360,7 +360,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     try:
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
-                session.on_message(msg.data)
+                session.on_message(msg.data, ws)
             elif msg.type == WSMsgType.ERROR:
                 break
     finally:

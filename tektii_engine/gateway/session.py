@@ -112,6 +112,7 @@ class Session:
         self.sockets: list[Any] = []  # every open /v1/ws connection gets every frame
         self.transports: dict[Any, Any] = {}  # socket -> its transport: a batch is one write
         self.connections = 0  # connections made so far
+        self.last_acked: dict[Any, str] = {}  # socket -> the last event id it acknowledged
         self.acked = False  # the strategy has acknowledged an event
         self.timeouts = 0  # consecutive events released unacknowledged (ackPolicy "continue")
         self.warned: str | None = None  # the event the slow-ack warning was logged for
@@ -218,12 +219,13 @@ class Session:
 
     def detach(self, ws: Any) -> None:
         self.transports.pop(ws, None)
+        self.last_acked.pop(ws, None)
         if ws in self.sockets:
             self.sockets.remove(ws)
             if self.final_sent and not self.sockets and self.done and not self.done.done():
                 self.done.set_result(None)  # closing after backtest_complete is a clean end
 
-    def on_message(self, text: str) -> None:
+    def on_message(self, text: str, ws: Any = None) -> None:
         sdk_ack = _SDK_ACK.fullmatch(text)
         if sdk_ack is not None:
             found = sdk_ack.group(1)
@@ -236,13 +238,23 @@ class Session:
             if not isinstance(data, dict) or data.get("type") != "event_ack":
                 return
             ids = data.get("events_processed") or ()
+        if not isinstance(ids, list | tuple):
+            return
+        if ids and ws is not None:
+            self.last_acked[ws] = ids[-1]
         outstanding = self.outstanding
-        for event_id in ids if isinstance(ids, list | tuple) else ():
+        for event_id in ids:
             if isinstance(event_id, str) and outstanding.pop(event_id, None) is not None:
                 self.acked = True
                 self.timeouts = 0
         if not outstanding:
             self._advance()
+
+    def lagging(self) -> list[Any]:
+        """Open connections that acknowledge events but not yet the last one sent (a second
+        stream behind the first, which released the events)."""
+        last = f"evt_{self.events}"
+        return [ws for ws in self.sockets if ws in self.last_acked and self.last_acked[ws] != last]
 
     def skip_unacknowledged(self) -> None:
         """ackPolicy "continue": release what is outstanding as if acked; late acks are no-ops."""
@@ -401,7 +413,7 @@ async def _run(config, feed, launcher, on_progress, cancel, limits) -> BacktestR
             _monitor(session, engine, running, limits, cancel, on_progress, started, log)
         )
         try:
-            await _drive(session, engine)
+            await _drive(session, engine, limits)
             await _wait_exit(running, limits.shutdown_grace_s)
         finally:
             monitor.cancel()
@@ -427,11 +439,19 @@ async def _run(config, feed, launcher, on_progress, cancel, limits) -> BacktestR
     return build_result(engine, state, reason, log.text(), session.events)
 
 
-async def _drive(session: Session, engine: Engine) -> None:
+async def _drive(session: Session, engine: Engine, limits: Any) -> None:
     await session.connected.wait()
     if session.stopped:
         raise session.stopped
     await session.drive(_steps(session, engine))
+    # The SDK closes a stream when backtest_complete arrives, even with events still queued
+    # behind its loop (their acks then fail, each after a 5 s timeout): announce the end once
+    # every stream has caught up, within the per-event limit.
+    per_event = limits.ack_timeout_s if limits.ack_timeout_s is not None else engine.config.event_limit_s
+    deadline = time.monotonic() + per_event
+    while session.lagging() and time.monotonic() < deadline and not session.stopped:
+        await asyncio.sleep(0.01)
+    await session.drive(_ending(session))
 
 
 def _steps(session: Session, engine: Engine) -> Iterator[list[Any]]:
@@ -453,7 +473,11 @@ def _steps(session: Session, engine: Engine) -> Iterator[list[Any]]:
                     f" {rfc3339(engine.now)} (more than {MAX_ROUNDS_PER_STEP} rounds)",
                 )
             yield session.take_outbox()
-    if session.outbox:
+
+
+def _ending(session: Session) -> Iterator[list[Any]]:
+    """What the strategy's last calls caused, then backtest_complete."""
+    while session.outbox:
         yield session.take_outbox()
     session.final_sent = True
     yield [{"type": "backtest_complete", "broker": wire.PROVIDER}]
