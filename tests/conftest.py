@@ -106,10 +106,11 @@ def postgres_url(postgres_server, request) -> Iterator[str]:
         postgres_server.drop_database(name)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_cluster():
     """A Ray head and two 1-CPU worker nodes in network namespaces, this process connected to it
-    as a Ray Client driver (tests/tektii_clusters.py, docs/testing.md)."""
+    as a Ray Client driver (tests/tektii_clusters.py, docs/testing.md). Per module: ~20 s to
+    start, and its dozen processes should not outlive the tests that use it."""
     from tektii_clusters import RayCluster
 
     with RayCluster() as cluster:
