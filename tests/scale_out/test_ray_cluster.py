@@ -4,7 +4,9 @@
 What the Ray execution backend (issue 12) relies on: a template strategy run in the process
 runtime on any node gives the local result bit for bit, tasks spread over both worker nodes, and
 a node whose raylet dies fails its task with `ray.exceptions.NodeDiedError` within seconds
-while the other nodes' tasks complete."""
+while the other nodes' tasks complete. Then the backend itself (plugins/execution/ray.py),
+driven like the scheduler drives it: results equal the local backend's, cancel, node loss.
+One module, so that all of it shares one cluster (~20 s to start)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ ray = pytest.importorskip("ray", reason="the ray extra is not installed (scripts
 
 from ray import cloudpickle  # noqa: E402
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy  # noqa: E402
+from tektii_clusters import WORKERS  # noqa: E402
 
 # The tasks below run this module's functions on the nodes, where tests/ is not importable.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -76,14 +79,6 @@ def backtest_task(template: str, config: dict, seed: int, progress_file: str | N
     return ray.get_runtime_context().get_node_id(), backtest(template, config, seed, progress_file)
 
 
-def task_process(pid: int) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return b"ray::backtest_task" in cmdline or b"ma-crossover/main.py" in cmdline
-
-
 def same(a: dict, b: dict) -> bool:
     """Bit for bit: JSON with repr floats (round-trip exact), keys in order."""
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
@@ -132,10 +127,7 @@ def test_a_killed_raylet_fails_its_task_and_the_other_node_completes(ray_cluster
         assert ray_cluster.nodes["w2"].ip in str(failure.value)
         print(f"node loss: {type(failure.value).__name__} {detected:.1f} s after the raylet's SIGKILL")
         # the run's Ray worker and its strategy process end with the raylet (process runtime)
-        deadline = time.monotonic() + 30
-        while any(task_process(pid) for pid in ray_cluster.pids("w2")):
-            assert time.monotonic() < deadline, "the dead node's task or strategy process still runs after 30 s"
-            time.sleep(0.2)
+        wait_until_no_run_processes(ray_cluster, ["w2"])
 
         node, result = ray.get(survivor, timeout=120)
         assert names["w1"] == node
@@ -145,3 +137,148 @@ def test_a_killed_raylet_fails_its_task_and_the_other_node_completes(ray_cluster
         # the session's cluster stays whole for the tests after this one
         ray_cluster.restart_node("w2")
         ray_cluster.wait_for_nodes(3)
+
+
+# --- the ray execution backend ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def market_data(tmp_path_factory) -> Path:
+    from tektii_engine.data.generate import write_generated
+    from tektii_engine.data.store import CandleStore
+
+    root = tmp_path_factory.mktemp("market-data")
+    write_generated(CandleStore(root), "C:BTCUSD", "2024-01-01T00:00:00Z", "2024-01-15T00:00:00Z")
+    return root
+
+
+@pytest.fixture
+def backends(ray_cluster, monkeypatch):
+    from tektii_core.plugins import Plugins
+
+    monkeypatch.setenv("RAY_ADDRESS", ray_cluster.client_address)
+    plugins = Plugins(hooks=["register_execution_backends"])
+    ray_backend = plugins.execution_backend("ray")
+    assert ray_backend.availability().ok
+    return plugins.execution_backend("local"), ray_backend
+
+
+def run_spec(run_dir: Path, market_data: Path, scenario_id: str, days: int = 1, **changes):
+    from tektii_testkit import SPEC_CONFIG
+
+    from tektii_core.contracts import RunSpec
+
+    config = {**SPEC_CONFIG, "endTime": f"2024-01-{1 + days:02d}T00:00:00Z", "commissionBps": 0, "slippageBps": 0,
+              "forexLeverage": 30, "riskFreeRate": 0, "startupTimeoutSeconds": 120, "eventTimeoutSeconds": 60,
+              "ackPolicy": "wait", "environment": {}}
+    return RunSpec(scenario_id=scenario_id, config=config, run_dir=run_dir, market_data_dir=market_data,
+                   runtime="process", template="ma-crossover", **changes)
+
+
+def wait_end(handle, timeout: float = 120, until=lambda status: status.finished):
+    deadline = time.monotonic() + timeout
+    while not until(status := handle.poll()):
+        assert time.monotonic() < deadline, f"still {status.state} after {timeout} s"
+        time.sleep(0.1)
+    return status
+
+
+def test_the_ray_backend_asks_for_the_limits_and_docker_for_images():
+    from tektii_core.contracts import RunSpec, RuntimeLimits
+    from tektii_plugins.execution.ray import task_options
+
+    base = {"scenario_id": "scen_x", "config": {}, "run_dir": Path("r"), "market_data_dir": Path("m")}
+    process = task_options(RunSpec(**base, runtime="process", template="ma-crossover",
+                                   limits=RuntimeLimits(memory_mb=512, cpus=0.5)))
+    assert process == {"num_cpus": 0.5, "memory": (512 + 256) * 2**20, "max_retries": 0, "name": "tektii-run-scen_x"}
+    image = task_options(RunSpec(**base, runtime="docker", image="127.0.0.1:5000/s:v"))
+    assert image["resources"] == {"docker": 1} and image["num_cpus"] == 1.0
+
+
+def test_ray_backend_runs_equal_the_local_backends(backends, market_data, tmp_path, ray_cluster):
+    local, remote = backends
+    specs = [run_spec(tmp_path / f"ray-{k}", market_data, f"scen_ray{k}", days=k) for k in (1, 2, 3)]
+    handles = [remote.start(spec) for spec in specs]
+    assert all(h.ident.startswith("ray:") for h in handles)
+    statuses = [wait_end(h) for h in handles]
+    for status, spec in zip(statuses, specs, strict=True):
+        assert status.state == "COMPLETE", status.reason
+        expected_dir = tmp_path / f"local-{spec.scenario_id}"
+        expected = wait_end(local.start(run_spec(expected_dir, market_data, spec.scenario_id,
+                                                 days=int(spec.config["endTime"][8:10]) - 1)))
+        assert expected.state == "COMPLETE", expected.reason
+        ray_result = (spec.run_dir / "result.json").read_text()
+        assert ray_result == (expected_dir / "result.json").read_text()
+        assert json.loads(ray_result)["trades"]
+        assert status.progress is not None and status.progress.fraction > 0
+    assert {h.node for h in handles} <= {n.ip for n in ray_cluster.nodes.values()}
+
+
+def test_cancelling_a_ray_run_stops_its_worker_and_strategy(backends, market_data, tmp_path, ray_cluster):
+    _, remote = backends
+    spec = run_spec(tmp_path / "run", market_data, "scen_raycancel", days=14)
+    handle = remote.start(spec)
+    wait_end(handle, 90, until=lambda s: s.finished or (s.progress is not None and s.progress.fraction > 0))
+    handle.cancel()
+    cancelled_at = time.monotonic()
+    status = wait_end(handle, 30)
+    assert status.state == "CANCELLED", status.reason
+    assert time.monotonic() - cancelled_at < 15  # the API waits 15 s for a cancel
+    # the worker stopped the strategy and wrote its CANCELLED result before the task ended
+    assert json.loads((spec.run_dir / "result.json").read_text())["state"] == "CANCELLED"
+    wait_until_no_run_processes(ray_cluster, list(ray_cluster.nodes), timeout=10)
+
+
+def test_a_ray_run_whose_node_is_lost_fails_with_the_reason(backends, market_data, tmp_path, ray_cluster):
+    _, remote = backends
+    names = {name: node for node, name in ray_cluster.node_names().items()}
+
+    @ray.remote(num_cpus=1)
+    def hold(seconds: float) -> None:
+        time.sleep(seconds)
+
+    # keep the head's CPU busy, so that the run goes to a worker node (killing the head's
+    # raylet would take the whole cluster along)
+    blocker = hold.options(scheduling_strategy=NodeAffinitySchedulingStrategy(names["head"], soft=False)).remote(300)
+    spec = run_spec(tmp_path / "run", market_data, "scen_raylost", days=14)
+    try:
+        handle = remote.start(spec)
+        wait_end(handle, 90, until=lambda s: s.finished or (s.progress is not None and s.progress.fraction > 0))
+        node = next(name for name in WORKERS if any(run_process(pid) for pid in ray_cluster.pids(name)))
+        ray_cluster.kill_raylet(node)
+        status = wait_end(handle, NODE_LOSS_DETECTED_S)
+        assert (status.state, status.reason) == ("FAILED", "worker node lost")
+        assert status.progress is not None  # what it had reached is kept
+        # the worker saw its parent die and stopped the strategy: its own end is CANCELLED
+        wait_until_no_run_processes(ray_cluster, [node])
+        assert json.loads((spec.run_dir / "result.json").read_text())["state"] == "CANCELLED"
+        assert "tektii: the platform stopped; stopping the run" in (spec.run_dir / "strategy.log").read_text()
+    finally:
+        ray.cancel(blocker, force=True)
+        for name in WORKERS:
+            if not [pid for pid in ray_cluster.pids(name) if b"raylet/raylet" in cmdline(pid)]:
+                ray_cluster.restart_node(name)
+        ray_cluster.wait_for_nodes(3)
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+# (the strategy: the template's main.py; the raylet's own command line names agent/main.py)
+RUN_PROCESSES = (b"ray::backtest_task", b"ray::run_on_node", b"tektii_engine.worker", b"ma-crossover/main.py")
+
+
+def run_process(pid: int) -> bool:
+    """A process of a run (one runs at a time here): its Ray task, its worker, its strategy."""
+    return any(part in cmdline(pid) for part in RUN_PROCESSES)
+
+
+def wait_until_no_run_processes(cluster, nodes: list[str], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while left := {name: [cmdline(p)[:120] for p in pids]
+                   for name in nodes if (pids := [p for p in cluster.pids(name) if run_process(p)])}:
+        assert time.monotonic() < deadline, f"run processes still there after {timeout} s: {left}"
+        time.sleep(0.2)
