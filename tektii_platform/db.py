@@ -26,12 +26,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.pool import NullPool
 
+from tektii_core.cli.platform_admin import DATABASE_URL_ENV
 from tektii_core.contracts import TektiiError
 
 log = logging.getLogger(__name__)
 
 DB_FILENAME = "tektii.db"
-DATABASE_URL_ENV = "TEKTII_DATABASE_URL"
 BUSY_TIMEOUT_MS = 10_000
 # the key of the advisory lock that serialises concurrent migrations on PostgreSQL
 _MIGRATION_LOCK = 0x7465_6B74_6969  # "tektii"

@@ -41,8 +41,11 @@ def current_revision(connection: sa.Connection) -> str | None:
 def upgrade(connection: sa.Connection, revision: str, where: str) -> list[str]:
     """Upgrade the schema on `connection` (inside the caller's transaction) to `revision`;
     returns the revisions applied, as "0005_sweeps". `where` names the database in errors."""
+    import logging
+
     from alembic import command
 
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # Database.migrate logs what it applied
     scripts = script()
     _adopt_legacy(connection, scripts, where)
     applied: list[str] = []
