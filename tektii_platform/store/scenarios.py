@@ -76,9 +76,14 @@ def trials(db: Database, sweep_id: str) -> list[Row]:
 # -- the scheduler's queue ------------------------------------------------------------------------
 
 
-def running(db: Database) -> list[Row]:
-    """``id``, ``handle`` and ``scheduler_id`` of every RUNNING scenario."""
-    return fetch_all(db, sa.select(t.c.id, t.c.handle, t.c.scheduler_id).where(t.c.state == "RUNNING"))
+def left_running(db: Database, scheduler_id: str) -> list[Row]:
+    """``id`` and ``handle`` of the RUNNING scenarios a restarted scheduler must recover: on
+    SQLite every one (one scheduler per database file: the data directory's lock); on PostgreSQL,
+    shared by several API processes, only those `scheduler_id` claimed (the others' runs go on)."""
+    statement = sa.select(t.c.id, t.c.handle).where(t.c.state == "RUNNING")
+    if db.dialect != "sqlite":
+        statement = statement.where(t.c.scheduler_id == scheduler_id)
+    return fetch_all(db, statement)
 
 
 def claim_next(db: Database, backend: str, now: str, scheduler_id: str | None = None) -> Row | None:
