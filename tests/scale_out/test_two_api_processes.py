@@ -4,7 +4,6 @@ FOR UPDATE SKIP LOCKED (store.scenarios.claim_next); a restart fails only its ow
 
 from __future__ import annotations
 
-
 import psycopg
 from tektii_testkit import SPEC_CONFIG, ServedPlatform, with_version
 
@@ -59,7 +58,8 @@ def test_a_restarted_process_fails_only_its_own_runs_left_running(tmp_path, post
             user = conn.execute("SELECT id FROM users").fetchone()[0]
             for p, sid in ((a, "scen_of_a"), (b, "scen_of_b")):
                 conn.execute("INSERT INTO scenarios (id, strategy_id, owner_id, version_id, state, config, created_at,"
-                             " updated_at, scheduler_id) VALUES (%s, %s, %s, %s, 'RUNNING', '{}', '2024-01-01', '2024-01-01', %s)",
+                             " updated_at, scheduler_id)"
+                             " VALUES (%s, %s, %s, %s, 'RUNNING', '{}', '2024-01-01', '2024-01-01', %s)",
                              (sid, strategy, user, version, ids[p]))
         a.kill()
         a.start()
