@@ -75,6 +75,7 @@ BUILTIN_PLUGINS = {
     "runtimes.process": "tektii_plugins.runtimes.process",
     "runtimes.docker": "tektii_plugins.runtimes.docker",
     "execution.local": "tektii_plugins.execution.local",
+    "execution.ray": "tektii_plugins.execution.ray",
     "local_platform": "tektii_plugins.local_platform",
 }
 

@@ -35,8 +35,11 @@ def data_dir(args: argparse.Namespace) -> Path:
 
 def serve(args: argparse.Namespace) -> None:
     """Serve in the foreground until SIGTERM or SIGINT (see tektii_platform.server.serve)."""
+    from tektii_core.cli.platform_admin import apply_database_url
+
     from .server import serve as serve_forever
 
+    apply_database_url(args)
     serve_forever(data_dir(args), host=args.host, port=args.port, threads=args.threads)
 
 

@@ -34,6 +34,7 @@ SERVICE = "tektii-platform"  # what /healthz names itself
 class PlatformInfo:
     url: str
     pid: int
+    database: str | None = None  # where its state is: the SQLite file, or the URL without password
 
 
 def data_dir_default() -> Path:
@@ -94,7 +95,7 @@ def status(data_dir: Path) -> PlatformInfo | None:
     health = _health(state["url"])
     if health is None or health.get("pid") != state["pid"]:
         return None
-    return PlatformInfo(url=state["url"], pid=state["pid"])
+    return PlatformInfo(url=state["url"], pid=state["pid"], database=state.get("database"))
 
 
 @contextlib.contextmanager
@@ -175,7 +176,7 @@ def start_background(data_dir: Path, port: int | None = None) -> PlatformInfo:
             if state is not None and state["pid"] == process.pid:
                 health = _health(state["url"], timeout=1.0)
                 if health is not None and health.get("pid") == process.pid:
-                    return PlatformInfo(url=state["url"], pid=process.pid)
+                    return PlatformInfo(url=state["url"], pid=process.pid, database=state.get("database"))
             time.sleep(0.05)
         process.kill()
         process.wait()

@@ -1,4 +1,4 @@
-"""The run scheduler: a persistent queue in SQLite and a bounded number of concurrent runs.
+"""The run scheduler: a persistent queue in the database and a bounded number of concurrent runs.
 
 The queue is the ``scenarios`` table itself: PENDING rows start in created order as run
 slots free up (``TEKTII_MAX_CONCURRENT_RUNS``, default 2). Each run goes to the execution
@@ -12,6 +12,12 @@ process that takes the lock first marks every run still RUNNING as FAILED with t
 ``The platform stopped during the run`` (after asking the backend to release what it left),
 then starts the PENDING ones. Nothing stays RUNNING forever. A graceful stop ends the
 running runs the same way.
+
+Several API processes on one PostgreSQL database (each with its own data directory) each run a
+scheduler: a claim takes the oldest PENDING row no other claim holds (FOR UPDATE SKIP LOCKED,
+store.scenarios.claim_next), so each run starts exactly once; a run records its scheduler's id
+(``runs/scheduler-id``, stable across restarts of that data directory), and recovery fails only
+its own scheduler's leftovers.
 """
 
 from __future__ import annotations
@@ -79,6 +85,7 @@ class Scheduler:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock_file: Any = None
+        self.scheduler_id = ""  # set with the data directory's lock
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> bool:
@@ -132,12 +139,13 @@ class Scheduler:
             handle.close()
             return False
         self._lock_file = handle
+        self.scheduler_id = _scheduler_id(path.parent / "scheduler-id")
         return True
 
     # -- recovery --------------------------------------------------------------------------
     def recover(self) -> None:
         """Runs left RUNNING by a platform that died: release their leftovers, mark FAILED."""
-        for row in scenarios.running(self.db):
+        for row in scenarios.left_running(self.db, self.scheduler_id):
             try:
                 self.backend.abandon(row["id"], run_dir(self.ctx.data_dir, row["id"]), row["handle"])
             except Exception:  # noqa: BLE001 - the row must not stay RUNNING whatever happens
@@ -166,7 +174,7 @@ class Scheduler:
 
     def _claim(self) -> Any:
         """The oldest PENDING scenario, now RUNNING (atomically: a cancel cannot slip in)."""
-        row = scenarios.claim_next(self.db, self.backend.name, now_db())
+        row = scenarios.claim_next(self.db, self.backend.name, now_db(), self.scheduler_id)
         if row is None:
             return None
         self._changed()
@@ -250,6 +258,18 @@ class Scheduler:
         for scenario_id in list(self.running):
             # still going after the grace period: the next start releases it (recover())
             log.warning("run %s did not stop within %.0f s", scenario_id, STOP_GRACE_S)
+
+
+def _scheduler_id(path: Path) -> str:
+    """This data directory's scheduler id (made once; the caller holds the scheduler lock)."""
+    from .ids import new_id
+
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        ident = new_id("sched")
+        path.write_text(ident + "\n")
+        return ident
 
 
 def wake_scheduler(ctx: AppContext) -> None:

@@ -118,7 +118,7 @@ class RunningServer:
         return thread
 
 
-def write_state(data_dir: Path, url: str) -> Path:
+def write_state(data_dir: Path, url: str, database: str | None = None) -> Path:
     """Record where this process serves, for tektii_platform.daemon.status()."""
     from . import __version__
 
@@ -130,6 +130,7 @@ def write_state(data_dir: Path, url: str) -> Path:
                 "url": url,
                 "pid": os.getpid(),
                 "dataDir": str(data_dir),
+                "database": database,  # Database.describe(): never a password
                 "startedAt": rfc3339(now_db()),
                 "version": __version__,
             },
@@ -171,11 +172,12 @@ def serve(
     os.umask(0o077)
     data_dir = Path(data_dir)
     server = RunningServer(data_dir, host, port, threads)
-    log.info("platform (pid %s) serving %s, data in %s", os.getpid(), server.url, data_dir)
+    log.info("platform (pid %s) serving %s, data in %s, database %s", os.getpid(), server.url, data_dir,
+             server.app.db.describe())
     restore_signals = _install_signal_handlers(server)
     try:
         if state_file:
-            write_state(data_dir, server.url)
+            write_state(data_dir, server.url, server.app.db.describe())
         if ready_callback is not None:
             ready_callback(server)
         server.run()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,3 +84,41 @@ def api(tmp_path: Path) -> Iterator[Api]:
         assert not thread.is_alive(), "server did not shut down"
 
 
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL server of the test session's own on a free loopback port (tests/tektii_clusters.py)."""
+    from tektii_clusters import PostgresServer
+
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server, request) -> Iterator[str]:
+    """A fresh, empty database on the session's PostgreSQL server; dropped after the test."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    url = postgres_server.create_database(name)
+    try:
+        yield url
+    finally:
+        postgres_server.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A Ray head and two 1-CPU worker nodes in network namespaces, this process connected to it
+    as a Ray Client driver (tests/tektii_clusters.py, docs/testing.md). Per module: ~20 s to
+    start, and its dozen processes should not outlive the tests that use it."""
+    from tektii_clusters import RayCluster
+
+    with RayCluster() as cluster:
+        import ray
+
+        cluster.connect()
+        try:
+            cluster.wait_for_nodes(3)
+            yield cluster
+        finally:
+            ray.shutdown()

@@ -117,7 +117,7 @@ def test_relative_imports_resolve_inside_their_package():
 
 # -- inside the platform: handlers on top, services below them, the store at the bottom -----------
 SQL = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|PRAGMA|BEGIN|COMMIT|ROLLBACK) ")
-SQL_HOMES = ("tektii_platform/store/", "tektii_platform/db.py")
+SQL_HOMES = ("tektii_platform/store/", "tektii_platform/db.py", "tektii_platform/migrations/")  # + Alembic revisions
 
 
 def sql_strings(path: Path) -> list[str]:

@@ -14,7 +14,7 @@ def register_commands(register):
              examples=["tektii platform up", "tektii platform status", "tektii platform serve --port 8080",
                        "tektii platform down"])
     register("up", parent="platform", help="Start the local platform in the background and store its API key",
-             run=up, arguments=lambda p: p.add_argument("--port", type=int, help="port on 127.0.0.1 (default: any free)"))
+             run=up, arguments=_up_arguments)
     register("down", parent="platform", help="Stop the local platform", run=down)
     register("status", parent="platform", help="Show whether the local platform runs, and where", run=status)
     register("serve", parent="platform", help="Run the platform in the foreground (containers, service managers)",
@@ -32,6 +32,13 @@ def register_commands(register):
     register("key", parent="platform", help="Manage API keys: create another for a user, revoke one",
              run=key, arguments=_key_arguments, description=on_this_machine,
              examples=["tektii platform key create user_abc123", "tektii platform key revoke key_def456"])
+
+
+def _up_arguments(parser):
+    from tektii_core.cli.platform_admin import add_database_url_argument
+
+    parser.add_argument("--port", type=int, help="port on 127.0.0.1 (default: any free)")
+    add_database_url_argument(parser)
 
 
 def _serve_arguments(parser):
@@ -74,15 +81,17 @@ def key(ctx, args):
 
 def _record(info, data_dir) -> Output:
     data = {"running": info is not None, "url": info.url if info else None, "pid": info.pid if info else None,
-            "dataDir": str(data_dir)}
+            "dataDir": str(data_dir), "database": info.database if info else None}  # the URL without its password
     return Output(payload={"data": data},
                   record=[("Running", data["running"]), ("URL", data["url"]), ("PID", data["pid"]),
-                          ("Data Dir", data["dataDir"])])
+                          ("Data Dir", data["dataDir"]), ("Database", data["database"])])
 
 
 def up(ctx, args):
+    from tektii_core.cli.platform_admin import apply_database_url
     from tektii_plugins.local_platform import data_dir, ensure_running
 
+    apply_database_url(args)
     info = ensure_running(ctx, port=args.port)
     out = _record(info, data_dir())
     out.headline = f"✓ Local platform running at {info.url}"

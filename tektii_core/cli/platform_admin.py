@@ -25,10 +25,32 @@ def data_dir_parent() -> argparse.ArgumentParser:
     return parent
 
 
+DATABASE_URL_ENV = "TEKTII_DATABASE_URL"  # tektii_platform.db reads it
+
+
+def add_database_url_argument(parser: argparse.ArgumentParser) -> None:
+    """`--database-url`, for the verbs that start the platform (`up`, `serve`)."""
+    parser.add_argument("--database-url", default=None, metavar="URL",
+                        help=f"store the platform's state in PostgreSQL (postgresql://USER:PASSWORD@HOST/DB; "
+                             f"default: ${DATABASE_URL_ENV}, else SQLite in the data directory). The variable keeps "
+                             f"the password out of the process list")
+
+
+def apply_database_url(args: argparse.Namespace) -> None:
+    """`--database-url` overrides $TEKTII_DATABASE_URL for this process and those it starts
+    (the background platform of `up`, whose command line then holds no password)."""
+    import os
+
+    url = getattr(args, "database_url", None)
+    if url:
+        os.environ[DATABASE_URL_ENV] = url
+
+
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks one)")
     parser.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
+    add_database_url_argument(parser)
 
 
 def add_user_arguments(verbs: Any, parents: Sequence[argparse.ArgumentParser] = ()) -> None:

@@ -6,17 +6,18 @@ JSON columns as text) or the attrs types of their module, never a driver's row o
 write runs in a transaction of its own unless the caller holds one (``with db.transaction():``
 around several calls makes them one atomic unit; reads inside it see its writes).
 
+Queries are SQLAlchemy Core statements over the tables of ``store.tables``, so one query serves
+SQLite and PostgreSQL; where the two differ (an upsert, the queue's row locks) the module says so.
 Callers (the API handlers, the scheduler, the sweep driver, the registry service) know no
-SQL and no driver, so that moving to another database (SQLAlchemy Core and PostgreSQL) is
-a matter of these modules and db.py.
+SQL and no driver.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import sqlalchemy as sa
 
 if TYPE_CHECKING:
     from ..db import Database
@@ -36,20 +37,29 @@ class Page:
     after: tuple[str, str] | None = None  # (created_at, id) of the last item already seen
 
 
-def fetch_all(db: Database, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-    return [dict(row) for row in db.query(sql, params)]
+def fetch_all(db: Database, statement: Any) -> list[Row]:
+    return db.query(statement)
 
 
-def fetch_one(db: Database, sql: str, params: Sequence[Any] = ()) -> Row | None:
-    row = db.query_one(sql, params)
-    return dict(row) if row is not None else None
+def fetch_one(db: Database, statement: Any) -> Row | None:
+    return db.query_one(statement)
 
 
-def keyset(page: Page) -> tuple[str, list[Any]]:
-    """The WHERE fragment (prefixed with AND) and ORDER/LIMIT clause of ``page``; fetches one
-    extra row, which tells the caller whether another page follows."""
-    where, params = "", []
+def keyset(statement: sa.Select, table: sa.Table, page: Page) -> sa.Select:
+    """`statement` limited to `page`, newest first; fetches one extra row, which tells the
+    caller whether another page follows."""
     if page.after is not None:
-        where = " AND (created_at, id) < (?, ?)"
-        params = list(page.after)
-    return f"{where} ORDER BY created_at DESC, id DESC LIMIT {int(page.limit) + 1}", params
+        statement = statement.where(sa.tuple_(table.c.created_at, table.c.id) < sa.tuple_(*page.after))
+    return statement.order_by(table.c.created_at.desc(), table.c.id.desc()).limit(int(page.limit) + 1)
+
+
+def upsert(db: Database, table: sa.Table, values: Row, key: str) -> None:
+    """Insert `values`, or update the row with the same `key` (INSERT ... ON CONFLICT, which
+    both SQLite and PostgreSQL speak, each through its own dialect's construct)."""
+    if db.dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(table).values(**values)
+    db.execute(statement.on_conflict_do_update(index_elements=[key],
+                                               set_={c: statement.excluded[c] for c in values if c != key}))

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
+
 from . import Row, fetch_one
+from .tables import registry_credentials as creds
 
 if TYPE_CHECKING:
     from ..db import Database
@@ -15,12 +18,12 @@ def insert(db: Database, *, username: str, secret_hash: str, user_id: str, repos
            expires_at: str, now: str) -> None:
     """Store one credential, and drop those expired before `now` on the way."""
     with db.transaction():
-        db.execute("DELETE FROM registry_credentials WHERE expires_at < ?", (now,))
-        db.execute("INSERT INTO registry_credentials (username, secret_hash, user_id, repository, actions, expires_at)"
-                   " VALUES (?, ?, ?, ?, ?, ?)", (username, secret_hash, user_id, repository, actions, expires_at))
+        db.execute(creds.delete().where(creds.c.expires_at < now))
+        db.execute(creds.insert().values(username=username, secret_hash=secret_hash, user_id=user_id,
+                                         repository=repository, actions=actions, expires_at=expires_at))
 
 
 def find_valid(db: Database, username: str, now: str) -> Row | None:
     """The credential `username` unless it expired before `now`."""
-    return fetch_one(db, "SELECT secret_hash, user_id, repository, actions FROM registry_credentials"
-                         " WHERE username = ? AND expires_at >= ?", (username, now))
+    return fetch_one(db, sa.select(creds.c.secret_hash, creds.c.user_id, creds.c.repository, creds.c.actions)
+                     .where(creds.c.username == username, creds.c.expires_at >= now))

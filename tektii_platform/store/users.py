@@ -4,46 +4,49 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import Row, fetch_all, fetch_one
+import sqlalchemy as sa
+
+from . import Row, fetch_all, fetch_one, upsert
+from .tables import meta, users
 
 if TYPE_CHECKING:
     from ..db import Database
 
-_COLUMNS = "id, name, created_at, role, revoked_at"
+_SELECT = sa.select(users.c.id, users.c.name, users.c.created_at, users.c.role, users.c.revoked_at)
 
 
 def insert(db: Database, user_id: str, name: str, created_at: str, role: str) -> None:
-    db.execute("INSERT INTO users (id, name, created_at, role) VALUES (?, ?, ?, ?)", (user_id, name, created_at, role))
+    db.execute(users.insert().values(id=user_id, name=name, created_at=created_at, role=role))
 
 
 def get(db: Database, user_id: str) -> Row | None:
-    return fetch_one(db, f"SELECT {_COLUMNS} FROM users WHERE id = ?", (user_id,))
+    return fetch_one(db, _SELECT.where(users.c.id == user_id))
 
 
 def list_all(db: Database) -> list[Row]:
-    """Every user, oldest first."""
-    return fetch_all(db, f"SELECT {_COLUMNS} FROM users ORDER BY created_at, rowid")
+    """Every user, oldest first (created_at has microseconds; the id breaks a tie)."""
+    return fetch_all(db, _SELECT.order_by(users.c.created_at, users.c.id))
 
 
 def count_active(db: Database, role: str | None = None) -> int:
     """Users not revoked (of `role`, when given)."""
-    if role is None:
-        return int(db.query_one("SELECT COUNT(*) FROM users WHERE revoked_at IS NULL")[0])
-    return int(db.query_one("SELECT COUNT(*) FROM users WHERE role = ? AND revoked_at IS NULL", (role,))[0])
+    statement = sa.select(sa.func.count()).select_from(users).where(users.c.revoked_at.is_(None))
+    if role is not None:
+        statement = statement.where(users.c.role == role)
+    return int(db.scalar(statement))
 
 
 def is_active(db: Database, user_id: str) -> bool:
-    return db.query_one("SELECT 1 FROM users WHERE id = ? AND revoked_at IS NULL", (user_id,)) is not None
+    return db.query_one(sa.select(users.c.id).where(users.c.id == user_id, users.c.revoked_at.is_(None))) is not None
 
 
 def revoke(db: Database, user_id: str, now: str) -> None:
-    db.execute("UPDATE users SET revoked_at = ? WHERE id = ?", (now, user_id))
+    db.execute(users.update().where(users.c.id == user_id).values(revoked_at=now))
 
 
 def get_meta(db: Database, key: str) -> str | None:
-    row = db.query_one("SELECT value FROM meta WHERE key = ?", (key,))
-    return row["value"] if row is not None else None
+    return db.scalar(sa.select(meta.c.value).where(meta.c.key == key))
 
 
 def set_meta(db: Database, key: str, value: str) -> None:
-    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+    upsert(db, meta, {"key": key, "value": value}, "key")

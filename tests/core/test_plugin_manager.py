@@ -40,12 +40,13 @@ def test_the_worker_and_scheduler_import_only_the_plugins_they_need():
     program = ("import json, sys\nfrom tektii_core.plugins import Plugins\n"
                "p = Plugins(hooks=['register_execution_backends', 'register_runtimes'])\n"
                "print(json.dumps({'loaded': sorted(p.origins), 'runtimes': sorted(p.runtimes),"
-               " 'backends': sorted(p.execution_backends),"
+               " 'backends': sorted(p.execution_backends), 'ray': 'ray' in sys.modules,"
                " 'modules': sorted(m for m in sys.modules if m.startswith('tektii'))}))\n")
     found = json.loads(subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True,
                                       timeout=60, env={"TEKTII_NO_ENTRY_POINTS": "1"}).stdout)
-    assert found["loaded"] == ["execution.local", "runtimes.docker", "runtimes.process"]
-    assert found["runtimes"] == ["docker", "process"] and found["backends"] == ["local"]
+    assert found["loaded"] == ["execution.local", "execution.ray", "runtimes.docker", "runtimes.process"]
+    assert found["runtimes"] == ["docker", "process"] and found["backends"] == ["local", "ray"]
+    assert not found["ray"]  # the ray backend imports ray only when it is used
     assert not [m for m in found["modules"] if m.startswith(("tektii_plugins.commands", "tektii_plugins.formatters",
                                                              "tektii_plugins.builders", "tektii_platform"))]
 

@@ -24,10 +24,10 @@ def test_keys_are_random_prefixed_and_stored_only_hashed(db, tmp_path):
     assert user.id.startswith("user_")
     other = accounts.create_api_key(db, user.id)
     assert other != key
-    rows = db.query("SELECT prefix, key_hash FROM api_keys WHERE user_id = ?", (user.id,))
+    rows = db.query("SELECT prefix, key_hash FROM api_keys WHERE user_id = :u", {"u": user.id})
     assert {r["key_hash"] for r in rows} == {hashlib.sha256(k.encode()).hexdigest() for k in (key, other)}
     assert {r["prefix"] for r in rows} == {key[:11], other[:11]}
-    db.connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.query("PRAGMA wal_checkpoint(TRUNCATE)")
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("tektii.db*"))
     assert key.encode() not in raw and key[11:].encode() not in raw
 
@@ -44,7 +44,7 @@ def test_authenticate_and_revoke(db):
 
 def test_revoke_by_key_id(db):
     user, key = accounts.create_user(db, "alice")
-    key_id = db.query_one("SELECT id FROM api_keys WHERE user_id = ?", (user.id,))["id"]
+    key_id = db.query_one("SELECT id FROM api_keys WHERE user_id = :u", {"u": user.id})["id"]
     assert key_id.startswith("key_")
     assert accounts.revoke_api_key(db, key_id)
     assert accounts.authenticate(db, key) is None

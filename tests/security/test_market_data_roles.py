@@ -11,7 +11,7 @@ import sqlite3
 import pytest
 from tektii_testkit import CLI, Platform, assert_error, base_env
 
-from tektii_platform.db import Database, load_migrations
+from tektii_platform.db import Database
 from tests.security.conftest import call, cli_for, new_strategy
 
 SYMBOL = "C:BTCUSD"
@@ -127,13 +127,12 @@ def test_an_existing_database_migrates_with_its_first_user_as_admin(tmp_path):
     """A database from before roles: its first user (the local one) becomes admin, the rest ordinary."""
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    before_roles = [m for m in load_migrations() if m.name != "user_roles" and m.version < 4]
     old = Database(data_dir / "tektii.db")
-    old.migrate(before_roles)
-    with old.transaction() as conn:
-        conn.execute("INSERT INTO users (id, name, created_at) VALUES ('user_first', 'local', '2024-01-01T00:00:00.000000Z')")
-        conn.execute("INSERT INTO users (id, name, created_at) VALUES ('user_second', 'bob', '2024-02-01T00:00:00.000000Z')")
-        conn.execute("INSERT INTO meta (key, value) VALUES ('local_user_id', 'user_first')")
+    old.migrate("0003")  # the revision before user_roles
+    with old.transaction():
+        old.execute("INSERT INTO users (id, name, created_at) VALUES ('user_first', 'local', '2024-01-01T00:00:00.000000Z')")
+        old.execute("INSERT INTO users (id, name, created_at) VALUES ('user_second', 'bob', '2024-02-01T00:00:00.000000Z')")
+        old.execute("INSERT INTO meta (key, value) VALUES ('local_user_id', 'user_first')")
     old.close()
     server = Platform(data_dir)  # migrates on start
     try:

@@ -1,0 +1,296 @@
+"""The ``ray`` execution backend: each run is a Ray task on a cluster (``TEKTII_EXECUTION_BACKEND=ray``,
+``RAY_ADDRESS``, e.g. ``ray://head:10001`` for a platform off the cluster; docs/execution-backends.md).
+
+The task (``run_on_node``) does on its node what the local backend does on this machine: it writes
+the worker's spec to ``<run dir>/run.json`` and runs ``python -m tektii_engine.worker`` as a child
+process in a session of its own. The worker's progress lines go to ``<run dir>/progress.json``,
+which ``poll()`` reads; its end line is the task's return value. So today the nodes must see
+the platform's run and market-data directories at the same paths (one machine, or a shared file
+system): that is the RunSpec's local-path contract, which a platform URL and a run-scoped token
+will replace.
+
+Resources: ``num_cpus`` and ``memory`` from the scenario's limits (plus the worker's own
+WORKER_MEMORY_MB), and the custom resource ``docker`` (1) for every runtime but ``process``, so
+container runs go only to nodes that advertise a Docker engine. ``max_retries=0``: a run is
+not silently started twice.
+
+Cancel is ``ray.cancel``: Ray raises KeyboardInterrupt in the task, which sends the worker
+SIGTERM (it stops the strategy, removing its containers, and writes a CANCELLED result), kills
+its process group after CANCEL_GRACE_S and removes the run's containers on that node. A node
+lost during a run (its raylet gone) ends the run FAILED "worker node lost"; the worker on that
+node notices that its parent (the Ray worker) died and stops the strategy itself.
+
+Ray is imported only when the backend is used: ``tektii --help`` must stay fast, and ``ray``
+is an optional extra (``tektii-cli[ray]``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from tektii_core import hookimpl
+from tektii_core.contracts import Availability, RunProgress, RunSpec, RunStatus, TektiiError
+from tektii_plugins.execution.local import (
+    CANCEL_GRACE_S,
+    WORKER_MODULE,
+    _kill_group,
+    _remove_containers,
+    _tail,
+    spec_json,
+)
+
+ADDRESS_ENV = "RAY_ADDRESS"
+NODE_LOST = "worker node lost"
+WORKER_MEMORY_MB = 256  # the worker and engine beside the strategy's own limit
+DOCKER_RESOURCE = "docker"
+PROGRESS_FILE = "progress.json"
+
+
+# --- on the node ------------------------------------------------------------------------------
+
+def run_on_node(spec: dict[str, Any]) -> dict[str, Any]:
+    """The Ray task: run the worker for `spec` (tektii_engine.worker's format) on this node and
+    return its end message plus the node's address."""
+    import ray
+
+    node = ray.util.get_node_ip_address()
+    run_dir = Path(spec["runDir"])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    spec_path = run_dir / "run.json"
+    with os.fdopen(os.open(spec_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as out:
+        json.dump(spec, out)
+    # When its raylet dies, Ray SIGKILLs the task's process and its children: a worker that is
+    # a child would die before stopping its strategy. So the child is `setsid --fork --wait`,
+    # which starts the worker in a session of its own and waits for it; when the child is
+    # killed, the worker sees its parent go and stops the run (tektii_engine.worker).
+    with os.fdopen(os.open(run_dir / "worker.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as stderr:
+        guard = subprocess.Popen(["setsid", "--fork", "--wait", sys.executable, "-m", WORKER_MODULE, str(spec_path)],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr, cwd=run_dir)
+    end: dict[str, Any] = {}
+    reader = threading.Thread(target=_relay, args=(guard, run_dir, end), name="tektii-worker-out", daemon=True)
+    reader.start()
+    try:
+        worker = _child_of(guard)
+        # Waiting in short steps, not in a blocking read: Ray's cancel is an exception raised
+        # in this thread, which only arrives between Python steps.
+        while guard.poll() is None:
+            time.sleep(0.2)
+    except BaseException:  # ray.cancel (KeyboardInterrupt), or the Ray worker shutting down
+        _stop(guard, _child_of(guard, wait_s=0), spec["scenarioId"])
+        raise
+    reader.join(timeout=5)
+    if end.get("state") in ("COMPLETE", "FAILED", "CANCELLED"):
+        return {"state": end["state"], "reason": end.get("reason"), "node": node}
+    # (setsid's status: the worker's exit code, or the signal number that killed it)
+    tail = _tail(run_dir / "worker.log")
+    reason = f"The run's worker process (pid {worker}) ended without a result (status {guard.returncode})"
+    return {"state": "FAILED", "reason": reason + (f":\n{tail}" if tail else ""), "node": node}
+
+
+def _child_of(guard: subprocess.Popen, wait_s: float = 10.0) -> int | None:
+    """The worker: the child `setsid --fork` made (it is its own session's leader)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(fields[1]) == guard.pid:
+                    return int(entry.name)
+        if guard.poll() is not None or time.monotonic() >= deadline:
+            return None
+        time.sleep(0.02)
+
+
+def _relay(proc: subprocess.Popen, run_dir: Path, end: dict[str, Any]) -> None:
+    """The worker's stdout lines: progress to progress.json (atomically), the end line to `end`."""
+    assert proc.stdout is not None
+    target, tmp = run_dir / PROGRESS_FILE, run_dir / f"{PROGRESS_FILE}.tmp"
+    for raw in proc.stdout:
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            continue  # not one of ours (a library printing to stdout)
+        if not isinstance(message, dict):
+            continue
+        if message.get("type") == "progress":
+            tmp.write_bytes(raw)
+            os.replace(tmp, target)
+        elif message.get("type") == "end":
+            end.update(message)
+    proc.stdout.close()
+
+
+def _stop(guard: subprocess.Popen, worker: int | None, run_id: str) -> None:
+    """SIGTERM to the worker (it stops the strategy and writes CANCELLED), then its process group."""
+    if worker is not None:
+        try:
+            os.kill(worker, signal.SIGTERM)
+            guard.wait(timeout=CANCEL_GRACE_S)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            _kill_group(worker)  # its own session: its pid is its group's
+    if guard.poll() is None:
+        guard.kill()
+    guard.wait()
+    _remove_containers(run_id)
+
+
+# --- on the platform --------------------------------------------------------------------------
+
+class RayRunHandle:
+    """A run submitted as a Ray task (RunHandle)."""
+
+    def __init__(self, ref: Any, run_dir: Path):
+        self._ref = ref
+        self._run_dir = run_dir
+        self.ident = f"ray:{ref.hex()}"
+        self.node: str | None = None  # the node's address, once the run has ended
+        self._end: RunStatus | None = None
+        self._progress: RunProgress | None = None
+        self._progress_mtime = 0.0
+        self._cancelled = False
+
+    def poll(self) -> RunStatus:
+        import ray
+
+        if self._end is not None:
+            return self._end
+        ready, _ = ray.wait([self._ref], timeout=0)
+        if not ready:
+            return RunStatus("RUNNING", self._read_progress())
+        self._end = self._outcome()
+        return self._end
+
+    def _outcome(self) -> RunStatus:
+        import ray.exceptions as rex
+
+        progress = self._read_progress()
+        try:
+            end = ray_get(self._ref)
+        except rex.TaskCancelledError:
+            return RunStatus("CANCELLED", progress, "cancelled")
+        except rex.NodeDiedError:
+            return RunStatus("FAILED", progress, NODE_LOST)
+        except rex.RayTaskError as exc:  # the task itself raised: after a cancel, the cancel
+            if self._cancelled:
+                return RunStatus("CANCELLED", progress, "cancelled")
+            return RunStatus("FAILED", progress, f"The run's Ray task failed: {_first_line(exc)}")
+        except rex.RayError as exc:  # the worker process crashed, the object was lost, ...
+            return RunStatus("FAILED", progress, f"The run failed on the Ray cluster: {_first_line(exc)}")
+        self.node = end.get("node")
+        return RunStatus(end["state"], progress, end.get("reason"))
+
+    def _read_progress(self) -> RunProgress | None:
+        path = self._run_dir / PROGRESS_FILE
+        try:
+            mtime = path.stat().st_mtime
+            if mtime != self._progress_mtime:
+                message = json.loads(path.read_bytes())
+                self._progress_mtime = mtime
+                self._progress = RunProgress(
+                    fraction=float(message.get("fraction") or 0.0),
+                    events_per_second=float(message.get("eventsPerSecond") or 0.0),
+                    equity=float(message.get("equity") or 0.0),
+                    simulated_time=message.get("simulatedTime"),
+                )
+        except (OSError, ValueError):
+            pass  # none yet, or the node's file system is not this one's
+        return self._progress
+
+    def cancel(self) -> None:
+        import ray
+
+        if self._cancelled or self._end is not None:
+            return
+        self._cancelled = True
+        ray.cancel(self._ref)  # not force: the task stops its worker (see run_on_node)
+
+
+def ray_get(ref: Any, timeout: float = 30.0) -> Any:
+    import ray
+
+    return ray.get(ref, timeout=timeout)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def task_options(run: RunSpec) -> dict[str, Any]:
+    """What the run's task asks of Ray: its limits' CPUs and memory, and `docker` for every
+    runtime but `process`."""
+    limits = run.limits
+    options: dict[str, Any] = {
+        "num_cpus": limits.cpus if limits.cpus is not None else 1.0,
+        "memory": ((limits.memory_mb or 1024) + WORKER_MEMORY_MB) * 2**20,
+        "max_retries": 0,
+        "name": f"tektii-run-{run.scenario_id}",
+    }
+    if run.runtime != "process":
+        options["resources"] = {DOCKER_RESOURCE: 1}
+    return options
+
+
+class RayBackend:
+    name = "ray"
+    description = "Runs each scenario as a Ray task on a Ray cluster (RAY_ADDRESS)"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._task: Any = None
+
+    def availability(self) -> Availability:
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            return Availability(False, "the ray package is not installed (pip install 'tektii-cli[ray]')", installed=False)
+        if not os.environ.get(ADDRESS_ENV, "").strip():
+            return Availability(False, f"{ADDRESS_ENV} is not set (the Ray cluster's address, e.g. ray://head:10001)")
+        try:
+            self._connect()
+        except TektiiError as exc:
+            return Availability(False, exc.message)
+        return Availability(True)
+
+    def _connect(self) -> Any:
+        """The remote function, once this process is a driver of the cluster at RAY_ADDRESS."""
+        import ray
+
+        with self._lock:
+            if self._task is None:
+                address = os.environ.get(ADDRESS_ENV, "").strip()
+                if not ray.is_initialized():
+                    try:
+                        ray.init(address=address, logging_level="WARNING", log_to_driver=False)
+                    except Exception as exc:  # noqa: BLE001 - ray raises many kinds
+                        raise TektiiError(f"Could not connect to the Ray cluster at {address}: {_first_line(exc)}") from None
+                self._task = ray.remote(run_on_node)
+            return self._task
+
+    def start(self, run: RunSpec) -> RayRunHandle:
+        task = self._connect()
+        ref = task.options(**task_options(run)).remote(spec_json(run))
+        return RayRunHandle(ref, Path(run.run_dir))
+
+    def abandon(self, scenario_id: str, run_dir: Path, ident: str | None) -> None:
+        """Nothing to reach: a task cannot be found again from a new driver, and Ray ends the
+        tasks of a driver that went away; each task's worker then sees its parent die and stops
+        the strategy (removing its containers). The scheduler marks the run FAILED."""
+
+
+@hookimpl
+def register_execution_backends(register) -> None:
+    register(RayBackend())
