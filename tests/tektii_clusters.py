@@ -315,7 +315,7 @@ class RayCluster:
             try:
                 ray.init(address=self.client_address, logging_level="WARNING")
                 return
-            except ConnectionError as exc:
+            except ConnectionAbortedError as exc:  # the server side failed; a wrong address is not retried
                 ray.shutdown()
                 if attempt == attempts - 1:
                     logs = self.logs("ray_client_server*")

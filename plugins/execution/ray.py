@@ -52,6 +52,7 @@ NODE_LOST = "worker node lost"
 WORKER_MEMORY_MB = 256  # the worker and engine beside the strategy's own limit
 DOCKER_RESOURCE = "docker"
 PROGRESS_FILE = "progress.json"
+CONNECT_ATTEMPTS = 3
 
 
 # --- on the node ------------------------------------------------------------------------------
@@ -244,6 +245,24 @@ def task_options(run: RunSpec) -> dict[str, Any]:
     return options
 
 
+def _init(address: str, attempts: int = CONNECT_ATTEMPTS) -> None:
+    """ray.init as a driver of the cluster at `address`, tried again on a failed connection: a
+    Ray Client server now and then loses the per-driver server it starts ("Initialization
+    failure from server"), and the next attempt gets a new one."""
+    import ray
+
+    for attempt in range(attempts):
+        try:
+            ray.init(address=address, logging_level="WARNING", log_to_driver=False)
+            return
+        except ConnectionAbortedError as exc:  # the server side failed; a wrong address is not retried
+            ray.shutdown()
+            if attempt == attempts - 1:
+                raise TektiiError(f"Could not connect to the Ray cluster at {address}: {_first_line(exc)}") from None
+        except Exception as exc:  # noqa: BLE001 - a bad address, a version mismatch, ...: ray raises many kinds
+            raise TektiiError(f"Could not connect to the Ray cluster at {address}: {_first_line(exc)}") from None
+
+
 class RayBackend:
     name = "ray"
     description = "Runs each scenario as a Ray task on a Ray cluster (RAY_ADDRESS)"
@@ -271,12 +290,8 @@ class RayBackend:
 
         with self._lock:
             if self._task is None:
-                address = os.environ.get(ADDRESS_ENV, "").strip()
                 if not ray.is_initialized():
-                    try:
-                        ray.init(address=address, logging_level="WARNING", log_to_driver=False)
-                    except Exception as exc:  # noqa: BLE001 - ray raises many kinds
-                        raise TektiiError(f"Could not connect to the Ray cluster at {address}: {_first_line(exc)}") from None
+                    _init(os.environ.get(ADDRESS_ENV, "").strip())
                 self._task = ray.remote(run_on_node)
             return self._task
 
