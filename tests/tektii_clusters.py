@@ -42,6 +42,28 @@ def _wait(predicate, timeout: float, what: str, interval: float = 0.1) -> None:
         time.sleep(interval)
 
 
+class _Started:
+    """A context manager over `_start()` and `close()`; close() also runs when starting fails half
+    way, so whatever was made is torn down."""
+
+    def __enter__(self):
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _start(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
 # --- PostgreSQL ------------------------------------------------------------------------------
 
 def postgres_bindir() -> Path | None:
@@ -53,7 +75,7 @@ def postgres_bindir() -> Path | None:
     return Path(initdb).parent if initdb else None
 
 
-class PostgresServer:
+class PostgresServer(_Started):
     """`initdb` into a temporary directory and a server on a free port of `listen` (loopback by
     default), reachable with a password from `clients` (CIDRs, 127.0.0.1/32 always)."""
 
@@ -77,17 +99,6 @@ class PostgresServer:
 
     def url(self, database: str = "postgres", host: str | None = None) -> str:
         return f"postgresql://{self.user}:{self.password}@{host or self.host}:{self.port}/{database}"
-
-    def __enter__(self) -> PostgresServer:
-        try:
-            self._start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def _start(self) -> None:
         # Its own short directory: pytest's tmp dirs are root's 0700, which postgres cannot enter.
@@ -177,7 +188,7 @@ class RayNode:
     resources: dict[str, float]
 
 
-class RayCluster:
+class RayCluster(_Started):
     """A Ray head and two worker nodes with 1 CPU each, each node in a network namespace of its
     own on a bridge, 10.231.N.0/24 (N picked free). The host side of the bridge has
     10.231.N.254, from where the driver (this process) reaches the head's Ray Client server:
@@ -212,20 +223,12 @@ class RayCluster:
     def client_address(self) -> str:
         return f"ray://{self.nodes[HEAD].ip}:{CLIENT_PORT}"
 
-    def __enter__(self) -> RayCluster:
-        try:
-            self._network()
-            self.temp_dir = Path(tempfile.mkdtemp(prefix="tkray"))  # short: Ray's unix socket paths
-            self._start(HEAD)
-            for name in WORKERS:  # one after the other: two `ray start` at once hang now and then
-                self._start(name)
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def _start(self) -> None:
+        self._network()
+        self.temp_dir = Path(tempfile.mkdtemp(prefix="tkray"))  # short: Ray's unix socket paths
+        self._start_node(HEAD)
+        for name in WORKERS:  # one after the other: two `ray start` at once hang now and then
+            self._start_node(name)
 
     # -- network ------------------------------------------------------------------------------
     def _network(self) -> None:
@@ -262,7 +265,7 @@ class RayCluster:
         raise RuntimeError(f"no free {SUBNET_PREFIX}.N.0/24 for the Ray cluster")
 
     # -- nodes --------------------------------------------------------------------------------------
-    def _start(self, name: str) -> None:
+    def _start_node(self, name: str) -> None:
         node = self.nodes[name]
         common = ["--node-ip-address", node.ip, "--num-cpus", "1", "--memory", str(self.memory_mb * 2**20),
                   "--object-store-memory", str(self.object_store_mb * 2**20), "--temp-dir", str(self.temp_dir),
@@ -303,7 +306,7 @@ class RayCluster:
 
     def restart_node(self, name: str) -> None:
         self.stop_node(name)
-        self._start(name)
+        self._start_node(name)
 
     def connect(self, attempts: int = 3) -> None:
         """`ray.init` this process as a Ray Client driver. Retried: under load the head's client

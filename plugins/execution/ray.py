@@ -41,10 +41,12 @@ from tektii_core.contracts import Availability, RunProgress, RunSpec, RunStatus,
 from tektii_plugins.execution.local import (
     CANCEL_GRACE_S,
     WORKER_MODULE,
-    _kill_group,
-    _remove_containers,
-    _tail,
+    kill_group,
+    log_tail,
+    progress_of,
+    remove_containers,
     spec_json,
+    worker_messages,
 )
 
 ADDRESS_ENV = "RAY_ADDRESS"
@@ -91,7 +93,7 @@ def run_on_node(spec: dict[str, Any]) -> dict[str, Any]:
     if end.get("state") in ("COMPLETE", "FAILED", "CANCELLED"):
         return {"state": end["state"], "reason": end.get("reason"), "node": node}
     # (setsid's status: the worker's exit code, or the signal number that killed it)
-    tail = _tail(run_dir / "worker.log")
+    tail = log_tail(run_dir / "worker.log")
     reason = f"The run's worker process (pid {worker}) ended without a result (status {guard.returncode})"
     return {"state": "FAILED", "reason": reason + (f":\n{tail}" if tail else ""), "node": node}
 
@@ -117,15 +119,9 @@ def _relay(proc: subprocess.Popen, run_dir: Path, end: dict[str, Any]) -> None:
     """The worker's stdout lines: progress to progress.json (atomically), the end line to `end`."""
     assert proc.stdout is not None
     target, tmp = run_dir / PROGRESS_FILE, run_dir / f"{PROGRESS_FILE}.tmp"
-    for raw in proc.stdout:
-        try:
-            message = json.loads(raw)
-        except ValueError:
-            continue  # not one of ours (a library printing to stdout)
-        if not isinstance(message, dict):
-            continue
+    for message in worker_messages(proc.stdout):
         if message.get("type") == "progress":
-            tmp.write_bytes(raw)
+            tmp.write_text(json.dumps(message))
             os.replace(tmp, target)
         elif message.get("type") == "end":
             end.update(message)
@@ -141,11 +137,11 @@ def _stop(guard: subprocess.Popen, worker: int | None, run_id: str) -> None:
         except ProcessLookupError:
             pass
         except subprocess.TimeoutExpired:
-            _kill_group(worker)  # its own session: its pid is its group's
+            kill_group(worker)  # its own session: its pid is its group's
     if guard.poll() is None:
         guard.kill()
     guard.wait()
-    _remove_containers(run_id)
+    remove_containers(run_id)
 
 
 # --- on the platform --------------------------------------------------------------------------
@@ -198,14 +194,8 @@ class RayRunHandle:
         try:
             mtime = path.stat().st_mtime
             if mtime != self._progress_mtime:
-                message = json.loads(path.read_bytes())
+                self._progress = progress_of(json.loads(path.read_bytes()))
                 self._progress_mtime = mtime
-                self._progress = RunProgress(
-                    fraction=float(message.get("fraction") or 0.0),
-                    events_per_second=float(message.get("eventsPerSecond") or 0.0),
-                    equity=float(message.get("equity") or 0.0),
-                    simulated_time=message.get("simulatedTime"),
-                )
         except (OSError, ValueError):
             pass  # none yet, or the node's file system is not this one's
         return self._progress

@@ -27,6 +27,7 @@ ray = pytest.importorskip("ray", reason="the ray extra is not installed (scripts
 from ray import cloudpickle  # noqa: E402
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy  # noqa: E402
 from tektii_clusters import WORKERS  # noqa: E402
+from tektii_testkit import require  # noqa: E402
 
 # The tasks below run this module's functions on the nodes, where tests/ is not importable.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -101,6 +102,19 @@ def test_backtests_on_both_worker_nodes_equal_local_runs(ray_cluster):
         assert same(remote, expected), scenario
     # the scenarios differ, so equal results are not one result repeated
     assert len({json.dumps(r["trades"]) for _, r in done}) == len(SCENARIOS)
+
+
+def test_docker_tasks_go_only_to_the_worker_nodes_that_advertise_it(ray_cluster):
+    require(ray_cluster.docker, "no Docker engine running (the worker nodes advertise none)")
+    assert ray.cluster_resources().get("docker") == 2.0
+
+    @ray.remote(num_cpus=0, resources={"docker": 1})
+    def where() -> str:
+        return ray.get_runtime_context().get_node_id()
+
+    names = ray_cluster.node_names()
+    ran_on = {names[node] for node in ray.get([where.remote() for _ in range(6)], timeout=60)}
+    assert ran_on and ran_on <= {"w1", "w2"}, ran_on
 
 
 def test_a_killed_raylet_fails_its_task_and_the_other_node_completes(ray_cluster, tmp_path):
