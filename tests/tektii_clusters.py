@@ -9,6 +9,7 @@ iptables rule are root's."""
 from __future__ import annotations
 
 import glob
+import importlib
 import json
 import os
 import random
@@ -21,10 +22,23 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import pytest
 from tektii_testkit import docker_running, free_port, require
 
 _BIN = Path(sys.executable).parent
+
+
+def import_required(module: str, reason: str) -> Any:
+    """Import an optional extra's module at a test module's top: skipped without it, but a
+    failure where CI requires every component (TEKTII_REQUIRE_DOCKER=1, as tektii_testkit.require)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        if os.environ.get("TEKTII_REQUIRE_DOCKER") == "1":
+            pytest.fail(f"{reason} (required: TEKTII_REQUIRE_DOCKER=1)", pytrace=False)
+        pytest.skip(reason, allow_module_level=True)
 
 
 def _run(*cmd: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess:

@@ -21,13 +21,13 @@ from pathlib import Path
 import attrs
 import numpy as np
 import pytest
+from tektii_clusters import WORKERS, import_required
+from tektii_testkit import require
 
-ray = pytest.importorskip("ray", reason="the ray extra is not installed (scripts/setup)")
+ray = import_required("ray", "the ray extra is not installed (scripts/setup)")
 
 from ray import cloudpickle  # noqa: E402
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy  # noqa: E402
-from tektii_clusters import WORKERS  # noqa: E402
-from tektii_testkit import require  # noqa: E402
 
 # The tasks below run this module's functions on the nodes, where tests/ is not importable.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
