@@ -13,6 +13,7 @@ import importlib
 import json
 import os
 import random
+import re
 import secrets
 import shutil
 import signal
@@ -238,6 +239,7 @@ class RayCluster(_Started):
         return f"ray://{self.nodes[HEAD].ip}:{CLIENT_PORT}"
 
     def _start(self) -> None:
+        reap_stale_clusters()
         self._network()
         self.temp_dir = Path(tempfile.mkdtemp(prefix="tkray"))  # short: Ray's unix socket paths
         self._start_node(HEAD)
@@ -251,11 +253,10 @@ class RayCluster(_Started):
         _run("ip", "addr", "add", f"{net}.254/24", "dev", self.bridge)
         _run("ip", "link", "set", self.bridge, "up")
         # With br_netfilter, bridged frames pass FORWARD, whose policy Docker sets to DROP.
-        self._forward_rule = ["FORWARD", "-i", self.bridge, "-o", self.bridge, "-j", "ACCEPT",
-                              "-m", "comment", "--comment", "tektii-test-ray"]
+        self._forward_rule = forward_rule(self.bridge)
         _run("iptables", "-I", *self._forward_rule[:1], "1", *self._forward_rule[1:])
         for index, name in enumerate((HEAD, *WORKERS), start=1):
-            node = RayNode(name, f"tkr{self.octet}-{name}", f"{net}.{index}", f"tkr{self.octet}{name}",
+            node = RayNode(name, f"tkr{self.octet}-{name}-{os.getpid()}", f"{net}.{index}", f"tkr{self.octet}{name}",
                            {"docker": 1.0} if name != HEAD and self.docker else {})
             self.nodes[name] = node
             _run("ip", "netns", "add", node.netns)
@@ -381,6 +382,45 @@ class RayCluster(_Started):
             self.temp_dir = None
         if errors:
             raise RuntimeError("Ray cluster teardown: " + "; ".join(errors))
+
+
+def forward_rule(bridge: str) -> list[str]:
+    """The FORWARD rule that lets frames between the bridge's ports through."""
+    return ["FORWARD", "-i", bridge, "-o", bridge, "-j", "ACCEPT", "-m", "comment", "--comment", "tektii-test-ray"]
+
+
+_NETNS = re.compile(r"tkr(\d+)-(head|w1|w2)-(\d+)")
+
+
+def reap_stale_clusters() -> None:
+    """Tear down what a killed test process left (its pid is in the namespaces' names): the
+    nodes' processes, the namespaces, the bridge and its FORWARD rule. A live owner's cluster,
+    or another tool's namespace, is not touched."""
+    try:
+        names = os.listdir("/run/netns")
+    except OSError:
+        return
+    for name in names:
+        match = _NETNS.fullmatch(name)
+        if match is None or _alive(int(match[3])):
+            continue
+        _end_all(lambda name=name: [int(p) for p in _run("ip", "netns", "pids", name, check=False).stdout.split()], name)
+        _run("ip", "netns", "del", name, check=False)
+        bridge = f"tkrb{match[1]}"
+        rule = forward_rule(bridge)
+        while _run("iptables", "-C", *rule, check=False).returncode == 0:
+            _run("iptables", "-D", *rule, check=False)
+        _run("ip", "link", "del", bridge, check=False)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 def _end_all(pids, what: str) -> None:
