@@ -314,10 +314,10 @@ def test_a_ray_run_whose_node_is_lost_fails_with_the_reason(backends, market_dat
         status = wait_end(handle, NODE_LOSS_DETECTED_S)
         assert (status.state, status.reason) == ("FAILED", "worker node lost")
         assert status.progress is not None  # what it had reached is kept
-        # the worker saw its parent die and stopped the strategy: its own end is CANCELLED
+        # the worker stopped the strategy itself: its own end is CANCELLED (it got SIGTERM from
+        # the task's process going down, or saw that process gone: either happens)
         wait_until_no_run_processes(ray_cluster, [node])
         assert json.loads((spec.run_dir / "result.json").read_text())["state"] == "CANCELLED"
-        assert "tektii: the platform stopped; stopping the run" in (spec.run_dir / "strategy.log").read_text()
     finally:
         ray.cancel(blocker, force=True)
         for name in WORKERS:
