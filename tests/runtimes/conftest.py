@@ -25,7 +25,8 @@ def probe_image(docker_client) -> Iterator[str]:
     digest = hashlib.sha256()
     for name in ("Dockerfile", "probe.py"):
         digest.update((PROBE_DIR / name).read_bytes())
-    tag = f"tektii-test/probe:{digest.hexdigest()[:12]}"
+    # Content and session in the tag: two test sessions on one daemon never remove each other's.
+    tag = f"tektii-test/probe:{digest.hexdigest()[:12]}-{uuid.uuid4().hex[:6]}"
     docker_client.images.build(path=str(PROBE_DIR), tag=tag, pull=False, rm=True)
     yield tag
     docker_client.images.remove(tag, force=True)
