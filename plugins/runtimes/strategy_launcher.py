@@ -13,12 +13,13 @@ import ctypes
 import json
 import os
 import resource
+import signal
 import sys
 import tempfile
 
 CLONE_NEWNS = 0x00020000
 MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV = 4096, 8192, 16384, 1 << 18, 2, 4
-PR_SET_NO_NEW_PRIVS = 38
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -58,6 +59,7 @@ def expose(hidden: dict) -> None:
 
 
 def main() -> None:
+    parent = os.getppid()
     spec = json.loads(sys.argv[1])
     if spec.get("expose"):
         expose(spec["expose"])
@@ -65,6 +67,11 @@ def main() -> None:
     os.setresgid(spec["gid"], spec["gid"], spec["gid"])
     os.setresuid(spec["uid"], spec["uid"], spec["uid"])
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
+    # The strategy dies with the worker that started it (a killed worker cannot stop it). Set
+    # after the uid change, which clears it; a parent already gone is seen by the pid check.
+    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
+    if os.getppid() != parent:
+        sys.exit("tektii: the worker that started this strategy is gone")
     for name, value in spec["limits"].items():
         resource.setrlimit(getattr(resource, name), (value, value))
     os.chdir(spec["workdir"])

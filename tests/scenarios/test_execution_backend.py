@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import time
+import uuid
 from pathlib import Path
 
 import pluggy
@@ -118,17 +119,37 @@ def test_a_run_that_cannot_start_its_strategy_fails_with_the_reason(tmp_path, ma
     assert status.state == "FAILED" and "template versions only" in status.reason
 
 
-def test_a_crashed_worker_fails_the_run(tmp_path, market_data):
+def _strategy_pids(scenario_id: str) -> list[int]:
+    """The isolated strategy processes of a run (the process runtime's work directory is named after it)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and Path(os.readlink(proc / "cwd")).name.startswith(f"tektii-strategy-{scenario_id}-"):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_crashed_worker_fails_the_run_and_takes_its_strategy_with_it(tmp_path, market_data):
     backend = Plugins().execution_backend("local")
-    run = spec(tmp_path, market_data, config={**spec(tmp_path, market_data).config, "endTime": "2024-04-01T00:00:00Z"})
+    scenario_id = f"scen_crash{uuid.uuid4().hex[:8]}"
+    run = spec(tmp_path, market_data, scenario_id=scenario_id,
+               config={**spec(tmp_path, market_data).config, "endTime": "2024-04-01T00:00:00Z"})
     handle = backend.start(run)
     deadline = time.monotonic() + 60
     while handle.poll().progress is None:
         assert time.monotonic() < deadline
         time.sleep(0.1)
+    strategies = _strategy_pids(scenario_id)
+    assert len(strategies) == 1, strategies  # isolated (as root here): an unprivileged process
     os.kill(int(handle.ident[4:]), signal.SIGKILL)
     status = wait_end(handle)
     assert status.state == "FAILED" and "was killed by signal 9" in status.reason
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{strategies[0]}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{strategies[0]}").exists(), "the strategy outlived its killed worker"
     backend.abandon(run.scenario_id, run.run_dir, handle.ident)  # nothing left: a no-op
 
 
