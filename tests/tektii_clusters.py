@@ -9,9 +9,11 @@ iptables rule are root's."""
 from __future__ import annotations
 
 import glob
+import importlib
 import json
 import os
 import random
+import re
 import secrets
 import shutil
 import signal
@@ -21,10 +23,23 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import pytest
 from tektii_testkit import docker_running, free_port, require
 
 _BIN = Path(sys.executable).parent
+
+
+def import_required(module: str, reason: str) -> Any:
+    """Import an optional extra's module at a test module's top: skipped without it, but a
+    failure where CI requires every component (TEKTII_REQUIRE_DOCKER=1, as tektii_testkit.require)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        if os.environ.get("TEKTII_REQUIRE_DOCKER") == "1":
+            pytest.fail(f"{reason} (required: TEKTII_REQUIRE_DOCKER=1)", pytrace=False)
+        pytest.skip(reason, allow_module_level=True)
 
 
 def _run(*cmd: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess:
@@ -42,6 +57,28 @@ def _wait(predicate, timeout: float, what: str, interval: float = 0.1) -> None:
         time.sleep(interval)
 
 
+class _Started:
+    """A context manager over `_start()` and `close()`; close() also runs when starting fails half
+    way, so whatever was made is torn down."""
+
+    def __enter__(self):
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _start(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
 # --- PostgreSQL ------------------------------------------------------------------------------
 
 def postgres_bindir() -> Path | None:
@@ -53,7 +90,7 @@ def postgres_bindir() -> Path | None:
     return Path(initdb).parent if initdb else None
 
 
-class PostgresServer:
+class PostgresServer(_Started):
     """`initdb` into a temporary directory and a server on a free port of `listen` (loopback by
     default), reachable with a password from `clients` (CIDRs, 127.0.0.1/32 always)."""
 
@@ -77,17 +114,6 @@ class PostgresServer:
 
     def url(self, database: str = "postgres", host: str | None = None) -> str:
         return f"postgresql://{self.user}:{self.password}@{host or self.host}:{self.port}/{database}"
-
-    def __enter__(self) -> PostgresServer:
-        try:
-            self._start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def _start(self) -> None:
         # Its own short directory: pytest's tmp dirs are root's 0700, which postgres cannot enter.
@@ -177,7 +203,7 @@ class RayNode:
     resources: dict[str, float]
 
 
-class RayCluster:
+class RayCluster(_Started):
     """A Ray head and two worker nodes with 1 CPU each, each node in a network namespace of its
     own on a bridge, 10.231.N.0/24 (N picked free). The host side of the bridge has
     10.231.N.254, from where the driver (this process) reaches the head's Ray Client server:
@@ -212,20 +238,13 @@ class RayCluster:
     def client_address(self) -> str:
         return f"ray://{self.nodes[HEAD].ip}:{CLIENT_PORT}"
 
-    def __enter__(self) -> RayCluster:
-        try:
-            self._network()
-            self.temp_dir = Path(tempfile.mkdtemp(prefix="tkray"))  # short: Ray's unix socket paths
-            self._start(HEAD)
-            for name in WORKERS:  # one after the other: two `ray start` at once hang now and then
-                self._start(name)
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def _start(self) -> None:
+        reap_stale_clusters()
+        self._network()
+        self.temp_dir = Path(tempfile.mkdtemp(prefix="tkray"))  # short: Ray's unix socket paths
+        self._start_node(HEAD)
+        for name in WORKERS:  # one after the other: two `ray start` at once hang now and then
+            self._start_node(name)
 
     # -- network ------------------------------------------------------------------------------
     def _network(self) -> None:
@@ -234,11 +253,10 @@ class RayCluster:
         _run("ip", "addr", "add", f"{net}.254/24", "dev", self.bridge)
         _run("ip", "link", "set", self.bridge, "up")
         # With br_netfilter, bridged frames pass FORWARD, whose policy Docker sets to DROP.
-        self._forward_rule = ["FORWARD", "-i", self.bridge, "-o", self.bridge, "-j", "ACCEPT",
-                              "-m", "comment", "--comment", "tektii-test-ray"]
+        self._forward_rule = forward_rule(self.bridge)
         _run("iptables", "-I", *self._forward_rule[:1], "1", *self._forward_rule[1:])
         for index, name in enumerate((HEAD, *WORKERS), start=1):
-            node = RayNode(name, f"tkr{self.octet}-{name}", f"{net}.{index}", f"tkr{self.octet}{name}",
+            node = RayNode(name, f"tkr{self.octet}-{name}-{os.getpid()}", f"{net}.{index}", f"tkr{self.octet}{name}",
                            {"docker": 1.0} if name != HEAD and self.docker else {})
             self.nodes[name] = node
             _run("ip", "netns", "add", node.netns)
@@ -262,7 +280,7 @@ class RayCluster:
         raise RuntimeError(f"no free {SUBNET_PREFIX}.N.0/24 for the Ray cluster")
 
     # -- nodes --------------------------------------------------------------------------------------
-    def _start(self, name: str) -> None:
+    def _start_node(self, name: str) -> None:
         node = self.nodes[name]
         common = ["--node-ip-address", node.ip, "--num-cpus", "1", "--memory", str(self.memory_mb * 2**20),
                   "--object-store-memory", str(self.object_store_mb * 2**20), "--temp-dir", str(self.temp_dir),
@@ -303,7 +321,7 @@ class RayCluster:
 
     def restart_node(self, name: str) -> None:
         self.stop_node(name)
-        self._start(name)
+        self._start_node(name)
 
     def connect(self, attempts: int = 3) -> None:
         """`ray.init` this process as a Ray Client driver. Retried: under load the head's client
@@ -315,7 +333,7 @@ class RayCluster:
             try:
                 ray.init(address=self.client_address, logging_level="WARNING")
                 return
-            except ConnectionError as exc:
+            except ConnectionAbortedError as exc:  # the server side failed; a wrong address is not retried
                 ray.shutdown()
                 if attempt == attempts - 1:
                     logs = self.logs("ray_client_server*")
@@ -364,6 +382,45 @@ class RayCluster:
             self.temp_dir = None
         if errors:
             raise RuntimeError("Ray cluster teardown: " + "; ".join(errors))
+
+
+def forward_rule(bridge: str) -> list[str]:
+    """The FORWARD rule that lets frames between the bridge's ports through."""
+    return ["FORWARD", "-i", bridge, "-o", bridge, "-j", "ACCEPT", "-m", "comment", "--comment", "tektii-test-ray"]
+
+
+_NETNS = re.compile(r"tkr(\d+)-(head|w1|w2)-(\d+)")
+
+
+def reap_stale_clusters() -> None:
+    """Tear down what a killed test process left (its pid is in the namespaces' names): the
+    nodes' processes, the namespaces, the bridge and its FORWARD rule. A live owner's cluster,
+    or another tool's namespace, is not touched."""
+    try:
+        names = os.listdir("/run/netns")
+    except OSError:
+        return
+    for name in names:
+        match = _NETNS.fullmatch(name)
+        if match is None or _alive(int(match[3])):
+            continue
+        _end_all(lambda name=name: [int(p) for p in _run("ip", "netns", "pids", name, check=False).stdout.split()], name)
+        _run("ip", "netns", "del", name, check=False)
+        bridge = f"tkrb{match[1]}"
+        rule = forward_rule(bridge)
+        while _run("iptables", "-C", *rule, check=False).returncode == 0:
+            _run("iptables", "-D", *rule, check=False)
+        _run("ip", "link", "del", bridge, check=False)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 def _end_all(pids, what: str) -> None:

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,27 @@ def spec_json(run: RunSpec) -> dict[str, Any]:
     return spec
 
 
+def worker_messages(lines: Iterable[bytes]) -> Iterator[dict[str, Any]]:
+    """The worker's JSON stdout lines (tektii_engine.worker), skipping anything else."""
+    for raw in lines:
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            continue  # not one of ours (a library printing to stdout)
+        if isinstance(message, dict):
+            yield message
+
+
+def progress_of(message: dict[str, Any]) -> RunProgress:
+    """A worker's {"type": "progress", ...} line as RunProgress."""
+    return RunProgress(
+        fraction=float(message.get("fraction") or 0.0),
+        events_per_second=float(message.get("eventsPerSecond") or 0.0),
+        equity=float(message.get("equity") or 0.0),
+        simulated_time=message.get("simulatedTime"),
+    )
+
+
 class WorkerHandle:
     """A running worker process (RunHandle)."""
 
@@ -73,21 +95,10 @@ class WorkerHandle:
 
     def _read(self) -> None:
         assert self._proc.stdout is not None
-        for raw in self._proc.stdout:
-            try:
-                message = json.loads(raw)
-            except ValueError:
-                continue  # not one of ours (a library printing to stdout)
-            if not isinstance(message, dict):
-                continue
+        for message in worker_messages(self._proc.stdout):
             with self._lock:
                 if message.get("type") == "progress":
-                    self._progress = RunProgress(
-                        fraction=float(message.get("fraction") or 0.0),
-                        events_per_second=float(message.get("eventsPerSecond") or 0.0),
-                        equity=float(message.get("equity") or 0.0),
-                        simulated_time=message.get("simulatedTime"),
-                    )
+                    self._progress = progress_of(message)
                 elif message.get("type") == "end":
                     self._end = message
         self._proc.stdout.close()
@@ -107,7 +118,7 @@ class WorkerHandle:
         if self._cancelled:
             return RunStatus("CANCELLED", progress, "cancelled")
         how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-        tail = _tail(self._run_dir / "worker.log")
+        tail = log_tail(self._run_dir / "worker.log")
         return RunStatus("FAILED", progress, f"The run's worker process {how}" + (f":\n{tail}" if tail else ""))
 
     def cancel(self) -> None:
@@ -127,12 +138,12 @@ class WorkerHandle:
 
     def _force_stop(self) -> None:
         if self._proc.poll() is None:
-            _kill_group(self._proc.pid)
+            kill_group(self._proc.pid)
             self._proc.wait()
-        _remove_containers(self._run_dir.name)
+        remove_containers(self._run_dir.name)
 
 
-def _tail(path: Path, lines: int = _STDERR_TAIL_LINES) -> str:
+def log_tail(path: Path, lines: int = _STDERR_TAIL_LINES) -> str:
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -140,14 +151,14 @@ def _tail(path: Path, lines: int = _STDERR_TAIL_LINES) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
-def _kill_group(pid: int) -> None:
+def kill_group(pid: int) -> None:
     try:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
 
 
-def _remove_containers(run_id: str) -> None:
+def remove_containers(run_id: str) -> None:
     """Remove the docker runtime's containers of a run (nothing when Docker is absent)."""
     try:
         from tektii_engine.runtimes.sandbox import remove_run_containers
@@ -237,8 +248,8 @@ class LocalBackend:
                 deadline = time.monotonic() + ABANDON_GRACE_S
                 while _is_our_worker(pid, scenario_id, run_dir) and time.monotonic() < deadline:
                     time.sleep(0.1)
-                _kill_group(pid)
-        _remove_containers(scenario_id)
+                kill_group(pid)
+        remove_containers(scenario_id)
 
 
 def _spawn(args: list[str], *, stdin: Any, stderr: Any, cwd: Path) -> subprocess.Popen:

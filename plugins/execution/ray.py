@@ -41,10 +41,12 @@ from tektii_core.contracts import Availability, RunProgress, RunSpec, RunStatus,
 from tektii_plugins.execution.local import (
     CANCEL_GRACE_S,
     WORKER_MODULE,
-    _kill_group,
-    _remove_containers,
-    _tail,
+    kill_group,
+    log_tail,
+    progress_of,
+    remove_containers,
     spec_json,
+    worker_messages,
 )
 
 ADDRESS_ENV = "RAY_ADDRESS"
@@ -52,6 +54,7 @@ NODE_LOST = "worker node lost"
 WORKER_MEMORY_MB = 256  # the worker and engine beside the strategy's own limit
 DOCKER_RESOURCE = "docker"
 PROGRESS_FILE = "progress.json"
+CONNECT_ATTEMPTS = 3
 
 
 # --- on the node ------------------------------------------------------------------------------
@@ -90,7 +93,7 @@ def run_on_node(spec: dict[str, Any]) -> dict[str, Any]:
     if end.get("state") in ("COMPLETE", "FAILED", "CANCELLED"):
         return {"state": end["state"], "reason": end.get("reason"), "node": node}
     # (setsid's status: the worker's exit code, or the signal number that killed it)
-    tail = _tail(run_dir / "worker.log")
+    tail = log_tail(run_dir / "worker.log")
     reason = f"The run's worker process (pid {worker}) ended without a result (status {guard.returncode})"
     return {"state": "FAILED", "reason": reason + (f":\n{tail}" if tail else ""), "node": node}
 
@@ -116,15 +119,9 @@ def _relay(proc: subprocess.Popen, run_dir: Path, end: dict[str, Any]) -> None:
     """The worker's stdout lines: progress to progress.json (atomically), the end line to `end`."""
     assert proc.stdout is not None
     target, tmp = run_dir / PROGRESS_FILE, run_dir / f"{PROGRESS_FILE}.tmp"
-    for raw in proc.stdout:
-        try:
-            message = json.loads(raw)
-        except ValueError:
-            continue  # not one of ours (a library printing to stdout)
-        if not isinstance(message, dict):
-            continue
+    for message in worker_messages(proc.stdout):
         if message.get("type") == "progress":
-            tmp.write_bytes(raw)
+            tmp.write_text(json.dumps(message))
             os.replace(tmp, target)
         elif message.get("type") == "end":
             end.update(message)
@@ -140,11 +137,11 @@ def _stop(guard: subprocess.Popen, worker: int | None, run_id: str) -> None:
         except ProcessLookupError:
             pass
         except subprocess.TimeoutExpired:
-            _kill_group(worker)  # its own session: its pid is its group's
+            kill_group(worker)  # its own session: its pid is its group's
     if guard.poll() is None:
         guard.kill()
     guard.wait()
-    _remove_containers(run_id)
+    remove_containers(run_id)
 
 
 # --- on the platform --------------------------------------------------------------------------
@@ -197,14 +194,8 @@ class RayRunHandle:
         try:
             mtime = path.stat().st_mtime
             if mtime != self._progress_mtime:
-                message = json.loads(path.read_bytes())
+                self._progress = progress_of(json.loads(path.read_bytes()))
                 self._progress_mtime = mtime
-                self._progress = RunProgress(
-                    fraction=float(message.get("fraction") or 0.0),
-                    events_per_second=float(message.get("eventsPerSecond") or 0.0),
-                    equity=float(message.get("equity") or 0.0),
-                    simulated_time=message.get("simulatedTime"),
-                )
         except (OSError, ValueError):
             pass  # none yet, or the node's file system is not this one's
         return self._progress
@@ -244,6 +235,24 @@ def task_options(run: RunSpec) -> dict[str, Any]:
     return options
 
 
+def _init(address: str, attempts: int = CONNECT_ATTEMPTS) -> None:
+    """ray.init as a driver of the cluster at `address`, tried again on a failed connection: a
+    Ray Client server now and then loses the per-driver server it starts ("Initialization
+    failure from server"), and the next attempt gets a new one."""
+    import ray
+
+    for attempt in range(attempts):
+        try:
+            ray.init(address=address, logging_level="WARNING", log_to_driver=False)
+            return
+        except ConnectionAbortedError as exc:  # the server side failed; a wrong address is not retried
+            ray.shutdown()
+            if attempt == attempts - 1:
+                raise TektiiError(f"Could not connect to the Ray cluster at {address}: {_first_line(exc)}") from None
+        except Exception as exc:  # noqa: BLE001 - a bad address, a version mismatch, ...: ray raises many kinds
+            raise TektiiError(f"Could not connect to the Ray cluster at {address}: {_first_line(exc)}") from None
+
+
 class RayBackend:
     name = "ray"
     description = "Runs each scenario as a Ray task on a Ray cluster (RAY_ADDRESS)"
@@ -271,12 +280,8 @@ class RayBackend:
 
         with self._lock:
             if self._task is None:
-                address = os.environ.get(ADDRESS_ENV, "").strip()
                 if not ray.is_initialized():
-                    try:
-                        ray.init(address=address, logging_level="WARNING", log_to_driver=False)
-                    except Exception as exc:  # noqa: BLE001 - ray raises many kinds
-                        raise TektiiError(f"Could not connect to the Ray cluster at {address}: {_first_line(exc)}") from None
+                    _init(os.environ.get(ADDRESS_ENV, "").strip())
                 self._task = ray.remote(run_on_node)
             return self._task
 

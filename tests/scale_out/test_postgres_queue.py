@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import threading
 
-import psycopg
 import pytest
+from tektii_clusters import import_required
+
+psycopg = import_required("psycopg", "the postgres extra is not installed (scripts/setup)")
 
 CLAIM = "SELECT id FROM runs WHERE state = 'QUEUED' ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED"
 

@@ -12,18 +12,22 @@ from __future__ import annotations
 
 import functools
 import json
+import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import attrs
 import numpy as np
 import pytest
+from tektii_clusters import WORKERS, import_required
+from tektii_testkit import require
 
-ray = pytest.importorskip("ray", reason="the ray extra is not installed (scripts/setup)")
+ray = import_required("ray", "the ray extra is not installed (scripts/setup)")
 
 from ray import cloudpickle  # noqa: E402
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy  # noqa: E402
-from tektii_clusters import WORKERS  # noqa: E402
 
 # The tasks below run this module's functions on the nodes, where tests/ is not importable.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -100,6 +104,19 @@ def test_backtests_on_both_worker_nodes_equal_local_runs(ray_cluster):
     assert len({json.dumps(r["trades"]) for _, r in done}) == len(SCENARIOS)
 
 
+def test_docker_tasks_go_only_to_the_worker_nodes_that_advertise_it(ray_cluster):
+    require(ray_cluster.docker, "no Docker engine running (the worker nodes advertise none)")
+    assert ray.cluster_resources().get("docker") == 2.0
+
+    @ray.remote(num_cpus=0, resources={"docker": 1})
+    def where() -> str:
+        return ray.get_runtime_context().get_node_id()
+
+    names = ray_cluster.node_names()
+    ran_on = {names[node] for node in ray.get([where.remote() for _ in range(6)], timeout=60)}
+    assert ran_on and ran_on <= {"w1", "w2"}, ran_on
+
+
 def test_a_killed_raylet_fails_its_task_and_the_other_node_completes(ray_cluster, tmp_path):
     names = {name: node for node, name in ray_cluster.node_names().items()}
     pinned = {name: NodeAffinitySchedulingStrategy(names[name], soft=False) for name in ("w1", "w2")}
@@ -147,7 +164,7 @@ def market_data(tmp_path_factory) -> Path:
     from tektii_engine.data.store import CandleStore
 
     root = tmp_path_factory.mktemp("market-data")
-    write_generated(CandleStore(root), "C:BTCUSD", "2024-01-01T00:00:00Z", "2024-01-15T00:00:00Z")
+    write_generated(CandleStore(root), "C:BTCUSD", "2024-01-01T00:00:00Z", "2024-02-10T00:00:00Z")
     return root
 
 
@@ -167,7 +184,8 @@ def run_spec(run_dir: Path, market_data: Path, scenario_id: str, days: int = 1, 
 
     from tektii_core.contracts import RunSpec
 
-    config = {**SPEC_CONFIG, "endTime": f"2024-01-{1 + days:02d}T00:00:00Z", "commissionBps": 0, "slippageBps": 0,
+    end = (datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    config = {**SPEC_CONFIG, "endTime": end, "commissionBps": 0, "slippageBps": 0,
               "forexLeverage": 30, "riskFreeRate": 0, "startupTimeoutSeconds": 120, "eventTimeoutSeconds": 60,
               "ackPolicy": "wait", "environment": {}}
     return RunSpec(scenario_id=scenario_id, config=config, run_dir=run_dir, market_data_dir=market_data,
@@ -194,17 +212,25 @@ def test_the_ray_backend_asks_for_the_limits_and_docker_for_images():
     assert image["resources"] == {"docker": 1} and image["num_cpus"] == 1.0
 
 
+def test_the_ray_backend_needs_a_cluster_address(monkeypatch):
+    from tektii_plugins.execution.ray import RayBackend
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    available = RayBackend().availability()
+    assert not available.ok and available.installed
+    assert available.reason == "RAY_ADDRESS is not set (the Ray cluster's address, e.g. ray://head:10001)"
+
+
 def test_ray_backend_runs_equal_the_local_backends(backends, market_data, tmp_path, ray_cluster):
     local, remote = backends
-    specs = [run_spec(tmp_path / f"ray-{k}", market_data, f"scen_ray{k}", days=k) for k in (1, 2, 3)]
+    specs = [run_spec(tmp_path / f"ray-{k}", market_data, f"scen_ray{k}", days=k) for k in (1, 2)]
     handles = [remote.start(spec) for spec in specs]
     assert all(h.ident.startswith("ray:") for h in handles)
     statuses = [wait_end(h) for h in handles]
     for status, spec in zip(statuses, specs, strict=True):
         assert status.state == "COMPLETE", status.reason
         expected_dir = tmp_path / f"local-{spec.scenario_id}"
-        expected = wait_end(local.start(run_spec(expected_dir, market_data, spec.scenario_id,
-                                                 days=int(spec.config["endTime"][8:10]) - 1)))
+        expected = wait_end(local.start(attrs.evolve(spec, run_dir=expected_dir)))
         assert expected.state == "COMPLETE", expected.reason
         ray_result = (spec.run_dir / "result.json").read_text()
         assert ray_result == (expected_dir / "result.json").read_text()
@@ -226,6 +252,46 @@ def test_cancelling_a_ray_run_stops_its_worker_and_strategy(backends, market_dat
     # the worker stopped the strategy and wrote its CANCELLED result before the task ended
     assert json.loads((spec.run_dir / "result.json").read_text())["state"] == "CANCELLED"
     wait_until_no_run_processes(ray_cluster, list(ray_cluster.nodes), timeout=10)
+
+
+# A platform process: starts a run on the cluster through the backend, says so, then waits to be killed.
+PLATFORM_DRIVER = """
+import json, sys, time
+from pathlib import Path
+from tektii_core.contracts import RunSpec
+from tektii_plugins.execution.ray import RayBackend
+args = json.loads(sys.argv[1])
+backend = RayBackend()
+available = backend.availability()
+assert available.ok, available.reason
+handle = backend.start(RunSpec(scenario_id="scen_rayorphan", config=args["config"], run_dir=Path(args["runDir"]),
+                               market_data_dir=Path(args["marketData"]), runtime="process", template="ma-crossover"))
+while handle.poll().progress is None:
+    time.sleep(0.1)
+print(handle.ident, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_killed_platform_leaves_no_run_on_the_cluster(ray_cluster, market_data, tmp_path):
+    """Why RayBackend.abandon() has nothing to do: Ray ends a vanished driver's tasks once its
+    Ray Client reconnect grace is over (30 s by default; 3 s here), and the worker, seeing its
+    parent go, stops the strategy and writes CANCELLED."""
+    spec = run_spec(tmp_path / "run", market_data, "scen_rayorphan", days=40)  # ~50 s of run
+    args = {"config": dict(spec.config), "runDir": str(spec.run_dir), "marketData": str(market_data)}
+    env = {**ray_cluster.env, "RAY_ADDRESS": ray_cluster.client_address, "RAY_CLIENT_RECONNECT_GRACE_PERIOD": "3"}
+    with open(tmp_path / "platform.log", "wb") as log:
+        platform = subprocess.Popen([sys.executable, "-c", PLATFORM_DRIVER, json.dumps(args)], stdout=subprocess.PIPE,
+                                    stderr=log, text=True, env=env)
+    try:
+        assert platform.stdout.readline().startswith("ray:"), ((tmp_path / "platform.log").read_text()[-3000:]
+                                                              + ray_cluster.logs("ray_client_server*"))
+        assert any(run_process(pid) for name in ray_cluster.nodes for pid in ray_cluster.pids(name))
+    finally:
+        platform.kill()
+        platform.wait(timeout=30)
+    wait_until_no_run_processes(ray_cluster, list(ray_cluster.nodes), timeout=60)
+    assert json.loads((spec.run_dir / "result.json").read_text())["state"] == "CANCELLED"
 
 
 def test_a_ray_run_whose_node_is_lost_fails_with_the_reason(backends, market_data, tmp_path, ray_cluster):
@@ -268,7 +334,7 @@ def cmdline(pid: int) -> bytes:
 
 
 # (the strategy: the template's main.py; the raylet's own command line names agent/main.py)
-RUN_PROCESSES = (b"ray::backtest_task", b"ray::run_on_node", b"tektii_engine.worker", b"ma-crossover/main.py")
+RUN_PROCESSES = (b"ray::backtest_task", b"ray::tektii-run-", b"tektii_engine.worker", b"ma-crossover/main.py")
 
 
 def run_process(pid: int) -> bool:
