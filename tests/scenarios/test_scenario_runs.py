@@ -39,7 +39,7 @@ def scen_path(strategy_id: str, scenario_id: str = "") -> str:
 def worker_pid(platform, scenario_id: str) -> int:
     row = platform_db_row(platform, scenario_id)
     assert row["handle"].startswith("pid:"), row
-    return int(row["handle"][4:])
+    return int(row["handle"].split(":")[1])  # "pid:PID:START"
 
 
 def platform_db_row(platform, scenario_id: str):
