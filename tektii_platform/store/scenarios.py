@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 _COLUMNS = ("id", "strategy_id", "owner_id", "version_id", "state", "failure_reason", "config", "progress", "metrics",
             "counters", "created_at", "started_at", "finished_at", "sweep_id", "rerun_of", "reproducibility",
-            "cancel_requested")
+            "cancel_requested", "backend", "node")
 _SELECT = sa.select(*(t.c[c] for c in _COLUMNS))
 _INSERTED = ("id", "strategy_id", "owner_id", "version_id", "state", "config", "created_at",
              "sweep_id", "trial", "trial_params", "sample", "rerun_of")
