@@ -135,6 +135,11 @@ class RuntimeChooser:
         return "process"
 
 
+def platform_url_known(ctx: AppContext) -> bool:
+    """Whether runs can be told where the platform is (its socket is bound, or the URL is set)."""
+    return ctx.address is not None or bool(os.environ.get(RUN_PLATFORM_URL_ENV, "").strip())
+
+
 def platform_url_for_runs(ctx: AppContext) -> str:
     """Where a run's worker reaches the platform: TEKTII_RUN_PLATFORM_URL (for nodes of a cluster,
     which may not reach the platform's loopback address), else the platform's own local URL."""

@@ -35,7 +35,7 @@ import attrs
 from tektii_core.contracts import RunHandle, RunStatus, TektiiError
 
 from . import run_tokens
-from .execution import RuntimeChooser, build_run_spec, read_result, run_dir, wall_clock_from_env
+from .execution import RuntimeChooser, build_run_spec, platform_url_known, read_result, run_dir, wall_clock_from_env
 from .http import AppContext
 from .ids import now_db
 from .run_files import run_files
@@ -168,6 +168,8 @@ class Scheduler:
 
     def _tick(self) -> None:
         self._supervise()
+        if not platform_url_known(self.ctx):
+            return  # the socket is not bound yet: a run could not reach the platform
         while len(self.running) < self.max_concurrent and not self._stopping.is_set():
             row = self._claim()
             if row is None:

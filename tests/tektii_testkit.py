@@ -424,7 +424,7 @@ def write_text(path: Path, text: str) -> Path:
 
 
 
-def running_run(platform: ServedPlatform, key: str, strategy_id: str, config: dict,
+def running_run(platform: Platform, key: str, strategy_id: str, config: dict,
                 wall_clock_s: float = 3600.0) -> tuple[str, str]:
     """A scenario row made RUNNING at once (so the platform's own scheduler never claims it) and a
     run token for it: what an execution backend driven directly by a test hands its worker.
@@ -434,7 +434,7 @@ def running_run(platform: ServedPlatform, key: str, strategy_id: str, config: di
     from tektii_platform.store import scenarios
     from tektii_platform.store.tables import scenarios as table
 
-    owner = platform.ok("GET", "/v1/me", key)["id"]
+    owner = requests.get(f"{platform.url}/v1/me", headers={"X-API-Key": key}, timeout=30).json()["data"]["id"]
     db = open_database(platform.data_dir)
     try:
         with db.transaction():

@@ -124,10 +124,7 @@ def put_result(req: Request) -> Response:
     scenario_id = req.path_params["scenarioId"]
     authorize(req, scenario_id)
     raw = req.body()
-    try:
-        result = json.loads(raw)  # as the worker wrote it (NaN allowed: a metric may be undefined)
-    except ValueError:
-        raise ApiError(400, "The result is not valid JSON") from None
+    result = req.json()  # strict JSON; stored as sent, byte for byte
     if not isinstance(result, dict) or result.get("state") not in _ENDED:
         raise ApiError(422, f"The result's state must be one of {', '.join(_ENDED)}")
     files = run_files(req.ctx)
