@@ -23,6 +23,7 @@ from ..store import scenarios
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 MAX_RESULT_BYTES = 512 * 1024 * 1024  # a long run's equity curve and trades
+STREAM_WRITE_BYTES = 4 * 1024 * 1024
 _ENDED = ("COMPLETE", "FAILED", "CANCELLED")
 PROGRESS_SCHEMA = {
     "type": "object",
@@ -88,8 +89,9 @@ def _arrow_stream(chunks: Iterator[Any]) -> Iterator[bytes]:
     with pa.ipc.new_stream(sink, schema) as writer:
         for chunk in chunks:
             writer.write_batch(pa.record_batch([getattr(chunk, c) for c in COLUMNS], schema=schema))
-            yield _drain(sink)
-    yield _drain(sink)  # the end-of-stream marker
+            if sink.tell() >= STREAM_WRITE_BYTES:  # few large writes: small ones stall on TCP's delayed ACKs
+                yield _drain(sink)
+    yield _drain(sink)  # the rest and the end-of-stream marker
 
 
 def _drain(sink: io.BytesIO) -> bytes:
