@@ -443,3 +443,14 @@ def running_run(platform: Platform, key: str, strategy_id: str, config: dict,
         return row["id"], run_tokens.issue(db, row["id"], wall_clock_s)
     finally:
         db.close()
+
+
+def run_desk(tmp_path_factory: pytest.TempPathFactory, data_start: str, data_end: str):
+    """A served platform with C:BTCUSD candles from `data_start` to `data_end` and a template
+    version, as (platform, key, strategy id, version id): the platform's end of the run contract
+    for tests that drive a backend or a run's endpoints directly (with running_run)."""
+    for platform in served(tmp_path_factory):
+        key = platform.new_user("owner", admin=True)
+        platform.generate(key, "C:BTCUSD", data_start, data_end)
+        strategy_id = platform.strategy(key, "run-desk")
+        yield platform, key, strategy_id, platform.template_version(key, strategy_id)

@@ -12,7 +12,7 @@ from pathlib import Path
 import attrs
 import pluggy
 import pytest
-from tektii_testkit import SPEC_CONFIG, ServedPlatform, running_run, served
+from tektii_testkit import SPEC_CONFIG, ServedPlatform, run_desk, running_run
 
 from tektii_core import hookimpl
 from tektii_core.contracts import Availability, ExecutionBackend, RunHandle, RunSpec, RunStatus
@@ -21,16 +21,8 @@ from tektii_core.plugins import Plugins
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory):
-    """A platform with C:BTCUSD data and a template version: the other end of the runs' contract."""
-    yield from _desk(tmp_path_factory)
-
-
-def _desk(tmp_path_factory):
-    for platform in served(tmp_path_factory):
-        key = platform.new_user("owner", admin=True)
-        platform.generate(key, "C:BTCUSD", "2024-01-01T00:00:00Z", "2024-04-01T00:00:00Z")
-        strategy_id = platform.strategy(key, "backend-test")
-        yield platform, key, strategy_id, platform.template_version(key, strategy_id)
+    """The other end of the runs' contract (tektii_testkit.run_desk)."""
+    yield from run_desk(tmp_path_factory, "2024-01-01T00:00:00Z", "2024-04-01T00:00:00Z")
 
 
 def spec(desk, **changes) -> RunSpec:

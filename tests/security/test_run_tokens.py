@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from tektii_testkit import SPEC_CONFIG, running_run, served
+from tektii_testkit import SPEC_CONFIG, run_desk, running_run
 
 from tektii_engine.config import to_epoch
 
@@ -16,11 +16,7 @@ START, END = to_epoch("2024-01-01T00:00:00Z"), to_epoch("2024-01-02T00:00:00Z")
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory):
-    for platform in served(tmp_path_factory):
-        key = platform.new_user("owner", admin=True)
-        platform.generate(key, "C:BTCUSD", "2023-12-01T00:00:00Z", "2024-02-01T00:00:00Z")
-        strategy_id = platform.strategy(key, "tokens")
-        yield platform, key, strategy_id, platform.template_version(key, strategy_id)
+    yield from run_desk(tmp_path_factory, "2023-12-01T00:00:00Z", "2024-02-01T00:00:00Z")
 
 
 def run(desk, **config):
