@@ -1,7 +1,8 @@
 """Worker peak RSS for a long window as a ratio to a short one (aim: <= 1.2), in one run.
 
-The real worker (`python -m tektii_engine.worker run.json`, as the local backend starts it)
-runs the ma-crossover template in the process runtime over generated 1m candles, once for
+The real worker (`python -m tektii_engine.worker -`, the RunSpec on stdin, as the local backend
+starts it) runs the ma-crossover template in the process runtime over generated 1m candles it
+streams from a real platform (background `tektii platform serve`), once for
 a short window (default 31 days) and once for a long one (default 366 days). Its peak
 resident set (VmHWM, of the worker process alone: the strategy is another process) is
 sampled from /proc until it exits. Memory that grows with the window shows as a ratio
@@ -28,6 +29,7 @@ from pathlib import Path
 from tektii_engine.config import rfc3339, to_epoch
 from tektii_engine.data.generate import write_generated
 from tektii_engine.data.store import CandleStore
+from tektii_platform import daemon
 
 START = "2024-01-01T00:00:00Z"
 
@@ -48,23 +50,29 @@ def peak_rss_mib(pid: int, proc: subprocess.Popen) -> float:
 NO_TRADES = {"FAST_PERIOD": "999999", "SLOW_PERIOD": "1000000"}  # its SMAs never fill
 
 
-def run_worker(tmp: Path, market: Path, days: int, environment: dict[str, str]) -> tuple[float, float, int]:
-    run_dir = tmp / f"run-{days}"
-    run_dir.mkdir()
+def run_worker(platform: tuple[Path, str, str], days: int, environment: dict[str, str]) -> tuple[float, float, int]:
+    from bench_run_contract import running_scenario  # noqa: I001 - a sibling script
+
+    from tektii_core.contracts import RunSpec
+    from tektii_core.models import run_spec_to_json
+
+    data_dir, url, key = platform
     end = rfc3339(to_epoch(START) + days * 86400)
     config = {"strategyVersionId": "ver_bench", "subscriptions": [{"instrument": "C:BTCUSD", "events": ["candle_1m"]}],
               "startTime": START, "endTime": end, "initialCapital": 100000, "positionMode": "netting",
               "commissionBps": 0, "slippageBps": 0, "forexLeverage": 30, "riskFreeRate": 0, "environment": environment}
-    spec = {"scenarioId": f"scen_mem{days}", "config": config, "runDir": str(run_dir), "marketDataDir": str(market),
-            "runtime": "process", "image": None, "template": "ma-crossover", "pullAuth": None, "limits": {}}
-    (run_dir / "run.json").write_text(json.dumps(spec))
+    scenario_id, token = running_scenario(data_dir, url, key, config)
+    spec = RunSpec(scenario_id=scenario_id, config=config, platform_url=url, run_token=token, runtime="process",
+                   template="ma-crossover")
     started = time.perf_counter()
-    with open(run_dir / "worker.log", "wb") as stderr:
-        proc = subprocess.Popen([sys.executable, "-m", "tektii_engine.worker", str(run_dir / "run.json")],
-                                stdout=subprocess.DEVNULL, stderr=stderr, cwd=run_dir)
-        peak = peak_rss_mib(proc.pid, proc)
-        proc.wait()
-    result = json.loads((run_dir / "result.json").read_text())
+    proc = subprocess.Popen([sys.executable, "-m", "tektii_engine.worker", "-"], stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL)
+    assert proc.stdin is not None
+    proc.stdin.write(json.dumps(run_spec_to_json(spec)).encode() + b"\n")
+    proc.stdin.close()
+    peak = peak_rss_mib(proc.pid, proc)
+    proc.wait()
+    result = json.loads((data_dir / "runs" / scenario_id / "result.json").read_text())
     if result["state"] != "COMPLETE":
         raise SystemExit(f"{days}-day run {result['state']}: {result.get('reason')}")
     return peak, time.perf_counter() - started, result["counters"]["candles"]
@@ -78,10 +86,16 @@ def main() -> None:
     args = parser.parse_args()
     environment = {} if args.trading else NO_TRADES
     with tempfile.TemporaryDirectory() as tmp:
-        market = Path(tmp) / "market-data"
-        write_generated(CandleStore(market), "C:BTCUSD", START, rfc3339(to_epoch(START) + args.long * 86400))
-        short = run_worker(Path(tmp), market, args.short, environment)
-        long = run_worker(Path(tmp), market, args.long, environment)
+        data_dir = Path(tmp) / "data"
+        info = daemon.start_background(data_dir, port=0)
+        try:
+            _user, key = daemon.bootstrap_local_user(data_dir)
+            write_generated(CandleStore(data_dir / "market-data"), "C:BTCUSD", START,
+                            rfc3339(to_epoch(START) + args.long * 86400))
+            short = run_worker((data_dir, info.url, key), args.short, environment)
+            long = run_worker((data_dir, info.url, key), args.long, environment)
+        finally:
+            daemon.stop(data_dir)
     print("ma-crossover " + ("trading" if args.trading else "not trading (window only)"))
     for days, (peak, wall, candles) in ((args.short, short), (args.long, long)):
         print(f"{days:4} days: {candles:8,} candles  worker peak RSS {peak:6.1f} MiB  ({wall:.1f} s)")

@@ -211,24 +211,28 @@ DEFAULT_RUN_LOG_MAX_BYTES = 10 * 1024 * 1024
 
 @attrs.frozen
 class RunSpec:
-    """One scenario run as the platform hands it to an execution backend.
+    """One scenario run as the platform hands it to an execution backend: location-independent,
+    sent as JSON (``tektii_core.models.run_spec_to_json``) to wherever the run executes.
 
-    The backend appends the strategy's output lines to ``run_dir/strategy.log`` while it
-    runs and, when the run ends, leaves the result (``BacktestResult.to_dict()`` plus
-    ``metrics``) in ``run_dir/result.json``; the platform reads both from there.
+    The worker (tektii_engine.worker) reaches the platform at ``platform_url`` with
+    ``run_token``, a token good only for this run while it runs (docs/execution-backends.md):
+    it fetches the window's candles there and posts progress, the strategy's log lines and the
+    result back. No local path: a node needs no file system shared with the platform.
     """
 
     scenario_id: str
     config: Mapping[str, Any]  # the scenario config, defaults filled in (ScenarioConfig.to_api())
-    run_dir: Path
-    market_data_dir: Path  # the platform's CandleStore root
+    platform_url: str  # e.g. http://127.0.0.1:8420, an address the run's node reaches
+    run_token: str  # "tkr_...": the run's own credential on the platform's /v1/runs/{id}/... endpoints
     runtime: str  # the Runtime that starts the strategy: "docker", "process", or a plugin's
-    image: str | None = None  # image reference, for container runtimes
+    image: str | None = None  # image reference the node can pull, for container runtimes
     template: str | None = None  # template name (Plugins.templates) when there is no image
     pull_auth: Mapping[str, str] | None = None  # {"username", "password"} for pulling `image`
     limits: RuntimeLimits = attrs.field(factory=RuntimeLimits)
-    log_max_bytes: int = DEFAULT_RUN_LOG_MAX_BYTES  # cap of strategy.log, head and tail kept (tektii_engine.runlog)
     wall_clock_s: float | None = None  # the whole run's real-time limit (None: the engine's default, 3600 s)
+
+    def __repr__(self) -> str:  # the token and the pull password stay out of logs and tracebacks
+        return f"RunSpec(scenario_id={self.scenario_id!r}, runtime={self.runtime!r}, platform_url={self.platform_url!r})"
 
 
 @attrs.frozen
@@ -267,7 +271,7 @@ class RunHandle(Protocol):
     ident: str  # what the backend needs to find the run again, e.g. "pid:1234"
 
     def poll(self) -> RunStatus:
-        """The run's state now; once finished, the result is in ``run_dir``."""
+        """The run's state now; once finished, the worker has posted the result to the platform."""
 
     def cancel(self) -> None:
         """Ask the run to stop (the strategy is stopped and removed); poll() then reports

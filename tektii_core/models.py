@@ -52,3 +52,27 @@ class Strategy:
     created_by: str
     created_at: str
     updated_at: str
+
+
+# --- the hand-off to an execution backend (tektii_core.contracts.RunSpec) -------------------
+
+def _register_run_spec() -> None:
+    from tektii_core.contracts import RunSpec, RuntimeLimits
+
+    _with_camel_case(RuntimeLimits)
+    _with_camel_case(RunSpec)
+
+
+_register_run_spec()
+
+
+def run_spec_to_json(spec: Any) -> dict[str, Any]:
+    """A RunSpec as the JSON object sent to the node (camelCase keys)."""
+    return converter.unstructure(spec)
+
+
+def run_spec_from_json(data: dict[str, Any]) -> Any:
+    """The RunSpec a worker got (the inverse of run_spec_to_json)."""
+    from tektii_core.contracts import RunSpec
+
+    return converter.structure(data, RunSpec)

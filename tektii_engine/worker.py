@@ -1,35 +1,27 @@
-"""One scenario run in its own process: ``python -m tektii_engine.worker RUN_SPEC_JSON_PATH``.
+"""One scenario run in its own process: ``python -m tektii_engine.worker -`` reads the run's
+RunSpec as JSON (``tektii_core.models.run_spec_to_json``, one line) from stdin.
 
 ``python -m tektii_engine.worker --spare`` is a worker started ahead of its run (the local
-backend keeps one ready): it imports what every run needs, then reads the spec's path as one
-line from stdin and runs it like a worker started for it (stderr to ``<runDir>/worker.log``,
-its pid in ``<runDir>/worker.pid``). End of input without a line ends it.
+backend keeps one ready): it imports what every run needs, then reads the spec line from stdin
+and runs it like a worker started for it. End of input without a line ends it.
 
-The platform's ``local`` execution backend (tektii_plugins.execution.local) starts one worker
-per run. The worker prepares the strategy (pulls the version's image from the platform's
-registry, or builds a template's image with the runtime's ``image_builder`` plugin, or points a
-runtime without one, the process runtime, at the template's directory), runs ``run_backtest``
-against the platform's market data and reports:
+An execution backend (tektii_plugins.execution.local, .ray) starts one worker per run,
+wherever it executes: the spec holds no local path, only the platform's URL and the run's
+token (tektii_engine.platform_link). The worker prepares the strategy (pulls the version's image
+with the spec's pull credentials, or builds a template's image with the runtime's
+``image_builder`` plugin, or points a runtime without one, the process runtime, at the template's
+directory), runs ``run_backtest`` on the window's candles fetched from the platform, and reports:
 
-* stdout: one JSON object per line: ``{"type": "progress", "fraction", "eventsPerSecond",
-  "equity", "simulatedTime"}`` about twice a second, ``{"type": "end", "state", "reason"}``
-  last;
-* ``<runDir>/strategy.log``: the strategy's stdout/stderr lines as they come (and the
-  worker's own ``tektii: ...`` lines about preparing the run), at most ``logMaxBytes``
-  (head and tail, tektii_engine.runlog);
-* ``<runDir>/result.json``: ``BacktestResult.to_dict()`` without the log, plus ``metrics`` and
-  ``reproducibility`` (tektii_engine.record: what exactly ran), written atomically once the
-  run has ended (COMPLETE, FAILED or CANCELLED).
+* to the platform: progress about twice a second, the strategy's stdout/stderr lines (and the
+  worker's own ``tektii: ...`` lines about preparing the run) in batches as they come, and once
+  the run has ended (COMPLETE, FAILED or CANCELLED) the result: ``BacktestResult.to_dict()``
+  without the log, plus ``metrics`` and ``reproducibility`` (tektii_engine.record);
+* stdout: one line ``{"type": "end", "state", "reason"}`` last, after the result was sent.
 
 SIGTERM (or SIGINT) cancels: the engine stops the strategy (containers are removed) and the
-run ends CANCELLED. The worker also cancels itself when its parent (the platform) dies, so
-that a killed platform leaves no strategy running.
-
-The spec file (JSON, written by the backend): ``scenarioId``, ``config`` (the scenario
-config with defaults), ``runDir``, ``marketDataDir``, ``runtime``, ``image``, ``template``,
-``pullAuth`` (``{"username", "password"}`` or null), ``limits`` (RuntimeLimits fields),
-``logMaxBytes`` (the stored log's cap) and optionally ``wallClockS`` (the whole run's real-time limit: the
-platform's ``TEKTII_RUN_WALL_CLOCK_S``; without it the engine's default, 3600 s).
+run ends CANCELLED. The worker also cancels itself when its parent (the platform's backend)
+dies, so that a killed platform leaves no strategy running. It runs in a private temporary
+directory of its own, removed when it ends.
 """
 
 from __future__ import annotations
@@ -37,16 +29,18 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 import traceback
 from pathlib import Path
 from typing import Any, TextIO
 
-from tektii_core.contracts import DEFAULT_RUN_LOG_MAX_BYTES, RuntimeLimits, TektiiError
-from tektii_engine.runlog import RunLog
+from tektii_core.contracts import RunSpec, TektiiError
+from tektii_engine.platform_link import PlatformLink
 
 # Arrow's allocator (mimalloc) keeps the pages it freed for a while: reading a long window
 # row group by row group, that is tens of MiB of RSS the run no longer uses. Give them back
@@ -62,50 +56,47 @@ class _Cancelled(Exception):
 
 
 class Worker:
-    def __init__(self, spec: dict[str, Any], out: TextIO = sys.stdout):
+    def __init__(self, spec: RunSpec, out: TextIO = sys.stdout):
         self.spec = spec
         self.out = out
-        self.run_dir = Path(spec["runDir"])
-        self.scenario_id = spec["scenarioId"]
+        self.scenario_id = spec.scenario_id
         self.cancel = threading.Event()
         self.backtest_started = False
         self._out_lock = threading.Lock()
-        self._log = RunLog(self.run_dir / "strategy.log", int(spec.get("logMaxBytes") or DEFAULT_RUN_LOG_MAX_BYTES))
+        self.platform = PlatformLink(spec.platform_url, spec.run_token, spec.scenario_id)
         self._phases: list[tuple[str, float]] = [("", time.monotonic())]  # where a run's time goes
 
     def phase(self, name: str) -> None:
-        """Mark the end of a phase of the run; their durations go to worker.log at the end."""
+        """Mark the end of a phase of the run; their durations go to the worker's stderr at the end."""
         self._phases.append((name, time.monotonic()))
 
     # -- reporting ------------------------------------------------------------------------
     def emit(self, **message: Any) -> None:
-        """One line to the platform; never raises (it runs inside the engine's monitor)."""
+        """One line to the backend; never raises."""
         with self._out_lock:
             try:
                 self.out.write(json.dumps(message, separators=(",", ":")) + "\n")
                 self.out.flush()
             except (OSError, ValueError):
-                # the platform closed the pipe: it is gone, so nobody wants this run any more
+                # the backend closed the pipe: it is gone, so nobody wants this run any more
                 self.cancel.set()
 
     def log(self, line: str) -> None:
-        """One line of the strategy log (flushed at once: `scenario logs --follow` reads it;
-        capped, head and tail kept: tektii_engine.runlog)."""
-        self._log.write(line)
+        """One line of the strategy log, to the platform (which caps what it stores: tektii_engine.runlog)."""
+        self.platform.log(line)
 
     def on_progress(self, fraction: float, rate: float, equity: float) -> None:
         from tektii_engine.config import rfc3339, to_epoch
 
-        config = self.spec["config"]
+        config = self.spec.config
         start, end = to_epoch(config["startTime"]), to_epoch(config["endTime"])
         fraction = min(max(float(fraction), 0.0), 1.0)
-        self.emit(
-            type="progress",
-            fraction=fraction,
-            eventsPerSecond=round(float(rate), 1),
-            equity=float(equity),
-            simulatedTime=rfc3339(start + fraction * (end - start)),
-        )
+        self.platform.progress({
+            "fraction": fraction,
+            "eventsPerSecond": round(float(rate), 1),
+            "equity": float(equity),
+            "simulatedTime": rfc3339(start + fraction * (end - start)),
+        })
 
     # -- cancellation -----------------------------------------------------------------------
     def on_signal(self, signum: int, _frame: Any) -> None:
@@ -148,55 +139,53 @@ class Worker:
         except Exception as exc:  # noqa: BLE001 - report a crash as the run's reason
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             traceback.print_exc(file=sys.stderr)
+            self.platform.close()
             self.emit(type="end", state="FAILED", reason=f"internal error in the run's worker: {detail}")
             return 1
-        finally:
-            self._log.close()
 
     def backtest(self) -> dict[str, Any]:
         from tektii_core.plugins import Plugins
-        from tektii_engine.data.store import CandleStore
         from tektii_engine.gateway.session import StrategyLauncher
         from tektii_engine.record import ChecksummedFeed, build_record
         from tektii_engine.run import RunLimits, run_backtest
 
         spec = self.spec
-        runtime = Plugins(hooks=["register_runtimes"]).runtime(spec["runtime"])
+        runtime = Plugins(hooks=["register_runtimes"]).runtime(spec.runtime)
         available = runtime.availability()
         if not available.ok:
             raise TektiiError(f"The {runtime.name} runtime cannot run here: {available.reason}")
         path, image = self.prepare(runtime)
         self.phase("prepare")
-        limits = RuntimeLimits(**(spec.get("limits") or {}))
         # A platform's run is untrusted code on a shared machine: isolated in every runtime.
-        launcher = StrategyLauncher(_MarksStart(runtime, self.phase), path=path, image=image, limits=limits,
+        launcher = StrategyLauncher(_MarksStart(runtime, self.phase), path=path, image=image, limits=spec.limits,
                                     run_id=self.scenario_id, log=self.log, isolate=True)
-        feed = ChecksummedFeed(CandleStore(Path(spec["marketDataDir"])).read)
-        run_limits = RunLimits(wall_clock_s=spec["wallClockS"]) if "wallClockS" in spec else RunLimits()
+        feed = ChecksummedFeed(self.platform.candles)
+        run_limits = RunLimits(wall_clock_s=spec.wall_clock_s) if spec.wall_clock_s is not None else RunLimits()
         self.backtest_started = True
         if self.cancel.is_set():
             raise _Cancelled()
-        result = run_backtest(spec["config"], feed, launcher, on_progress=self.on_progress, cancel=self.cancel, limits=run_limits)
+        config = dict(spec.config)
+        result = run_backtest(config, feed, launcher, on_progress=self.on_progress, cancel=self.cancel, limits=run_limits)
         self.phase("run")
         data = result.to_dict()
-        data.pop("log", None)  # already in strategy.log, line by line
+        data.pop("log", None)  # already sent, line by line
         if result.state == "COMPLETE":
-            data["metrics"] = result.metrics(risk_free_rate=float(spec["config"].get("riskFreeRate") or 0.0))
-        data["reproducibility"] = build_record(spec["config"], feed, image=spec.get("image"), template=spec.get("template"))
+            data["metrics"] = result.metrics(risk_free_rate=float(config.get("riskFreeRate") or 0.0))
+        data["reproducibility"] = build_record(config, feed, image=spec.image, template=spec.template)
         return data
 
     def prepare(self, runtime: Any) -> tuple[Path | None, str | None]:
         """What the runtime starts: (template directory, None) or (None, image reference)."""
         from tektii_engine.templates import template_dir
 
-        image, template = self.spec.get("image"), self.spec.get("template")
+        image, template = self.spec.image, self.spec.template
         builder_name = getattr(runtime, "image_builder", None)
         if builder_name is None:  # the runtime starts a directory, not an image
             if template is None:
                 raise TektiiError(f"The {runtime.name} runtime can run template versions only; this version is an image")
             return template_dir(template), None
         if image is not None:
-            pull_image(image, self.spec.get("pullAuth"), self.log)
+            pull_image(image, dict(self.spec.pull_auth) if self.spec.pull_auth else None, self.log)
             return None, image
         if template is None:
             raise TektiiError("The run names neither an image nor a template")
@@ -205,12 +194,13 @@ class Worker:
         return None, build_template_image(template, Plugins(hooks=["register_builders"]).builder(builder_name), self.log)
 
     def finish(self, result: dict[str, Any]) -> None:
-        """Write result.json (atomically), then the final stdout line."""
-        target = self.run_dir / "result.json"
-        tmp = target.with_suffix(".json.tmp")
-        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as out:
-            out.write(json.dumps(result, separators=(",", ":")))
-        os.replace(tmp, target)
+        """Send the result (after the last log lines), then the final stdout line."""
+        try:
+            self.platform.put_result(json.dumps(result, separators=(",", ":")).encode("utf-8"))
+        except TektiiError as exc:
+            print(f"tektii: {exc.message}", file=sys.stderr)
+            self.emit(type="end", state="FAILED", reason=exc.message)
+            return
         self.emit(type="end", state=result["state"], reason=result.get("reason"))
 
 
@@ -294,32 +284,36 @@ def preload() -> None:
         pass
 
 
-def spare() -> int:
-    """Wait, preloaded, for a run: its spec's path comes as one line on stdin."""
-    preload()
-    line = sys.stdin.readline().strip()
-    if not line:
-        return 0  # the backend (or the platform) went away before giving a run
-    spec = json.loads(Path(line).read_text(encoding="utf-8"))
-    run_dir = Path(spec["runDir"])
-    # From here on exactly like a worker started for this run.
-    fd = os.open(run_dir / "worker.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(fd, 2)
-    os.close(fd)
-    os.chdir(run_dir)
-    (run_dir / "worker.pid").write_text(str(os.getpid()), encoding="utf-8")
-    return Worker(spec).run()
+def read_spec(stream: TextIO) -> RunSpec | None:
+    """The RunSpec on one line of `stream`; None at end of input."""
+    from tektii_core.models import run_spec_from_json
+
+    line = stream.readline().strip()
+    return run_spec_from_json(json.loads(line)) if line else None
+
+
+def run(spec: RunSpec) -> int:
+    """Run `spec` in a private working directory of its own."""
+    work = tempfile.mkdtemp(prefix=f"tektii-{spec.scenario_id}-")
+    os.chdir(work)
+    try:
+        return Worker(spec).run()
+    finally:
+        os.chdir("/")
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args == ["--spare"]:
-        return spare()
-    if len(args) != 1:
-        print("usage: python -m tektii_engine.worker RUN_SPEC_JSON_PATH | --spare", file=sys.stderr)
+        preload()
+    elif args != ["-"]:
+        print("usage: python -m tektii_engine.worker - | --spare  (the run's spec as JSON on stdin)", file=sys.stderr)
         return 2
-    spec = json.loads(Path(args[0]).read_text(encoding="utf-8"))
-    return Worker(spec).run()
+    spec = read_spec(sys.stdin)
+    if spec is None:
+        return 0  # the backend (or the platform) went away before giving a run
+    return run(spec)
 
 
 if __name__ == "__main__":

@@ -98,6 +98,12 @@ class App:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
         response = self.handle(environ)
+        if response.stream is not None:
+            headers = [("Content-Type", response.media_type), *response.headers.items()]
+            start_response(f"{response.status} {HTTP_REASONS.get(response.status, '')}".rstrip(), headers)
+            access_log.info('%s "%s %s" %d streamed', environ.get("REMOTE_ADDR", "-"), environ.get("REQUEST_METHOD"),
+                            environ.get("PATH_INFO"), response.status)
+            return response.stream
         body = response.encode()
         headers = [("Content-Length", str(len(body)))]
         if response.body is not None:

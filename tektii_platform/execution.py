@@ -27,6 +27,7 @@ RUNTIME_ENV = "TEKTII_RUNTIME"
 WALL_CLOCK_ENV = "TEKTII_RUN_WALL_CLOCK_S"
 DEFAULT_WALL_CLOCK_S = 3600.0
 PROCESS_FALLBACK_ENV = "TEKTII_PROCESS_FALLBACK"  # auto (default) | on | off
+RUN_PLATFORM_URL_ENV = "TEKTII_RUN_PLATFORM_URL"  # the platform's address as runs' nodes reach it
 _DOCKER_CHECK_TTL_S = 60.0
 
 
@@ -36,7 +37,7 @@ def market_data_dir(data_dir: Path) -> Path:
 
 
 def run_dir(data_dir: Path, scenario_id: str) -> Path:
-    """A run's files: strategy.log, result.json, the worker's spec and log (0700, like runs/)."""
+    """A run's files, as its worker posted them: strategy.log, result.json (0700, like runs/)."""
     return Path(data_dir) / "runs" / scenario_id
 
 
@@ -134,28 +135,48 @@ class RuntimeChooser:
         return "process"
 
 
+def platform_url_known(ctx: AppContext) -> bool:
+    """Whether runs can be told where the platform is (its socket is bound, or the URL is set)."""
+    return ctx.address is not None or bool(os.environ.get(RUN_PLATFORM_URL_ENV, "").strip())
+
+
+def platform_url_for_runs(ctx: AppContext) -> str:
+    """Where a run's worker reaches the platform: TEKTII_RUN_PLATFORM_URL (for nodes of a cluster,
+    which may not reach the platform's loopback address), else the platform's own local URL."""
+    configured = os.environ.get(RUN_PLATFORM_URL_ENV, "").strip().rstrip("/")
+    if configured:
+        return configured
+    if ctx.address is None:
+        raise TektiiError("The platform has no address yet: runs cannot reach it")
+    return ctx.address.local_url
+
+
 def build_run_spec(ctx: AppContext, scenario: Row, chooser: RuntimeChooser) -> RunSpec:
-    """The RunSpec for a claimed scenario; TektiiError when it cannot run (the run FAILS)."""
+    """The RunSpec for a claimed scenario, with a new run token; TektiiError when it cannot run
+    (the run FAILS)."""
+    from . import run_tokens
+
     version = versions.get(ctx.db, scenario["version_id"])
     if version is None or version["state"] != "READY":
         raise TektiiError(f"Version {scenario['version_id']} is no longer READY")
     runtime = chooser.choose(version)
     config = json.loads(scenario["config"])
-    directory = make_run_dir(ctx.data_dir, scenario["id"])
+    make_run_dir(ctx.data_dir, scenario["id"])  # where the posted log and result go
+    wall_clock_s = wall_clock_from_env()
+    max_bytes_from_env()  # a bad cap on the stored log fails the run here, not in the log endpoint
     common = {
         "scenario_id": scenario["id"],
         "config": config,
-        "run_dir": directory,
-        "market_data_dir": market_data_dir(ctx.data_dir),
+        "platform_url": platform_url_for_runs(ctx),
         "runtime": runtime,
-        "log_max_bytes": max_bytes_from_env(),
-        "wall_clock_s": wall_clock_from_env(),
+        "wall_clock_s": wall_clock_s,
     }
     if version["template"] is not None:
-        return RunSpec(**common, template=version["template"])
+        return RunSpec(**common, run_token=run_tokens.issue(ctx.db, scenario["id"], wall_clock_s),
+                       template=version["template"])
     try:
         image, auth = ctx.registry.pull_image(scenario["owner_id"], version["repository"], version["digest"])
     except RegistryUnavailable as exc:
         raise TektiiError(f"The image registry is unavailable: {exc.message}") from None
-    return RunSpec(**common, image=image, pull_auth=auth)
-
+    return RunSpec(**common, run_token=run_tokens.issue(ctx.db, scenario["id"], wall_clock_s), image=image,
+                   pull_auth=auth)

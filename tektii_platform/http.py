@@ -106,6 +106,9 @@ class Response:
     body: Any = None  # JSON-serialisable; a str for other media types (e.g. CSV); None for no body
     headers: dict[str, str] = attrs.Factory(dict)
     media_type: str = "application/json"
+    # A body sent as it is produced, in chunks (no Content-Length: chunked transfer), e.g. an
+    # Arrow IPC stream of candles; `body` is then unused.
+    stream: Iterable[bytes] | None = None
 
     def encode(self) -> bytes:
         if self.body is None:
@@ -186,8 +189,9 @@ class Request:
                 length = int(self.environ.get("CONTENT_LENGTH") or 0)
             except ValueError:
                 raise ApiError(400, "Invalid Content-Length header", code="bad_request") from None
-            if length > MAX_BODY_BYTES:
-                raise ApiError(413, f"Request body is larger than {MAX_BODY_BYTES} bytes")
+            limit = self.route.max_body or MAX_BODY_BYTES
+            if length > limit:
+                raise ApiError(413, f"Request body is larger than {limit} bytes")
             self._body = self.environ["wsgi.input"].read(length) if length > 0 else b""
         return self._body
 
@@ -249,6 +253,7 @@ class Route:
     text_media: tuple[str, ...] = ()  # other media types the route can answer with, e.g. text/csv
     # (status, schema) of error bodies a raw route writes itself instead of the envelope
     raw_errors: tuple[tuple[int, dict[str, Any]], ...] = ()
+    max_body: int | None = None  # bytes a request body may have (None: MAX_BODY_BYTES)
 
     @property
     def path_params(self) -> list[str]:

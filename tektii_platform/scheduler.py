@@ -34,9 +34,11 @@ import attrs
 
 from tektii_core.contracts import RunHandle, RunStatus, TektiiError
 
-from .execution import RuntimeChooser, build_run_spec, read_result, run_dir, wall_clock_from_env
+from . import run_tokens
+from .execution import RuntimeChooser, build_run_spec, platform_url_known, read_result, run_dir, wall_clock_from_env
 from .http import AppContext
 from .ids import now_db
+from .run_files import run_files
 from .store import scenarios
 
 log = logging.getLogger(__name__)
@@ -122,7 +124,7 @@ class Scheduler:
         with self._changes:
             self._changes.wait_for(lambda: self._generation != seen, timeout)
 
-    def _changed(self) -> None:
+    def changed(self) -> None:
         with self._changes:
             self._generation += 1
             self._changes.notify_all()
@@ -166,6 +168,8 @@ class Scheduler:
 
     def _tick(self) -> None:
         self._supervise()
+        if not platform_url_known(self.ctx):
+            return  # the socket is not bound yet: a run could not reach the platform
         while len(self.running) < self.max_concurrent and not self._stopping.is_set():
             row = self._claim()
             if row is None:
@@ -177,7 +181,7 @@ class Scheduler:
         row = scenarios.claim_next(self.db, self.backend.name, now_db(), self.scheduler_id)
         if row is None:
             return None
-        self._changed()
+        self.changed()
         return row
 
     def _launch(self, row: Any) -> None:
@@ -209,19 +213,23 @@ class Scheduler:
                 del self.running[scenario_id]
                 if run.cancel_sent and status.state == "FAILED":
                     status = RunStatus("CANCELLED", status.progress, "cancelled")
-                self._finish(scenario_id, status)
+                self._finish(scenario_id, status, node=getattr(run.handle, "node", None))
             elif status.progress is not None and status.progress != run.last_progress:
                 now = time.monotonic()
                 if now - run.progress_written_at >= PROGRESS_WRITE_INTERVAL_S:
                     run.last_progress, run.progress_written_at = status.progress, now
                     scenarios.set_progress(self.db, scenario_id, status.progress.to_api(), now_db())
-                    self._changed()
+                    self.changed()
 
-    def _finish(self, scenario_id: str, status: RunStatus) -> None:
-        """Record how a run ended; a COMPLETE run's metrics and counters come from its result."""
+    def _finish(self, scenario_id: str, status: RunStatus, node: str | None = None) -> None:
+        """Record how a run ended; a COMPLETE run's metrics and counters come from its result.
+        The run's token is worthless from here on (it is also bound to the RUNNING state)."""
+        run_tokens.revoke(self.db, scenario_id)
+        run_files(self.ctx).close_log(scenario_id)  # a worker that died posted no result
         state, reason = status.state, status.reason
         metrics = counters = record = None
-        progress = status.progress.to_api() if status.progress is not None else None
+        # Progress the worker posted (api/runs.py) is in the store; a backend may report its own.
+        progress = status.progress.to_api() if status.progress is not None else scenarios.progress(self.db, scenario_id)
         if state == "COMPLETE":
             result = read_result(run_dir(self.ctx.data_dir, scenario_id))
             if result is None or result.get("state") != "COMPLETE":
@@ -240,8 +248,8 @@ class Scheduler:
         if state == "CANCELLED":
             reason = None
         scenarios.finish(self.db, scenario_id, state, reason=reason, metrics=metrics, counters=counters,
-                         progress=progress, reproducibility=record, now=now_db())
-        self._changed()
+                         progress=progress, reproducibility=record, node=node, now=now_db())
+        self.changed()
         log.info("run %s ended %s%s", scenario_id, state, f": {reason.splitlines()[0]}" if reason else "")
 
     def _shutdown(self) -> None:

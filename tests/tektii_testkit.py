@@ -421,3 +421,36 @@ def shipped_file(distribution: str, path: str) -> Path:
 def write_text(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+
+def running_run(platform: Platform, key: str, strategy_id: str, config: dict,
+                wall_clock_s: float = 3600.0) -> tuple[str, str]:
+    """A scenario row made RUNNING at once (so the platform's own scheduler never claims it) and a
+    run token for it: what an execution backend driven directly by a test hands its worker.
+    Returns (scenario id, run token); the run's files appear in ``platform.data_dir/runs/<id>``."""
+    from tektii_platform import run_tokens
+    from tektii_platform.db import open_database
+    from tektii_platform.store import scenarios
+    from tektii_platform.store.tables import scenarios as table
+
+    owner = requests.get(f"{platform.url}/v1/me", headers={"X-API-Key": key}, timeout=30).json()["data"]["id"]
+    db = open_database(platform.data_dir)
+    try:
+        with db.transaction():
+            row = scenarios.create(db, strategy_id, owner, config)
+            db.execute(table.update().where(table.c.id == row["id"]).values(state="RUNNING", started_at=row["created_at"]))
+        return row["id"], run_tokens.issue(db, row["id"], wall_clock_s)
+    finally:
+        db.close()
+
+
+def run_desk(tmp_path_factory: pytest.TempPathFactory, data_start: str, data_end: str):
+    """A served platform with C:BTCUSD candles from `data_start` to `data_end` and a template
+    version, as (platform, key, strategy id, version id): the platform's end of the run contract
+    for tests that drive a backend or a run's endpoints directly (with running_run)."""
+    for platform in served(tmp_path_factory):
+        key = platform.new_user("owner", admin=True)
+        platform.generate(key, "C:BTCUSD", data_start, data_end)
+        strategy_id = platform.strategy(key, "run-desk")
+        yield platform, key, strategy_id, platform.template_version(key, strategy_id)

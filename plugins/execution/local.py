@@ -1,24 +1,28 @@
 """The ``local`` execution backend: each run is a worker process on this machine.
 
-``start()`` writes the run's spec to ``<run dir>/run.json`` (0600: it holds pull
-credentials) and hands it to a worker process in a session of its own: the spare one kept
-ready (``python -m tektii_engine.worker --spare``, its imports done; it gets the spec's path
-on stdin), else a new ``python -m tektii_engine.worker <run dir>/run.json``. A new spare is
-started after each run starts, so short runs do not pay the worker's start-up. A reader
-thread turns the worker's JSON stdout lines into RunStatus; its stderr goes to
-``<run dir>/worker.log``. How many run at once is the scheduler's business
+``start()`` hands the run's spec (``tektii_core.models.run_spec_to_json``, one JSON line on
+stdin: no file holds its token or pull credentials) to a worker process in a session of its
+own: the spare one kept ready (``python -m tektii_engine.worker --spare``, its imports done),
+else a new ``python -m tektii_engine.worker -``. A new spare is started after each run starts,
+so short runs do not pay the worker's start-up. The worker talks to the platform over HTTP like
+a worker on any node (tektii_engine.worker); its stdout's last line says how it ended, its
+stderr goes to the platform's log (logger ``tektii.worker``) and its last lines into the reason
+of a worker that died. How many run at once is the scheduler's business
 (``TEKTII_MAX_CONCURRENT_RUNS``), not this module's.
 
 Cancelling sends SIGTERM to the worker, which stops the strategy (removing its containers)
-and writes a CANCELLED result; a worker that has not ended after CANCEL_GRACE_S is killed
+and sends a CANCELLED result; a worker that has not ended after CANCEL_GRACE_S is killed
 with its process group, and containers labelled with the run id are removed.
 """
 
 from __future__ import annotations
 
+import collections
 import json
+import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -27,34 +31,21 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 from tektii_core import hookimpl
-from tektii_core.contracts import Availability, RunProgress, RunSpec, RunStatus, TektiiError
+from tektii_core.contracts import Availability, RunSpec, RunStatus, TektiiError
 
 CANCEL_GRACE_S = 20.0
 ABANDON_GRACE_S = 10.0
 WORKER_MODULE = "tektii_engine.worker"
-_STDERR_TAIL_LINES = 15
+STDERR_TAIL_LINES = 15
+worker_log = logging.getLogger("tektii.worker")
 
 
-def spec_json(run: RunSpec) -> dict[str, Any]:
-    """The worker's spec file (see tektii_engine.worker)."""
-    spec = {
-        "scenarioId": run.scenario_id,
-        "config": dict(run.config),
-        "runDir": str(run.run_dir),
-        "marketDataDir": str(run.market_data_dir),
-        "runtime": run.runtime,
-        "image": run.image,
-        "template": run.template,
-        "pullAuth": dict(run.pull_auth) if run.pull_auth else None,
-        "limits": attrs.asdict(run.limits),
-        "logMaxBytes": run.log_max_bytes,
-    }
-    if run.wall_clock_s is not None:
-        spec["wallClockS"] = run.wall_clock_s
-    return spec
+def spec_line(run: RunSpec) -> bytes:
+    """The worker's stdin: the spec as one JSON line (see tektii_engine.worker)."""
+    from tektii_core.models import run_spec_to_json
+
+    return json.dumps(run_spec_to_json(run), separators=(",", ":")).encode() + b"\n"
 
 
 def worker_messages(lines: Iterable[bytes]) -> Iterator[dict[str, Any]]:
@@ -68,25 +59,41 @@ def worker_messages(lines: Iterable[bytes]) -> Iterator[dict[str, Any]]:
             yield message
 
 
-def progress_of(message: dict[str, Any]) -> RunProgress:
-    """A worker's {"type": "progress", ...} line as RunProgress."""
-    return RunProgress(
-        fraction=float(message.get("fraction") or 0.0),
-        events_per_second=float(message.get("eventsPerSecond") or 0.0),
-        equity=float(message.get("equity") or 0.0),
-        simulated_time=message.get("simulatedTime"),
-    )
+class StderrTail:
+    """A worker's stderr: each line to the platform's log, the last ones kept for a reason."""
+
+    def __init__(self, stream: Any, pid: int, lines: int = STDERR_TAIL_LINES):
+        self._stream = stream
+        self._pid = pid
+        self.run_id = ""  # which run the worker has (a spare gets one later)
+        self._lines: collections.deque[str] = collections.deque(maxlen=lines)
+        self._thread = threading.Thread(target=self._read, name=f"worker-err-{pid}", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        for raw in self._stream:
+            line = raw.decode("utf-8", "replace").rstrip()
+            self._lines.append(line)
+            worker_log.info("%s (pid %d): %s", self.run_id or "spare worker", self._pid, line)
+        self._stream.close()
+
+    def text(self) -> str:
+        self._thread.join(timeout=2)
+        return "\n".join(self._lines).strip()
 
 
 class WorkerHandle:
     """A running worker process (RunHandle)."""
 
-    def __init__(self, proc: subprocess.Popen, run_dir: Path):
+    node = socket.gethostname()  # where the run executes: this machine
+
+    def __init__(self, proc: subprocess.Popen, stderr: StderrTail, run_id: str):
         self._proc = proc
-        self._run_dir = run_dir
-        self.ident = f"pid:{proc.pid}"
+        self._stderr = stderr
+        self._run_id = run_id
+        stderr.run_id = run_id
+        self.ident = f"pid:{proc.pid}:{_start_time(proc.pid)}"
         self._lock = threading.Lock()
-        self._progress: RunProgress | None = None
         self._end: dict[str, Any] | None = None
         self._cancelled = False
         self._killer: threading.Timer | None = None
@@ -96,30 +103,27 @@ class WorkerHandle:
     def _read(self) -> None:
         assert self._proc.stdout is not None
         for message in worker_messages(self._proc.stdout):
-            with self._lock:
-                if message.get("type") == "progress":
-                    self._progress = progress_of(message)
-                elif message.get("type") == "end":
+            if message.get("type") == "end":
+                with self._lock:
                     self._end = message
         self._proc.stdout.close()
 
     def poll(self) -> RunStatus:
         code = self._proc.poll()
         if code is None:
-            with self._lock:
-                return RunStatus("RUNNING", self._progress)
+            return RunStatus("RUNNING")  # progress: the worker posts it to the platform
         self._reader.join(timeout=5)
         if self._killer is not None:
             self._killer.cancel()
         with self._lock:
-            end, progress = self._end, self._progress
+            end = self._end
         if end is not None and end.get("state") in ("COMPLETE", "FAILED", "CANCELLED"):
-            return RunStatus(end["state"], progress, end.get("reason"))
+            return RunStatus(end["state"], None, end.get("reason"))
         if self._cancelled:
-            return RunStatus("CANCELLED", progress, "cancelled")
+            return RunStatus("CANCELLED", None, "cancelled")
         how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-        tail = log_tail(self._run_dir / "worker.log")
-        return RunStatus("FAILED", progress, f"The run's worker process {how}" + (f":\n{tail}" if tail else ""))
+        tail = self._stderr.text()
+        return RunStatus("FAILED", None, f"The run's worker process {how}" + (f":\n{tail}" if tail else ""))
 
     def cancel(self) -> None:
         with self._lock:
@@ -140,15 +144,15 @@ class WorkerHandle:
         if self._proc.poll() is None:
             kill_group(self._proc.pid)
             self._proc.wait()
-        remove_containers(self._run_dir.name)
+        remove_containers(self._run_id)
 
 
-def log_tail(path: Path, lines: int = _STDERR_TAIL_LINES) -> str:
+def _start_time(pid: int) -> str:
+    """The process's start time (clock ticks since boot): with the pid, it names one process."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.strip().splitlines()[-lines:])
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "?"
 
 
 def kill_group(pid: int) -> None:
@@ -170,21 +174,18 @@ def remove_containers(run_id: str) -> None:
         pass
 
 
-def _is_our_worker(pid: int, scenario_id: str, run_dir: Path | None = None) -> bool:
-    """Whether `pid` is still the worker of this run (pids are reused)."""
+def _is_our_worker(ident: str) -> int | None:
+    """The pid of the worker `ident` ("pid:PID:START") names while that very process lives
+    (pids are reused: its start time must match too), else None."""
+    _, pid_text, start = (ident.split(":") + ["", ""])[:3]
+    if not pid_text.isdigit() or not start.isdigit():
+        return None
+    pid = int(pid_text)
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
-        return False
-    if WORKER_MODULE.encode() not in cmdline:
-        return False
-    if any(scenario_id.encode() in part for part in cmdline):
-        return True
-    # A spare worker names its run in <run dir>/worker.pid instead.
-    try:
-        return run_dir is not None and (run_dir / "worker.pid").read_text().strip() == str(pid)
-    except OSError:
-        return False
+        return None
+    return pid if WORKER_MODULE.encode() in cmdline and _start_time(pid) == start else None
 
 
 class LocalBackend:
@@ -192,78 +193,84 @@ class LocalBackend:
     description = "Runs each scenario in its own worker process on this machine"
 
     def __init__(self) -> None:
-        self._spare: subprocess.Popen | None = None
+        self._spare: tuple[subprocess.Popen, StderrTail] | None = None
         self._spare_lock = threading.Lock()
 
     def availability(self) -> Availability:
         return Availability(True)
 
     def start(self, run: RunSpec) -> WorkerHandle:
-        run_dir = Path(run.run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        spec_path = run_dir / "run.json"
-        fd = os.open(spec_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(spec_json(run), out)
-        proc = self._hand_to_spare(spec_path)
-        if proc is None:
-            with os.fdopen(os.open(run_dir / "worker.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as stderr:
-                proc = _spawn([str(spec_path)], stdin=subprocess.DEVNULL, stderr=stderr, cwd=run_dir)
-        threading.Thread(target=self._refill, args=(run_dir.parent,), name="tektii-spare-worker", daemon=True).start()
-        return WorkerHandle(proc, run_dir)
+        line = spec_line(run)
+        spare = self._hand_to_spare(line)
+        if spare is not None:
+            proc, stderr = spare
+        else:
+            proc, stderr = _spawn(["-"])
+            try:
+                assert proc.stdin is not None
+                proc.stdin.write(line)
+                proc.stdin.close()
+            except OSError as exc:
+                kill_group(proc.pid)
+                raise TektiiError(f"Could not hand the run to its worker process: {exc}") from None
+        threading.Thread(target=self._refill, name="tektii-spare-worker", daemon=True).start()
+        return WorkerHandle(proc, stderr, run.scenario_id)
 
-    def _hand_to_spare(self, spec_path: Path) -> subprocess.Popen | None:
+    def _hand_to_spare(self, line: bytes) -> tuple[subprocess.Popen, StderrTail] | None:
         with self._spare_lock:
-            proc, self._spare = self._spare, None
-        if proc is None or proc.stdin is None or proc.poll() is not None:
+            spare, self._spare = self._spare, None
+        if spare is None:
+            return None
+        proc = spare[0]
+        if proc.stdin is None or proc.poll() is not None:
             return None
         try:
-            proc.stdin.write(f"{spec_path}\n".encode())
+            proc.stdin.write(line)
             proc.stdin.close()
         except OSError:
             proc.kill()
             proc.wait()
             return None
-        return proc
+        return spare
 
-    def _refill(self, runs_dir: Path) -> None:
+    def _refill(self) -> None:
         with self._spare_lock:
             if self._spare is not None:
                 return
             try:
-                with open(runs_dir / "spare-worker.log", "ab") as stderr:
-                    self._spare = _spawn(["--spare"], stdin=subprocess.PIPE, stderr=stderr, cwd=runs_dir)
+                self._spare = _spawn(["--spare"])
             except TektiiError:
                 pass  # the next run starts a worker of its own
 
     def abandon(self, scenario_id: str, run_dir: Path, ident: str | None) -> None:
-        if ident and ident.startswith("pid:") and ident[4:].isdigit():
-            pid = int(ident[4:])
-            if _is_our_worker(pid, scenario_id, run_dir):
-                # Politely first: the worker then stops its strategy and removes containers.
-                try:
-                    os.kill(pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-                deadline = time.monotonic() + ABANDON_GRACE_S
-                while _is_our_worker(pid, scenario_id, run_dir) and time.monotonic() < deadline:
-                    time.sleep(0.1)
-                kill_group(pid)
+        pid = _is_our_worker(ident) if ident and ident.startswith("pid:") else None
+        if pid is not None:
+            # Politely first: the worker then stops its strategy and removes containers.
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            deadline = time.monotonic() + ABANDON_GRACE_S
+            while _is_our_worker(ident) is not None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            kill_group(pid)
         remove_containers(scenario_id)
 
 
-def _spawn(args: list[str], *, stdin: Any, stderr: Any, cwd: Path) -> subprocess.Popen:
+def _spawn(args: list[str]) -> tuple[subprocess.Popen, StderrTail]:
     try:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             [sys.executable, "-m", WORKER_MODULE, *args],
-            stdin=stdin,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=stderr,
-            cwd=cwd,
+            stderr=subprocess.PIPE,
+            cwd="/",
             start_new_session=True,  # its own process group: killed as a whole if need be
         )
     except OSError as exc:
         raise TektiiError(f"Could not start the run's worker process: {exc}") from exc
+    assert proc.stderr is not None
+    return proc, StderrTail(proc.stderr, proc.pid)
 
 
 @hookimpl(trylast=True)

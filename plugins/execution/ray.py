@@ -1,13 +1,15 @@
 """The ``ray`` execution backend: each run is a Ray task on a cluster (``TEKTII_EXECUTION_BACKEND=ray``,
 ``RAY_ADDRESS``, e.g. ``ray://head:10001`` for a platform off the cluster; docs/execution-backends.md).
 
-The task (``run_on_node``) does on its node what the local backend does on this machine: it writes
-the worker's spec to ``<run dir>/run.json`` and runs ``python -m tektii_engine.worker`` as a child
-process in a session of its own. The worker's progress lines go to ``<run dir>/progress.json``,
-which ``poll()`` reads; its end line is the task's return value. So today the nodes must see
-the platform's run and market-data directories at the same paths (one machine, or a shared file
-system): that is the RunSpec's local-path contract, which a platform URL and a run-scoped token
-will replace.
+The task (``run_on_node``) does on its node what the local backend does on this machine: it runs
+``python -m tektii_engine.worker -`` as a child process in a session of its own and hands it the
+RunSpec (JSON, the project's cattrs converter) on stdin. The spec holds no local path: the worker
+fetches its candles from the platform and posts progress, log lines and the result there
+(tektii_engine.platform_link), so a node needs no file system shared with the platform, only to
+reach ``RunSpec.platform_url`` (``TEKTII_RUN_PLATFORM_URL``) and the registry in ``image``.
+``poll()`` reports RUNNING until the task returns; the progress is in the platform's store, where
+the worker posted it. The worker's stderr is a temporary file on the node, whose last lines go
+into the reason of a worker that died.
 
 Resources: ``num_cpus`` and ``memory`` from the scenario's limits (plus the worker's own
 WORKER_MEMORY_MB), and the custom resource ``docker`` (1) for every runtime but ``process``, so
@@ -31,21 +33,21 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from tektii_core import hookimpl
-from tektii_core.contracts import Availability, RunProgress, RunSpec, RunStatus, TektiiError
+from tektii_core.contracts import Availability, RunSpec, RunStatus, TektiiError
+from tektii_core.models import run_spec_to_json
 from tektii_plugins.execution.local import (
     CANCEL_GRACE_S,
+    STDERR_TAIL_LINES,
     WORKER_MODULE,
     kill_group,
-    log_tail,
-    progress_of,
     remove_containers,
-    spec_json,
     worker_messages,
 )
 
@@ -53,47 +55,45 @@ ADDRESS_ENV = "RAY_ADDRESS"
 NODE_LOST = "worker node lost"
 WORKER_MEMORY_MB = 256  # the worker and engine beside the strategy's own limit
 DOCKER_RESOURCE = "docker"
-PROGRESS_FILE = "progress.json"
 CONNECT_ATTEMPTS = 3
 
 
 # --- on the node ------------------------------------------------------------------------------
 
 def run_on_node(spec: dict[str, Any]) -> dict[str, Any]:
-    """The Ray task: run the worker for `spec` (tektii_engine.worker's format) on this node and
-    return its end message plus the node's address."""
+    """The Ray task: run the worker for `spec` (``run_spec_to_json``) on this node and return its
+    end message plus the node's address."""
     import ray
 
     node = ray.util.get_node_ip_address()
-    run_dir = Path(spec["runDir"])
-    run_dir.mkdir(parents=True, exist_ok=True)
-    spec_path = run_dir / "run.json"
-    with os.fdopen(os.open(spec_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as out:
-        json.dump(spec, out)
     # When its raylet dies, Ray SIGKILLs the task's process and its children: a worker that is
     # a child would die before stopping its strategy. So the child is `setsid --fork --wait`,
     # which starts the worker in a session of its own and waits for it; when the child is
     # killed, the worker sees its parent go and stops the run (tektii_engine.worker).
-    with os.fdopen(os.open(run_dir / "worker.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as stderr:
-        guard = subprocess.Popen(["setsid", "--fork", "--wait", sys.executable, "-m", WORKER_MODULE, str(spec_path)],
-                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr, cwd=run_dir)
-    end: dict[str, Any] = {}
-    reader = threading.Thread(target=_relay, args=(guard, run_dir, end), name="tektii-worker-out", daemon=True)
-    reader.start()
-    try:
-        worker = _child_of(guard)
-        # Waiting in short steps, not in a blocking read: Ray's cancel is an exception raised
-        # in this thread, which only arrives between Python steps.
-        while guard.poll() is None:
-            time.sleep(0.2)
-    except BaseException:  # ray.cancel (KeyboardInterrupt), or the Ray worker shutting down
-        _stop(guard, _child_of(guard, wait_s=0), spec["scenarioId"])
-        raise
-    reader.join(timeout=5)
-    if end.get("state") in ("COMPLETE", "FAILED", "CANCELLED"):
-        return {"state": end["state"], "reason": end.get("reason"), "node": node}
+    with tempfile.TemporaryFile() as stderr:
+        guard = subprocess.Popen(["setsid", "--fork", "--wait", sys.executable, "-m", WORKER_MODULE, "-"],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, cwd="/")
+        assert guard.stdin is not None
+        guard.stdin.write(json.dumps(spec, separators=(",", ":")).encode() + b"\n")
+        guard.stdin.close()
+        end: dict[str, Any] = {}
+        reader = threading.Thread(target=_relay, args=(guard, end), name="tektii-worker-out", daemon=True)
+        reader.start()
+        try:
+            worker = _child_of(guard)
+            # Waiting in short steps, not in a blocking read: Ray's cancel is an exception raised
+            # in this thread, which only arrives between Python steps.
+            while guard.poll() is None:
+                time.sleep(0.2)
+        except BaseException:  # ray.cancel (KeyboardInterrupt), or the Ray worker shutting down
+            _stop(guard, _child_of(guard, wait_s=0), spec["scenarioId"])
+            raise
+        reader.join(timeout=5)
+        if end.get("state") in ("COMPLETE", "FAILED", "CANCELLED"):
+            return {"state": end["state"], "reason": end.get("reason"), "node": node}
+        stderr.seek(0)
+        tail = "\n".join(stderr.read().decode("utf-8", "replace").strip().splitlines()[-STDERR_TAIL_LINES:])
     # (setsid's status: the worker's exit code, or the signal number that killed it)
-    tail = log_tail(run_dir / "worker.log")
     reason = f"The run's worker process (pid {worker}) ended without a result (status {guard.returncode})"
     return {"state": "FAILED", "reason": reason + (f":\n{tail}" if tail else ""), "node": node}
 
@@ -115,15 +115,11 @@ def _child_of(guard: subprocess.Popen, wait_s: float = 10.0) -> int | None:
         time.sleep(0.02)
 
 
-def _relay(proc: subprocess.Popen, run_dir: Path, end: dict[str, Any]) -> None:
-    """The worker's stdout lines: progress to progress.json (atomically), the end line to `end`."""
+def _relay(proc: subprocess.Popen, end: dict[str, Any]) -> None:
+    """The worker's stdout: its end line into `end`."""
     assert proc.stdout is not None
-    target, tmp = run_dir / PROGRESS_FILE, run_dir / f"{PROGRESS_FILE}.tmp"
     for message in worker_messages(proc.stdout):
-        if message.get("type") == "progress":
-            tmp.write_text(json.dumps(message))
-            os.replace(tmp, target)
-        elif message.get("type") == "end":
+        if message.get("type") == "end":
             end.update(message)
     proc.stdout.close()
 
@@ -149,14 +145,11 @@ def _stop(guard: subprocess.Popen, worker: int | None, run_id: str) -> None:
 class RayRunHandle:
     """A run submitted as a Ray task (RunHandle)."""
 
-    def __init__(self, ref: Any, run_dir: Path):
+    def __init__(self, ref: Any):
         self._ref = ref
-        self._run_dir = run_dir
         self.ident = f"ray:{ref.hex()}"
         self.node: str | None = None  # the node's address, once the run has ended
         self._end: RunStatus | None = None
-        self._progress: RunProgress | None = None
-        self._progress_mtime = 0.0
         self._cancelled = False
 
     def poll(self) -> RunStatus:
@@ -166,39 +159,27 @@ class RayRunHandle:
             return self._end
         ready, _ = ray.wait([self._ref], timeout=0)
         if not ready:
-            return RunStatus("RUNNING", self._read_progress())
+            return RunStatus("RUNNING")  # progress: the worker posts it to the platform's store
         self._end = self._outcome()
         return self._end
 
     def _outcome(self) -> RunStatus:
         import ray.exceptions as rex
 
-        progress = self._read_progress()
         try:
             end = ray_get(self._ref)
         except rex.TaskCancelledError:
-            return RunStatus("CANCELLED", progress, "cancelled")
+            return RunStatus("CANCELLED", None, "cancelled")
         except rex.NodeDiedError:
-            return RunStatus("FAILED", progress, NODE_LOST)
+            return RunStatus("FAILED", None, NODE_LOST)
         except rex.RayTaskError as exc:  # the task itself raised: after a cancel, the cancel
             if self._cancelled:
-                return RunStatus("CANCELLED", progress, "cancelled")
-            return RunStatus("FAILED", progress, f"The run's Ray task failed: {_first_line(exc)}")
+                return RunStatus("CANCELLED", None, "cancelled")
+            return RunStatus("FAILED", None, f"The run's Ray task failed: {_first_line(exc)}")
         except rex.RayError as exc:  # the worker process crashed, the object was lost, ...
-            return RunStatus("FAILED", progress, f"The run failed on the Ray cluster: {_first_line(exc)}")
+            return RunStatus("FAILED", None, f"The run failed on the Ray cluster: {_first_line(exc)}")
         self.node = end.get("node")
-        return RunStatus(end["state"], progress, end.get("reason"))
-
-    def _read_progress(self) -> RunProgress | None:
-        path = self._run_dir / PROGRESS_FILE
-        try:
-            mtime = path.stat().st_mtime
-            if mtime != self._progress_mtime:
-                self._progress = progress_of(json.loads(path.read_bytes()))
-                self._progress_mtime = mtime
-        except (OSError, ValueError):
-            pass  # none yet, or the node's file system is not this one's
-        return self._progress
+        return RunStatus(end["state"], None, end.get("reason"))
 
     def cancel(self) -> None:
         import ray
@@ -287,8 +268,8 @@ class RayBackend:
 
     def start(self, run: RunSpec) -> RayRunHandle:
         task = self._connect()
-        ref = task.options(**task_options(run)).remote(spec_json(run))
-        return RayRunHandle(ref, Path(run.run_dir))
+        ref = task.options(**task_options(run)).remote(run_spec_to_json(run))
+        return RayRunHandle(ref)
 
     def abandon(self, scenario_id: str, run_dir: Path, ident: str | None) -> None:
         """Nothing to reach: a task cannot be found again from a new driver, and Ray ends the

@@ -83,6 +83,13 @@ def scenario_schema(config_ref: dict[str, Any]) -> dict[str, Any]:
         "reproducibility": REPRODUCIBILITY_SCHEMA,
         "cancelRequested": {"type": "boolean", "description": "A cancel was asked for; a RUNNING run then ends "
                                                              "CANCELLED within seconds (wait with GET ?waitS=)."},
+        "execution": {
+            "type": ["object", "null"],
+            "description": "Where the run executed: its execution backend and, once it ended, the node as the "
+                           "backend names it (this machine's host name for local, the node's address for ray).",
+            "required": ["backend", "node"],
+            "properties": {"backend": {"type": "string", "example": "ray"}, "node": {"type": ["string", "null"]}},
+        },
     }
     for name, description in METRICS.items():
         kind = "integer" if name == "totalTrades" else "number"
@@ -91,7 +98,7 @@ def scenario_schema(config_ref: dict[str, Any]) -> dict[str, Any]:
         "type": "object",
         "required": ["scenarioId", "strategyId", "strategyVersionId", "state", "failureReason", "createdAt",
                      "startedAt", "finishedAt", "config", "progress", "sweepId", "rerunOf", "reproducibility",
-                     "cancelRequested"],
+                     "cancelRequested", "execution"],
         "properties": properties,
     }
 

@@ -52,6 +52,7 @@ def to_json(row: Mapping[str, Any]) -> dict[str, Any]:
         "rerunOf": row["rerun_of"],
         "reproducibility": json.loads(row["reproducibility"]) if row["reproducibility"] else None,
         "cancelRequested": bool(row["cancel_requested"]),
+        "execution": {"backend": row["backend"], "node": row.get("node")} if row.get("backend") else None,
     }
     if row["state"] == "COMPLETE" and row["metrics"]:
         # compute_metrics leaves out what it cannot compute: those stay absent here too

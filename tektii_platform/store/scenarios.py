@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 _COLUMNS = ("id", "strategy_id", "owner_id", "version_id", "state", "failure_reason", "config", "progress", "metrics",
             "counters", "created_at", "started_at", "finished_at", "sweep_id", "rerun_of", "reproducibility",
-            "cancel_requested")
+            "cancel_requested", "backend", "node")
 _SELECT = sa.select(*(t.c[c] for c in _COLUMNS))
 _INSERTED = ("id", "strategy_id", "owner_id", "version_id", "state", "config", "created_at",
              "sweep_id", "trial", "trial_params", "sample", "rerun_of")
@@ -122,10 +122,18 @@ def set_progress(db: Database, scenario_id: str, progress: dict[str, Any], now: 
                .values(progress=json.dumps(progress), updated_at=now))
 
 
+def progress(db: Database, scenario_id: str) -> dict[str, Any] | None:
+    """The progress last recorded for a scenario's run."""
+    row = db.query_one(sa.select(t.c.progress).where(t.c.id == scenario_id))
+    return json.loads(row["progress"]) if row is not None and row["progress"] else None
+
+
 def finish(db: Database, scenario_id: str, state: str, *, reason: str | None, metrics: str | None,
-           counters: str | None, progress: dict[str, Any] | None, reproducibility: str | None, now: str) -> None:
-    """Record how a RUNNING scenario ended (`metrics`, `counters`, `reproducibility`: JSON text)."""
+           counters: str | None, progress: dict[str, Any] | None, reproducibility: str | None, now: str,
+           node: str | None = None) -> None:
+    """Record how a RUNNING scenario ended (`metrics`, `counters`, `reproducibility`: JSON text;
+    `node`: where it executed, as its backend names it)."""
     db.execute(t.update().where(t.c.id == scenario_id, t.c.state == "RUNNING")
                .values(state=state, failure_reason=reason, metrics=metrics, counters=counters,
                        progress=json.dumps(progress) if progress else None, reproducibility=reproducibility,
-                       finished_at=now, updated_at=now))
+                       node=node, finished_at=now, updated_at=now))

@@ -121,4 +121,14 @@ scenarios = Table(
     # which scheduler claimed the run (tektii_platform/scheduler.py): its recovery after a
     # restart touches only its own runs when several API processes share the database
     Column("scheduler_id", Text),
+    Column("node", Text),  # where the run executed, as its backend names it (e.g. a Ray node's address)
+)
+
+# A run's credential (tektii_platform/run_tokens.py): only its hash; valid while the run is RUNNING.
+run_tokens = Table(
+    "run_tokens", metadata,
+    Column("token_hash", Text, primary_key=True),
+    Column("scenario_id", Text, ForeignKey("scenarios.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("expires_at", Text, nullable=False),
 )

@@ -99,7 +99,7 @@ def test_an_old_database_part_way_is_stamped_at_its_version_and_upgraded(tmp_pat
     data = _legacy(tmp_path, "legacy-v3.db")
     db = Database(data / "tektii.db")
     applied = db.migrate()
-    assert applied == ["0004_user_roles", "0005_sweeps", "0006_scheduler_id"]
+    assert applied == ["0004_user_roles", "0005_sweeps", "0006_scheduler_id", "0007_run_tokens"]
     # 0004 made the first user an admin, as the old 0004_user_roles.sql did
     assert db.query("SELECT id, role FROM users ORDER BY created_at") == [
         {"id": "user_first", "role": "admin"}, {"id": "user_second", "role": "user"}]

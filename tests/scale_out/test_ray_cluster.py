@@ -204,7 +204,7 @@ def test_the_ray_backend_asks_for_the_limits_and_docker_for_images():
     from tektii_core.contracts import RunSpec, RuntimeLimits
     from tektii_plugins.execution.ray import task_options
 
-    base = {"scenario_id": "scen_x", "config": {}, "run_dir": Path("r"), "market_data_dir": Path("m")}
+    base = {"scenario_id": "scen_x", "config": {}, "platform_url": "http://10.0.0.1:8420", "run_token": "tkr_x"}
     process = task_options(RunSpec(**base, runtime="process", template="ma-crossover",
                                    limits=RuntimeLimits(memory_mb=512, cpus=0.5)))
     assert process == {"num_cpus": 0.5, "memory": (512 + 256) * 2**20, "max_retries": 0, "name": "tektii-run-scen_x"}

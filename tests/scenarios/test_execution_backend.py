@@ -7,34 +7,51 @@ import json
 import os
 import signal
 import time
-import uuid
 from pathlib import Path
 
+import attrs
 import pluggy
 import pytest
-from tektii_testkit import SPEC_CONFIG, ServedPlatform
+from tektii_testkit import SPEC_CONFIG, ServedPlatform, run_desk, running_run
 
 from tektii_core import hookimpl
 from tektii_core.contracts import Availability, ExecutionBackend, RunHandle, RunSpec, RunStatus
 from tektii_core.plugins import Plugins
-from tektii_engine.data.generate import write_generated
-from tektii_engine.data.store import CandleStore
 
 
 @pytest.fixture(scope="module")
-def market_data(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("market-data")
-    write_generated(CandleStore(root), "C:BTCUSD", "2024-01-01T00:00:00Z", "2024-04-01T00:00:00Z")
-    return root
+def desk(tmp_path_factory):
+    """The other end of the runs' contract (tektii_testkit.run_desk)."""
+    yield from run_desk(tmp_path_factory, "2024-01-01T00:00:00Z", "2024-04-01T00:00:00Z")
 
 
-def spec(tmp_path: Path, market_data: Path, **changes) -> RunSpec:
-    config = {**SPEC_CONFIG, "endTime": "2024-01-02T00:00:00Z", "commissionBps": 0, "slippageBps": 0,
-              "forexLeverage": 30, "riskFreeRate": 0, "startupTimeoutSeconds": 120,
-                                 "eventTimeoutSeconds": 60, "ackPolicy": "wait", "environment": {}}
-    fields = {"scenario_id": "scen_backendtest", "config": config, "run_dir": tmp_path / "run",
-              "market_data_dir": market_data, "runtime": "process", "template": "ma-crossover", **changes}
+def spec(desk, **changes) -> RunSpec:
+    """A RUNNING scenario on the desk's platform and the RunSpec of its run."""
+    platform, key, strategy_id, version_id = desk
+    config = {**SPEC_CONFIG, "strategyVersionId": version_id, "endTime": "2024-01-02T00:00:00Z", "commissionBps": 0,
+              "slippageBps": 0, "forexLeverage": 30, "riskFreeRate": 0, "startupTimeoutSeconds": 120,
+              "eventTimeoutSeconds": 60, "ackPolicy": "wait", "environment": {}, **changes.pop("config", {})}
+    scenario_id, token = running_run(platform, key, strategy_id, config)
+    fields = {"scenario_id": scenario_id, "config": config, "platform_url": platform.url, "run_token": token,
+              "runtime": "process", "template": "ma-crossover", **changes}
     return RunSpec(**fields)
+
+
+def files(desk, run: RunSpec) -> Path:
+    return desk[0].data_dir / "runs" / run.scenario_id
+
+
+def progress(desk, run: RunSpec):
+    """The progress the run's worker posted to the platform (None before the first)."""
+    platform, key, strategy_id, _ = desk
+    return platform.get(key, strategy_id, run.scenario_id).get("progress")
+
+
+def wait_progress(desk, run: RunSpec, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while progress(desk, run) is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
 
 
 def wait_end(handle: RunHandle, timeout: float = 120) -> RunStatus:
@@ -79,42 +96,44 @@ def test_a_third_party_backend_registers_through_the_same_hook():
     assert isinstance(plugins.pm, pluggy.PluginManager)
 
 
-def test_local_backend_runs_a_template_to_completion(tmp_path, market_data):
+def test_local_backend_runs_a_template_to_completion(desk):
     backend = Plugins().execution_backend("local")
-    run = spec(tmp_path, market_data)
+    run = spec(desk)
     handle = backend.start(run)
     assert handle.ident.startswith("pid:")
     status = wait_end(handle)
     assert status.state == "COMPLETE", status
-    assert status.progress is None or 0 <= status.progress.fraction <= 1
-    result = json.loads((run.run_dir / "result.json").read_text())
+    result = json.loads((files(desk, run) / "result.json").read_text())
     assert result["state"] == "COMPLETE" and result["metrics"]["totalTrades"] == len(result["trades"])
     assert result["counters"]["candles"] == 1440 and "log" not in result
-    log = (run.run_dir / "strategy.log").read_text().splitlines()
+    log = (files(desk, run) / "strategy.log").read_text().splitlines()
     assert log[0].startswith("INFO starting")
-    assert oct((run.run_dir / "run.json").stat().st_mode & 0o777) == "0o600"
+    # The spec (token, pull credentials) went over stdin: no file holds it.
+    assert {p.name for p in files(desk, run).iterdir()} == {"strategy.log", "result.json"}
+    assert 0 < progress(desk, run)["fraction"] <= 1
     assert handle.poll() == status  # stable once ended
 
 
-def test_the_next_run_goes_to_the_spare_worker(tmp_path, market_data):
+def test_the_next_run_goes_to_the_spare_worker(desk):
     backend = Plugins().execution_backend("local")
-    assert wait_end(backend.start(spec(tmp_path / "a", market_data))).state == "COMPLETE"
-    run = spec(tmp_path / "b", market_data, scenario_id="scen_backendspare")
+    assert wait_end(backend.start(spec(desk))).state == "COMPLETE"
+    run = spec(desk)
     handle = backend.start(run)
     status = wait_end(handle)
     assert status.state == "COMPLETE", status
-    # Only a spare worker writes worker.pid: it learnt its run from stdin, not its command line.
-    assert (run.run_dir / "worker.pid").read_text() == handle.ident[4:]
-    result = json.loads((run.run_dir / "result.json").read_text())
+    # A spare worker was started before its run existed: it learnt the run from stdin.
+    pid = int(handle.ident.split(":")[1])
+    assert handle.ident != f"pid:{pid}:?"
+    result = json.loads((files(desk, run) / "result.json").read_text())
     assert result["state"] == "COMPLETE" and result["counters"]["candles"] == 1440
-    assert (run.run_dir / "strategy.log").read_text().startswith("INFO starting")
+    assert (files(desk, run) / "strategy.log").read_text().startswith("INFO starting")
 
 
-def test_a_run_that_cannot_start_its_strategy_fails_with_the_reason(tmp_path, market_data):
+def test_a_run_that_cannot_start_its_strategy_fails_with_the_reason(desk):
     backend = Plugins().execution_backend("local")
-    status = wait_end(backend.start(spec(tmp_path, market_data, runtime="nonexistent")))
+    status = wait_end(backend.start(spec(desk, runtime="nonexistent")))
     assert status.state == "FAILED" and "Unknown runtime 'nonexistent'" in status.reason
-    image_run = spec(tmp_path, market_data, template=None, image="127.0.0.1:1/x@sha256:" + "0" * 64)
+    image_run = spec(desk, template=None, image="127.0.0.1:1/x@sha256:" + "0" * 64)
     status = wait_end(backend.start(image_run))
     assert status.state == "FAILED" and "template versions only" in status.reason
 
@@ -131,41 +150,41 @@ def _strategy_pids(scenario_id: str) -> list[int]:
     return found
 
 
-def test_a_crashed_worker_fails_the_run_and_takes_its_strategy_with_it(tmp_path, market_data):
+def test_a_run_with_a_wrong_token_fails_with_the_platforms_answer(desk):
     backend = Plugins().execution_backend("local")
-    scenario_id = f"scen_crash{uuid.uuid4().hex[:8]}"
-    run = spec(tmp_path, market_data, scenario_id=scenario_id,
-               config={**spec(tmp_path, market_data).config, "endTime": "2024-04-01T00:00:00Z"})
+    run = spec(desk)
+    status = wait_end(backend.start(attrs.evolve(run, run_token="tkr_" + "a" * 52)))
+    assert status.state == "FAILED" and "Could not send the run's result" not in status.reason
+    assert "Invalid run token" in status.reason, status
+
+
+def test_a_crashed_worker_fails_the_run_and_takes_its_strategy_with_it(desk):
+    backend = Plugins().execution_backend("local")
+    run = spec(desk, config={"endTime": "2024-04-01T00:00:00Z"})
     handle = backend.start(run)
-    deadline = time.monotonic() + 60
-    while handle.poll().progress is None:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    strategies = _strategy_pids(scenario_id)
+    wait_progress(desk, run)
+    strategies = _strategy_pids(run.scenario_id)
     assert len(strategies) == 1, strategies  # isolated (as root here): an unprivileged process
-    os.kill(int(handle.ident[4:]), signal.SIGKILL)
+    os.kill(int(handle.ident.split(":")[1]), signal.SIGKILL)
     status = wait_end(handle)
     assert status.state == "FAILED" and "was killed by signal 9" in status.reason
     deadline = time.monotonic() + 10
     while Path(f"/proc/{strategies[0]}").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not Path(f"/proc/{strategies[0]}").exists(), "the strategy outlived its killed worker"
-    backend.abandon(run.scenario_id, run.run_dir, handle.ident)  # nothing left: a no-op
+    backend.abandon(run.scenario_id, files(desk, run), handle.ident)  # nothing left: a no-op
 
 
-def test_cancel_through_the_handle(tmp_path, market_data):
+def test_cancel_through_the_handle(desk):
     backend = Plugins().execution_backend("local")
-    run = spec(tmp_path, market_data, config={**spec(tmp_path, market_data).config, "endTime": "2024-04-01T00:00:00Z"})
+    run = spec(desk, config={"endTime": "2024-04-01T00:00:00Z"})
     handle = backend.start(run)
-    deadline = time.monotonic() + 60
-    while handle.poll().progress is None:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_progress(desk, run)
     handle.cancel()
     handle.cancel()  # idempotent
     status = wait_end(handle, timeout=20)
     assert status.state == "CANCELLED"
-    assert json.loads((run.run_dir / "result.json").read_text())["state"] == "CANCELLED"
+    assert json.loads((files(desk, run) / "result.json").read_text())["state"] == "CANCELLED"
 
 
 def test_an_unknown_backend_stops_the_platform_at_start(tmp_path):

@@ -24,7 +24,7 @@ def handle_pid(platform, scenario_id: str) -> int:
         (handle,) = conn.execute("SELECT handle FROM scenarios WHERE id = ?", (scenario_id,)).fetchone()
     finally:
         conn.close()
-    return int(handle.removeprefix("pid:"))
+    return int(handle.split(":")[1])  # "pid:PID:START"
 
 
 def setup_runs(platform):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import socket
 import time
 
 import pytest
@@ -39,7 +40,7 @@ def scen_path(strategy_id: str, scenario_id: str = "") -> str:
 def worker_pid(platform, scenario_id: str) -> int:
     row = platform_db_row(platform, scenario_id)
     assert row["handle"].startswith("pid:"), row
-    return int(row["handle"][4:])
+    return int(row["handle"].split(":")[1])  # "pid:PID:START"
 
 
 def platform_db_row(platform, scenario_id: str):
@@ -69,6 +70,7 @@ def test_spec_example_runs_end_to_end_with_a_template(platform, owner):
     done = platform.wait(key, strategy_id, scenario_id, timeout=600)
     assert done["state"] == "COMPLETE", done
     assert done["failureReason"] is None and done["startedAt"] and done["finishedAt"]
+    assert done["execution"] == {"backend": "local", "node": socket.gethostname()}
     for field in ("totalReturn", "sharpeRatio", "maxDrawdownPct", "totalTrades", "winRatePct", "sortinoRatio"):
         assert isinstance(done[field], (int, float)), field
     assert isinstance(done["totalTrades"], int) and done["totalTrades"] > 0

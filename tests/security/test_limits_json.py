@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from tektii_testkit import assert_error
+from tektii_testkit import SPEC_CONFIG, assert_error, running_run
 from websockets.sync.client import connect
 
 from tektii_core.strict_json import MAX_DEPTH
@@ -48,15 +48,18 @@ def owned(platform_server):
     version = requests.post(f"{url}/v1/strategies/{sid}/versions", headers=headers, timeout=10,
                             json={"gitSha": "abc1234", "template": "ma-crossover"}).json()
     params = {"strategyId": sid, "versionId": version["data"]["id"], "symbol": "C:BTCUSD"}
-    return url, headers, params
+    # the run endpoints take a RUNNING run's token, not an API key
+    config = {**SPEC_CONFIG, "strategyVersionId": version["data"]["id"]}
+    params["scenarioId"], run_token = running_run(platform_server, key, sid, config)
+    return url, headers, params, {"Authorization": f"Bearer {run_token}"}
 
 
 def test_every_platform_json_endpoint_refuses_deep_and_ambiguous_bodies(owned):
-    url, headers, params = owned
+    url, headers, params, run_auth = owned
     routes = _json_routes(url)
     assert len(routes) >= 6, routes  # strategies, versions (3), scenarios, instruments/generate
-    json_headers = {**headers, "Content-Type": "application/json"}
     for method, template in routes:
+        json_headers = {**(run_auth if template.startswith("/v1/runs/") else headers), "Content-Type": "application/json"}
         target = url + template.format(**params)
         for body in (HOSTILE, JUST_OVER):
             error = assert_error(requests.request(method, target, data=body, headers=json_headers, timeout=10),
@@ -68,8 +71,9 @@ def test_every_platform_json_endpoint_refuses_deep_and_ambiguous_bodies(owned):
         # At the limit the body parses; the endpoint then judges it (never 400, never 500).
         response = requests.request(method, target, data=AT_LIMIT, headers=json_headers, timeout=10)
         assert response.status_code == 422, (template, response.text)
-        assert_error(requests.request(method, target, data=b" " * (1024 * 1024 + 1), headers=json_headers,
-                                      timeout=10), 413, "payload_too_large")
+        if template != "/v1/runs/{scenarioId}/result":  # a whole result may be larger (api/runs.py MAX_RESULT_BYTES)
+            assert_error(requests.request(method, target, data=b" " * (1024 * 1024 + 1), headers=json_headers,
+                                          timeout=10), 413, "payload_too_large")
 
 
 def _deep_client(launch, out):

@@ -158,7 +158,7 @@ def test_cancel_mid_sweep_stops_pending_and_running_trials(tk, platform, owner, 
     for scenario_id in running:
         while (handle := platform_db_row(platform, scenario_id)["handle"]) is None:  # set just after the start
             time.sleep(0.05)
-        workers[scenario_id] = int(handle.removeprefix("pid:"))
+        workers[scenario_id] = int(handle.split(":")[1])  # "pid:PID:START"
     processes = set(workers.values()).union(*(children(pid) for pid in workers.values()))
     cancelled = tk("sweep", "cancel", created["sweepId"])
     assert cancelled.code == 0, cancelled.err
