@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tektii_clusters import WORKERS, import_required
-from tektii_testkit import require, run_desk, running_run
+from tektii_testkit import ServedPlatform, require, run_desk, running_run
 
 ray = import_required("ray", "the ray extra is not installed (scripts/setup)")
 
@@ -159,12 +159,11 @@ def test_a_killed_raylet_fails_its_task_and_the_other_node_completes(ray_cluster
 
 @pytest.fixture(scope="module")
 def desk(ray_cluster, tmp_path_factory):
-    """The platform's end of the run contract (tektii_testkit.run_desk), listening on the host's
-    address on the cluster's bridge (which the test assigned), where the nodes reach it: their
-    runs fetch candles and post progress, logs and results there."""
-    host = ray_cluster.host_ip
-    yield from run_desk(tmp_path_factory, "2024-01-01T00:00:00Z", "2024-02-10T00:00:00Z", host,
-                        TEKTII_PUBLIC_NAMES=host)
+    """The platform's end of the run contract (tektii_testkit.run_desk), bound to the host's
+    address on the cluster's bridge (which the fixture assigned; as its bind address it is one of
+    the platform's Host names), where the nodes reach it: their runs fetch candles and post
+    progress, logs and results there."""
+    yield from run_desk(tmp_path_factory, "2024-01-01T00:00:00Z", "2024-02-10T00:00:00Z", ray_cluster.host_ip)
 
 
 @pytest.fixture
@@ -351,6 +350,34 @@ def test_a_ray_run_whose_node_is_lost_fails_with_the_reason(backends, desk, ray_
             if not [pid for pid in ray_cluster.pids(name) if b"raylet/raylet" in cmdline(pid)]:
                 ray_cluster.restart_node(name)
         ray_cluster.wait_for_nodes(3)
+
+
+def test_a_scenario_created_through_the_api_runs_on_the_cluster(ray_cluster, tmp_path_factory):
+    """The whole hand-off: the platform's scheduler claims the scenario and gives the ray
+    backend a RunSpec whose URL is TEKTII_RUN_PLATFORM_URL (here the platform's own address on
+    the bridge, the one the nodes reach), and the run's worker on a node posts the result back."""
+    platform = ServedPlatform(tmp_path_factory.mktemp("platform") / "data", {
+        "TEKTII_EXECUTION_BACKEND": "ray", "RAY_ADDRESS": ray_cluster.client_address, "TEKTII_RUNTIME": "process",
+        "RAY_USAGE_STATS_ENABLED": "0"}, ray_cluster.host_ip)
+    platform.env["TEKTII_RUN_PLATFORM_URL"] = platform.url
+    platform.start()
+    try:
+        key = platform.new_user("owner", admin=True)
+        platform.generate(key, "C:BTCUSD", "2024-01-01T00:00:00Z", "2024-01-03T00:00:00Z")
+        strategy_id = platform.strategy(key, "on-the-cluster")
+        config = {**HOURLY, "strategyVersionId": platform.template_version(key, strategy_id),
+                  "subscriptions": [{"instrument": "C:BTCUSD", "events": ["candle_1m"]}],
+                  "endTime": "2024-01-02T00:00:00Z"}
+        scenario_id = platform.create(key, strategy_id, config)["scenarioId"]
+        scenario = platform.wait(key, strategy_id, scenario_id, timeout=180)
+        assert scenario["state"] == "COMPLETE", scenario
+        assert scenario["execution"]["backend"] == "ray"
+        assert scenario["execution"]["node"] in {n.ip for n in ray_cluster.nodes.values()}
+        result = json.loads((platform.data_dir / "runs" / scenario_id / "result.json").read_text())
+        assert result["state"] == "COMPLETE" and result["equityCurve"]
+    finally:
+        platform.stop()
+        platform.http.close()
 
 
 def cmdline(pid: int) -> bytes:
