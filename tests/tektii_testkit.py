@@ -150,14 +150,17 @@ def base_env(home: Path) -> dict[str, str]:
 
 
 class Platform:
-    """A real platform server (`tektii platform serve`) on 127.0.0.1 with its own data directory;
-    it can be killed (SIGKILL) and started again on the same directory and port."""
+    """A real platform server (`tektii platform serve`) on 127.0.0.1 (or `host`, an address the
+    test gave its own network) with its own data directory; it can be killed (SIGKILL) and
+    started again on the same directory and port."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, *, start: bool = True):
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, *, start: bool = True,
+                 host: str = "127.0.0.1"):
         self.data_dir = data_dir
         self.env = {**os.environ, "TEKTII_DATA_DIR": str(data_dir), **(env or {})}
+        self.host = host
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{host}:{self.port}"
         self.log_path = data_dir.parent / "platform.log"
         self.proc: subprocess.Popen | None = None
         if start:
@@ -166,8 +169,8 @@ class Platform:
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:  # the server keeps its own descriptor
-            self.proc = subprocess.Popen([TEKTII, "platform", "serve", "--port", str(self.port), "--data-dir",
-                                          str(self.data_dir)], stdout=log, stderr=subprocess.STDOUT, env=self.env)
+            self.proc = subprocess.Popen([TEKTII, "platform", "serve", "--host", self.host, "--port", str(self.port),
+                                          "--data-dir", str(self.data_dir)], stdout=log, stderr=subprocess.STDOUT, env=self.env)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -252,8 +255,8 @@ class ServedPlatform(Platform):
     """The platform as its own process (see tektii_testkit.Platform), with helpers to drive
     scenarios over HTTP."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str]):
-        super().__init__(data_dir, env, start=False)
+    def __init__(self, data_dir: Path, env: dict[str, str], host: str = "127.0.0.1"):
+        super().__init__(data_dir, env, start=False, host=host)
         self.http = requests.Session()
 
     def call(self, method: str, path: str, key: str | None = None, **kwargs) -> requests.Response:
@@ -297,8 +300,8 @@ class ServedPlatform(Platform):
             time.sleep(0.2)
 
 
-def served(tmp_path_factory: pytest.TempPathFactory, **env: str) -> Iterator[ServedPlatform]:
-    platform = ServedPlatform(tmp_path_factory.mktemp("platform") / "data", env)
+def served(tmp_path_factory: pytest.TempPathFactory, host: str = "127.0.0.1", **env: str) -> Iterator[ServedPlatform]:
+    platform = ServedPlatform(tmp_path_factory.mktemp("platform") / "data", env, host)
     platform.start()
     try:
         yield platform
@@ -445,11 +448,12 @@ def running_run(platform: Platform, key: str, strategy_id: str, config: dict,
         db.close()
 
 
-def run_desk(tmp_path_factory: pytest.TempPathFactory, data_start: str, data_end: str):
-    """A served platform with C:BTCUSD candles from `data_start` to `data_end` and a template
-    version, as (platform, key, strategy id, version id): the platform's end of the run contract
-    for tests that drive a backend or a run's endpoints directly (with running_run)."""
-    for platform in served(tmp_path_factory):
+def run_desk(tmp_path_factory: pytest.TempPathFactory, data_start: str, data_end: str, host: str = "127.0.0.1",
+             **env: str):
+    """A served platform (on `host`) with C:BTCUSD candles from `data_start` to `data_end` and a
+    template version, as (platform, key, strategy id, version id): the platform's end of the run
+    contract for tests that drive a backend or a run's endpoints directly (with running_run)."""
+    for platform in served(tmp_path_factory, host, **env):
         key = platform.new_user("owner", admin=True)
         platform.generate(key, "C:BTCUSD", data_start, data_end)
         strategy_id = platform.strategy(key, "run-desk")

@@ -18,11 +18,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import attrs
 import numpy as np
 import pytest
 from tektii_clusters import WORKERS, import_required
-from tektii_testkit import require
+from tektii_testkit import ServedPlatform, require, run_desk, running_run
 
 ray = import_required("ray", "the ray extra is not installed (scripts/setup)")
 
@@ -159,13 +158,12 @@ def test_a_killed_raylet_fails_its_task_and_the_other_node_completes(ray_cluster
 # --- the ray execution backend ------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def market_data(tmp_path_factory) -> Path:
-    from tektii_engine.data.generate import write_generated
-    from tektii_engine.data.store import CandleStore
-
-    root = tmp_path_factory.mktemp("market-data")
-    write_generated(CandleStore(root), "C:BTCUSD", "2024-01-01T00:00:00Z", "2024-02-10T00:00:00Z")
-    return root
+def desk(ray_cluster, tmp_path_factory):
+    """The platform's end of the run contract (tektii_testkit.run_desk), bound to the host's
+    address on the cluster's bridge (which the fixture assigned; as its bind address it is one of
+    the platform's Host names), where the nodes reach it: their runs fetch candles and post
+    progress, logs and results there."""
+    yield from run_desk(tmp_path_factory, "2024-01-01T00:00:00Z", "2024-02-10T00:00:00Z", ray_cluster.host_ip)
 
 
 @pytest.fixture
@@ -179,17 +177,38 @@ def backends(ray_cluster, monkeypatch):
     return plugins.execution_backend("local"), ray_backend
 
 
-def run_spec(run_dir: Path, market_data: Path, scenario_id: str, days: int = 1, **changes):
+def run_spec(desk, days: int = 1):
+    """A RUNNING scenario on the desk's platform and the RunSpec of its run."""
     from tektii_testkit import SPEC_CONFIG
 
     from tektii_core.contracts import RunSpec
 
+    platform, key, strategy_id, version_id = desk
     end = (datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    config = {**SPEC_CONFIG, "endTime": end, "commissionBps": 0, "slippageBps": 0,
+    config = {**SPEC_CONFIG, "strategyVersionId": version_id, "endTime": end, "commissionBps": 0, "slippageBps": 0,
               "forexLeverage": 30, "riskFreeRate": 0, "startupTimeoutSeconds": 120, "eventTimeoutSeconds": 60,
               "ackPolicy": "wait", "environment": {}}
-    return RunSpec(scenario_id=scenario_id, config=config, run_dir=run_dir, market_data_dir=market_data,
-                   runtime="process", template="ma-crossover", **changes)
+    scenario_id, token = running_run(platform, key, strategy_id, config)
+    return RunSpec(scenario_id=scenario_id, config=config, platform_url=platform.url, run_token=token,
+                   runtime="process", template="ma-crossover")
+
+
+def posted_progress(desk, spec) -> dict | None:
+    """The progress the run's worker posted to the platform (the handle reports none)."""
+    platform, key, strategy_id, _ = desk
+    return platform.get(key, strategy_id, spec.scenario_id).get("progress")
+
+
+def wait_progress(desk, spec, handle, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while not handle.poll().finished and not (posted_progress(desk, spec) or {}).get("fraction"):
+        assert time.monotonic() < deadline, f"no progress posted within {timeout} s"
+        time.sleep(0.2)
+
+
+def files(desk, spec) -> Path:
+    """Where the platform keeps what the run's worker posted (its log and result)."""
+    return desk[0].data_dir / "runs" / spec.scenario_id
 
 
 def wait_end(handle, timeout: float = 120, until=lambda status: status.finished):
@@ -221,80 +240,86 @@ def test_the_ray_backend_needs_a_cluster_address(monkeypatch):
     assert available.reason == "RAY_ADDRESS is not set (the Ray cluster's address, e.g. ray://head:10001)"
 
 
-def test_ray_backend_runs_equal_the_local_backends(backends, market_data, tmp_path, ray_cluster):
+def test_ray_backend_runs_equal_the_local_backends(backends, desk, ray_cluster):
     local, remote = backends
-    specs = [run_spec(tmp_path / f"ray-{k}", market_data, f"scen_ray{k}", days=k) for k in (1, 2)]
+    days = (1, 2)
+    specs = [run_spec(desk, days=k) for k in days]
     handles = [remote.start(spec) for spec in specs]
     assert all(h.ident.startswith("ray:") for h in handles)
     statuses = [wait_end(h) for h in handles]
-    for status, spec in zip(statuses, specs, strict=True):
+    for status, spec, k in zip(statuses, specs, days, strict=True):
         assert status.state == "COMPLETE", status.reason
-        expected_dir = tmp_path / f"local-{spec.scenario_id}"
-        expected = wait_end(local.start(attrs.evolve(spec, run_dir=expected_dir)))
+        # the same config as a run of its own on the platform, through the local backend
+        twin = run_spec(desk, days=k)
+        assert twin.config == spec.config
+        expected = wait_end(local.start(twin))
         assert expected.state == "COMPLETE", expected.reason
-        ray_result = (spec.run_dir / "result.json").read_text()
-        assert ray_result == (expected_dir / "result.json").read_text()
+        ray_result = (files(desk, spec) / "result.json").read_text()
+        assert ray_result == (files(desk, twin) / "result.json").read_text()
         assert json.loads(ray_result)["trades"]
-        assert status.progress is not None and status.progress.fraction > 0
+        assert posted_progress(desk, spec)["fraction"] > 0
     assert {h.node for h in handles} <= {n.ip for n in ray_cluster.nodes.values()}
 
 
-def test_cancelling_a_ray_run_stops_its_worker_and_strategy(backends, market_data, tmp_path, ray_cluster):
+def test_cancelling_a_ray_run_stops_its_worker_and_strategy(backends, desk, ray_cluster):
     _, remote = backends
-    spec = run_spec(tmp_path / "run", market_data, "scen_raycancel", days=14)
+    spec = run_spec(desk, days=14)
     handle = remote.start(spec)
-    wait_end(handle, 90, until=lambda s: s.finished or (s.progress is not None and s.progress.fraction > 0))
+    wait_progress(desk, spec, handle)
     handle.cancel()
     cancelled_at = time.monotonic()
     status = wait_end(handle, 30)
     assert status.state == "CANCELLED", status.reason
     assert time.monotonic() - cancelled_at < 15  # the API waits 15 s for a cancel
-    # the worker stopped the strategy and wrote its CANCELLED result before the task ended
-    assert json.loads((spec.run_dir / "result.json").read_text())["state"] == "CANCELLED"
+    # the worker stopped the strategy and posted its CANCELLED result before the task ended
+    assert json.loads((files(desk, spec) / "result.json").read_text())["state"] == "CANCELLED"
     wait_until_no_run_processes(ray_cluster, list(ray_cluster.nodes), timeout=10)
 
 
-# A platform process: starts a run on the cluster through the backend, says so, then waits to be killed.
+# A platform process: starts a run (its RunSpec JSON on stdin) on the cluster through the backend,
+# says so, then waits to be killed (the run posts its progress to the desk's platform).
 PLATFORM_DRIVER = """
 import json, sys, time
-from pathlib import Path
-from tektii_core.contracts import RunSpec
+from tektii_core.models import run_spec_from_json
 from tektii_plugins.execution.ray import RayBackend
-args = json.loads(sys.argv[1])
 backend = RayBackend()
 available = backend.availability()
 assert available.ok, available.reason
-handle = backend.start(RunSpec(scenario_id="scen_rayorphan", config=args["config"], run_dir=Path(args["runDir"]),
-                               market_data_dir=Path(args["marketData"]), runtime="process", template="ma-crossover"))
-while handle.poll().progress is None:
-    time.sleep(0.1)
+handle = backend.start(run_spec_from_json(json.load(sys.stdin)))
 print(handle.ident, flush=True)
 time.sleep(600)
 """
 
 
-def test_a_killed_platform_leaves_no_run_on_the_cluster(ray_cluster, market_data, tmp_path):
+def test_a_killed_platform_leaves_no_run_on_the_cluster(ray_cluster, desk, tmp_path):
     """Why RayBackend.abandon() has nothing to do: Ray ends a vanished driver's tasks once its
     Ray Client reconnect grace is over (30 s by default; 3 s here), and the worker, seeing its
-    parent go, stops the strategy and writes CANCELLED."""
-    spec = run_spec(tmp_path / "run", market_data, "scen_rayorphan", days=40)  # ~50 s of run
-    args = {"config": dict(spec.config), "runDir": str(spec.run_dir), "marketData": str(market_data)}
+    parent go, stops the strategy and posts CANCELLED."""
+    from tektii_core.models import run_spec_to_json
+
+    spec = run_spec(desk, days=40)  # ~50 s of run
     env = {**ray_cluster.env, "RAY_ADDRESS": ray_cluster.client_address, "RAY_CLIENT_RECONNECT_GRACE_PERIOD": "3"}
     with open(tmp_path / "platform.log", "wb") as log:
-        platform = subprocess.Popen([sys.executable, "-c", PLATFORM_DRIVER, json.dumps(args)], stdout=subprocess.PIPE,
-                                    stderr=log, text=True, env=env)
+        platform = subprocess.Popen([sys.executable, "-c", PLATFORM_DRIVER], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=log, text=True, env=env)
     try:
+        platform.stdin.write(json.dumps(run_spec_to_json(spec)))
+        platform.stdin.close()
         assert platform.stdout.readline().startswith("ray:"), ((tmp_path / "platform.log").read_text()[-3000:]
                                                               + ray_cluster.logs("ray_client_server*"))
+        deadline = time.monotonic() + 90
+        while not (posted_progress(desk, spec) or {}).get("fraction"):
+            assert time.monotonic() < deadline and platform.poll() is None, (tmp_path / "platform.log").read_text()
+            time.sleep(0.2)
         assert any(run_process(pid) for name in ray_cluster.nodes for pid in ray_cluster.pids(name))
     finally:
         platform.kill()
         platform.wait(timeout=30)
     wait_until_no_run_processes(ray_cluster, list(ray_cluster.nodes), timeout=60)
-    assert json.loads((spec.run_dir / "result.json").read_text())["state"] == "CANCELLED"
+    assert json.loads((files(desk, spec) / "result.json").read_text())["state"] == "CANCELLED"
 
 
-def test_a_ray_run_whose_node_is_lost_fails_with_the_reason(backends, market_data, tmp_path, ray_cluster):
+def test_a_ray_run_whose_node_is_lost_fails_with_the_reason(backends, desk, ray_cluster):
     _, remote = backends
     names = {name: node for node, name in ray_cluster.node_names().items()}
 
@@ -305,25 +330,53 @@ def test_a_ray_run_whose_node_is_lost_fails_with_the_reason(backends, market_dat
     # keep the head's CPU busy, so that the run goes to a worker node (killing the head's
     # raylet would take the whole cluster along)
     blocker = hold.options(scheduling_strategy=NodeAffinitySchedulingStrategy(names["head"], soft=False)).remote(300)
-    spec = run_spec(tmp_path / "run", market_data, "scen_raylost", days=14)
+    spec = run_spec(desk, days=14)
     try:
         handle = remote.start(spec)
-        wait_end(handle, 90, until=lambda s: s.finished or (s.progress is not None and s.progress.fraction > 0))
+        wait_progress(desk, spec, handle)
         node = next(name for name in WORKERS if any(run_process(pid) for pid in ray_cluster.pids(name)))
         ray_cluster.kill_raylet(node)
         status = wait_end(handle, NODE_LOSS_DETECTED_S)
         assert (status.state, status.reason) == ("FAILED", "worker node lost")
-        assert status.progress is not None  # what it had reached is kept
-        # the worker stopped the strategy itself: its own end is CANCELLED (it got SIGTERM from
-        # the task's process going down, or saw that process gone: either happens)
+        assert posted_progress(desk, spec)["fraction"] > 0  # what it had reached is kept
+        # the worker stopped the strategy itself and posted its own end, CANCELLED (it got SIGTERM
+        # from the task's process going down, or saw that process gone: either happens)
         wait_until_no_run_processes(ray_cluster, [node])
-        assert json.loads((spec.run_dir / "result.json").read_text())["state"] == "CANCELLED"
+        assert json.loads((files(desk, spec) / "result.json").read_text())["state"] == "CANCELLED"
     finally:
         ray.cancel(blocker, force=True)
         for name in WORKERS:
             if not [pid for pid in ray_cluster.pids(name) if b"raylet/raylet" in cmdline(pid)]:
                 ray_cluster.restart_node(name)
         ray_cluster.wait_for_nodes(3)
+
+
+def test_a_scenario_created_through_the_api_runs_on_the_cluster(ray_cluster, tmp_path_factory):
+    """The whole hand-off: the platform's scheduler claims the scenario and gives the ray
+    backend a RunSpec whose URL is TEKTII_RUN_PLATFORM_URL (here the platform's own address on
+    the bridge, the one the nodes reach), and the run's worker on a node posts the result back."""
+    platform = ServedPlatform(tmp_path_factory.mktemp("platform") / "data", {
+        "TEKTII_EXECUTION_BACKEND": "ray", "RAY_ADDRESS": ray_cluster.client_address, "TEKTII_RUNTIME": "process",
+        "RAY_USAGE_STATS_ENABLED": "0"}, ray_cluster.host_ip)
+    platform.env["TEKTII_RUN_PLATFORM_URL"] = platform.url
+    platform.start()
+    try:
+        key = platform.new_user("owner", admin=True)
+        platform.generate(key, "C:BTCUSD", "2024-01-01T00:00:00Z", "2024-01-03T00:00:00Z")
+        strategy_id = platform.strategy(key, "on-the-cluster")
+        config = {**HOURLY, "strategyVersionId": platform.template_version(key, strategy_id),
+                  "subscriptions": [{"instrument": "C:BTCUSD", "events": ["candle_1m"]}],
+                  "endTime": "2024-01-02T00:00:00Z"}
+        scenario_id = platform.create(key, strategy_id, config)["scenarioId"]
+        scenario = platform.wait(key, strategy_id, scenario_id, timeout=180)
+        assert scenario["state"] == "COMPLETE", scenario
+        assert scenario["execution"]["backend"] == "ray"
+        assert scenario["execution"]["node"] in {n.ip for n in ray_cluster.nodes.values()}
+        result = json.loads((platform.data_dir / "runs" / scenario_id / "result.json").read_text())
+        assert result["state"] == "COMPLETE" and result["equityCurve"]
+    finally:
+        platform.stop()
+        platform.http.close()
 
 
 def cmdline(pid: int) -> bytes:
