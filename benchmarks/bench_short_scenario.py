@@ -6,7 +6,7 @@ timed too: the difference is one day's replay, so 1-day minus it is the fixed co
 A real platform (`tektii platform serve`) in a temporary data directory, with one day of
 generated 1m candles and the ma-crossover template as the version (its image is built once
 and kept by content hash); the CLI waits as a user's would. Runs alternate with the
-reference; medians are printed, with the worker's own phases from each run's worker.log
+reference; medians are printed, with the worker's own phases from the platform's log (each worker's last stderr line)
 (the rest of the wait is the CLI's start, the request, the hand-over to the spare worker
 and the result's way back).
 
@@ -90,7 +90,7 @@ def main() -> int:
                 ours.append(timed(scenario, env, one_day_ids))
                 refs.append(timed(reference, env))
                 longer.append(timed([*scenario[:-3], "--config", str(two_days), "--wait"], env))
-            phases = worker_phases(data_dir / "runs", one_day_ids)
+            phases = worker_phases(data_dir / daemon.LOG_FILE, one_day_ids)
         finally:
             daemon.stop(data_dir)
     ratio = statistics.median(o / r for o, r in zip(ours, refs, strict=True))
@@ -106,12 +106,14 @@ def main() -> int:
     return 0
 
 
-def worker_phases(runs_dir: Path, ids: list[str]) -> dict[str, list[float]]:
-    """The worker's own phases of these runs, from the line each ends its worker.log with."""
+def worker_phases(platform_log: Path, ids: list[str]) -> dict[str, list[float]]:
+    """The worker's own phases of these runs, from the line each ends with (its stderr is in
+    the platform's log, as `<run id> (pid N): tektii worker: prepare 0.08 s, ...`)."""
     phases: dict[str, list[float]] = {}
+    lines = platform_log.read_text(errors="replace").splitlines()
     for run_id in ids:
-        text = (runs_dir / run_id / "worker.log").read_text()
-        for name, seconds in re.findall(r"(\w+) ([0-9.]+) s", text.partition("tektii worker: ")[2]):
+        ends = [line for line in lines if line.find(f"{run_id} (pid ") >= 0 and "tektii worker: " in line]
+        for name, seconds in re.findall(r"(\w+) ([0-9.]+) s", ends[-1].partition("tektii worker: ")[2] if ends else ""):
             phases.setdefault(name, []).append(float(seconds))
     return phases
 
