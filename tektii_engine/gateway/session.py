@@ -447,8 +447,7 @@ async def _drive(session: Session, engine: Engine, limits: Any) -> None:
     # The SDK closes a stream when backtest_complete arrives, even with events still queued
     # behind its loop (their acks then fail, each after a 5 s timeout): announce the end once
     # every stream has caught up, within the per-event limit.
-    per_event = limits.ack_timeout_s if limits.ack_timeout_s is not None else engine.config.event_limit_s
-    deadline = time.monotonic() + per_event
+    deadline = time.monotonic() + _event_limit(limits, engine.config)
     while session.lagging() and time.monotonic() < deadline and not session.stopped:
         await asyncio.sleep(0.01)
     await session.drive(_ending(session))
@@ -490,10 +489,15 @@ async def _wait_exit(running: RunningStrategy, grace: float) -> None:
         await asyncio.sleep(0.01)  # the run's result waits for this: poll often (poll is cheap)
 
 
+def _event_limit(limits: Any, config: BacktestConfig) -> float:
+    """Seconds an event may stay unacknowledged: the run's limits override the config."""
+    return limits.ack_timeout_s if limits.ack_timeout_s is not None else config.event_limit_s
+
+
 async def _monitor(session, engine, running, limits, cancel, on_progress, started, log) -> None:
     config = engine.config
     startup = limits.connect_timeout_s if limits.connect_timeout_s is not None else config.startup_timeout_s
-    per_event = limits.ack_timeout_s if limits.ack_timeout_s is not None else config.event_limit_s
+    per_event = _event_limit(limits, config)
     keep_going = config.ack_policy == "continue"
     last_progress = last_ping = started
     last_events = 0
