@@ -11,7 +11,7 @@ from tektii_plugins.reports.chart_maths import downsample_minmax, nice_ticks, ti
 from tektii_plugins.reports.formatting import escape, fixed, fmt_time, plain
 from tektii_plugins.reports.scenario_results import Curve
 
-# Colours are part of the contract with tests/report (the Chromium test looks for the
+# Colours are part of the contract with tests/plugins/reports (the Chromium test looks for the
 # equity and drawdown line colours in the screenshot): keep them distinct from each other.
 EQUITY_COLOUR = "#1d4ed8"
 DRAWDOWN_COLOUR = "#dc2626"

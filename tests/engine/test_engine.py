@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from tektii_testkit import TableFeed, WalkFeed
 
 from tektii_core.contracts import TektiiError
 from tektii_engine.config import BacktestConfig
 from tektii_engine.run import run_in_process
-
-from .fixtures import TableFeed, WalkFeed
 
 T0 = 1_704_067_200  # 2024-01-01T00:00:00Z
 

@@ -13,14 +13,13 @@ import threading
 import time
 from urllib.parse import urlsplit
 
+from tektii_testkit import TableFeed, WalkFeed
 from websockets.sync.client import connect
 
 from tektii_engine.config import BacktestConfig
 from tektii_engine.gateway.session import StrategyLauncher
 from tektii_engine.run import RunLimits, run_backtest
 from tektii_plugins.runtimes.process import ProcessRuntime
-
-from .fixtures import TableFeed, WalkFeed
 
 T0 = 1_704_067_200
 FEED = TableFeed(

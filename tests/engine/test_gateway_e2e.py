@@ -9,13 +9,13 @@ import json
 from pathlib import Path
 
 import pytest
+from tektii_testkit import TableFeed, WalkFeed
 
 from tektii_engine.config import BacktestConfig
 from tektii_engine.gateway.session import StrategyLauncher
 from tektii_engine.run import RunLimits, run_backtest
 from tektii_plugins.runtimes.process import ProcessRuntime
 
-from .fixtures import TableFeed, WalkFeed
 from .test_process_runtime import running
 
 STRATEGIES = Path(__file__).parent / "strategies"
@@ -243,7 +243,7 @@ def test_probes_and_two_streams_through_the_docker_sandbox(docker_client, tmp_pa
 
     context = tmp_path / "image"
     context.mkdir()
-    shared = Path(__file__).parents[1] / "cli" / "strategies" / "slow_and_shared.py"
+    shared = Path(__file__).parents[1] / "plugins" / "commands" / "strategies" / "slow_and_shared.py"
     (context / "strategy.py").write_text(shared.read_text())
     (context / "Dockerfile").write_text('FROM python:3.11-slim\nRUN pip install "tektii>=1.9,<2"\n'
                                         'COPY strategy.py /app/\nCMD ["python", "/app/strategy.py"]\n')

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tektii_testkit import TableFeed
 
 from tektii_core.market_model import DEFAULT_SPREAD_BPS, MAINTENANCE_MARGIN
 from tektii_core.scenario_config import validate_config
@@ -19,7 +20,6 @@ from tektii_engine.data.importer import import_file
 from tektii_engine.data.store import CandleStore
 from tektii_engine.run import RunLimits, local_run, run_in_process
 
-from .fixtures import TableFeed
 from .test_real_data import backtesting_sma_cross, shipped
 
 STRATEGIES = Path(__file__).parent / "strategies"

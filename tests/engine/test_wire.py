@@ -8,13 +8,12 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from tektii_testkit import WalkFeed
 
 from tektii_engine.config import BacktestConfig, rfc3339
 from tektii_engine.engine import Engine
 from tektii_engine.gateway import wire
 from tektii_engine.gateway.session import Session
-
-from .fixtures import WalkFeed
 
 PRICES = [42000.12, 42010.5, 1.0, 0.0, -0.0, 1e-05, 1.1e-07, 1e16, 2.5e22, 0.1 + 0.2, 123456789.0, 1.23456789012345]
 

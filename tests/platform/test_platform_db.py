@@ -21,7 +21,7 @@ from tektii_platform.migrations import LEGACY_MOVED, script
 from tektii_platform.store import strategies, tables
 
 ROOT = Path(__file__).resolve().parents[2]
-LEGACY = ROOT / "tests" / "data" / "legacy_db"  # made by main's hand-written runner (make.py there)
+LEGACY = Path(__file__).parent / "legacy_db"  # made by main's hand-written runner (make.py there)
 HEAD = script().get_current_head()
 
 

@@ -1,5 +1,5 @@
-"""Attacks on a real platform on loopback (issue 9, "Trust boundaries"): helpers shared by the
-tests in this folder. Each test reproduces the attack and shows that it fails."""
+"""For the attacks on a real platform on loopback (tests/workflows/security, issue 9 "Trust
+boundaries"): an attacker's listener, a CLI as some user, raw API calls, a tiny image upload."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
-from tektii_testkit import CLI, Platform, base_env
+
+from .cli import CLI, base_env
+from .platforms import Platform
 
 TINY_DOCKERFILE = "FROM python:3.11-slim\nCOPY main.py /app/main.py\nCMD [\"python\", \"/app/main.py\"]\n"
 

@@ -1,4 +1,4 @@
-"""Generated candle feeds for engine tests: the same shape as the market-data store's chunks."""
+"""Generated candle feeds for engine tests (CandleFeeds): the same shape as the market-data store's chunks."""
 
 from __future__ import annotations
 

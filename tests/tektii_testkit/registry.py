@@ -16,15 +16,11 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import attrs
-from tektii_testkit import require as require_component
 
 from tektii_platform.registry.process import LocalRegistry
 from tektii_platform.registry.tokens import TokenIssuer, token_endpoint
 
-
-def require(reason: str) -> None:
-    """Skip with `reason`, or fail when the environment demands the real components."""
-    require_component(False, reason)
+from .components import require
 
 
 @attrs.define
@@ -105,7 +101,7 @@ class RegistryEnv:
 
 def start_registry_env(data_dir: Path) -> RegistryEnv:
     if shutil.which("docker-registry") is None:
-        require("docker-registry is not installed (run scripts/provision)")
+        require(False, "docker-registry is not installed (run scripts/provision)")
     issuer = TokenIssuer(data_dir / "keys")
     tokens = TokenServer(issuer)
     tokens.start()

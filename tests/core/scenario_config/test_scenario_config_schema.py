@@ -14,7 +14,7 @@ from tektii_core.scenario_config import config_json_schema, validate_config
 
 jsonschema = pytest.importorskip("jsonschema")
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+DOCS = Path(__file__).resolve().parents[3] / "docs"
 
 # Rules that relate two values or need calendar arithmetic: JSON Schema cannot state them
 # (draft 2020-12 has no cross-field comparison; "format" is only an annotation by default).

@@ -5,16 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tektii_testkit import (  # noqa: F401  (re-exported for test modules written before the helpers moved)
-    assert_rows_close,
-    bucket_of,
-    candles,
-    minute_bars,
-    reference_aggregate,
-    shipped_file,
-    ts,
-    write_text,
-)
 
 from tektii_engine.data.store import CandleStore
 

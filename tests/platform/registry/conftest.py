@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from registry_support import RegistryEnv, start_registry_env
+from tektii_testkit import RegistryEnv, start_registry_env
 
 
 @pytest.fixture(scope="module")

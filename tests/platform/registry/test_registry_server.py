@@ -206,9 +206,9 @@ def test_a_registry_that_exits_at_start_is_reported(tmp_path, registry_env):
 @pytest.fixture(autouse=True)
 def _registry_binary_present():
     if not any(Path(p, "docker-registry").exists() for p in os.environ.get("PATH", "").split(os.pathsep)):
-        from registry_support import require
+        from tektii_testkit import require
 
-        require("docker-registry is not installed (run scripts/provision)")
+        require(False, "docker-registry is not installed (run scripts/provision)")
 
 
 def test_a_registry_left_running_by_a_killed_platform_is_replaced(tmp_path, registry_env):

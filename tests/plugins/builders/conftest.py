@@ -8,20 +8,15 @@ A test that needs an engine skips when it is missing, or fails when TEKTII_REQUI
 from __future__ import annotations
 
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "registry"))
-
-from registry_support import RegistryEnv, require, start_registry_env  # noqa: E402
-from tektii_testkit import BASE_IMAGE
+from tektii_testkit import BASE_IMAGE, Log, RegistryEnv, require, start_registry_env
 
 # The spec's example Dockerfile, verbatim (examples/ keeps the one copy).
-EXAMPLE_DOCKERFILE = (Path(__file__).parents[2] / "examples" / "momentum-strategy" / "Dockerfile").read_text()
+EXAMPLE_DOCKERFILE = (Path(__file__).parents[3] / "examples" / "momentum-strategy" / "Dockerfile").read_text()
 
 
 @pytest.fixture(scope="session")
@@ -62,14 +57,6 @@ def unique() -> str:
     return uuid.uuid4().hex[:10]
 
 
-class Log(list):
-    """Collects log lines; callable, so it can be passed as a builder's `log`."""
-
-    def __call__(self, line: str) -> None:
-        assert "\n" not in line, "log lines come one at a time"
-        self.append(line)
-
-
 @pytest.fixture
 def log() -> Log:
     return Log()
@@ -83,11 +70,11 @@ def docker_ready() -> None:
         client = docker.from_env(timeout=30)
         client.ping()
     except Exception as err:  # noqa: BLE001 - any failure means "no docker here"
-        require(f"Docker is not available: {err}")
+        require(False, f"Docker is not available: {err}")
     try:
         client.images.get(BASE_IMAGE)
     except docker.errors.ImageNotFound:
-        require(f"{BASE_IMAGE} is not provisioned in Docker (run scripts/provision)")
+        require(False, f"{BASE_IMAGE} is not provisioned in Docker (run scripts/provision)")
     finally:
         client.close()
 

@@ -7,8 +7,7 @@ import shutil
 import subprocess
 
 import pytest
-from registry_support import require
-from tektii_testkit import BASE_IMAGE, containers_tool_ready
+from tektii_testkit import BASE_IMAGE, containers_tool_ready, require
 
 from tektii_core.contracts import PushCredentials, TektiiError
 from tektii_plugins.builders import podman as podman_module
@@ -120,7 +119,7 @@ def vfs_store(monkeypatch):
     `TEKTII_BUILDAH_STORAGE_DRIVER=vfs scripts/provision` leaves it."""
     for tool in ("podman", "buildah", "skopeo", "docker"):
         if shutil.which(tool) is None:
-            require(f"{tool} is not installed (run scripts/provision)")
+            require(False, f"{tool} is not installed (run scripts/provision)")
     monkeypatch.setenv(podman_module.STORAGE_DRIVER_ENV, "vfs")
     monkeypatch.setenv(podman_module.ISOLATION_ENV, "chroot")
     flags = podman_module.global_flags()
@@ -135,7 +134,7 @@ def vfs_store(monkeypatch):
             timeout=300,
         )
         if copied.returncode != 0:
-            require(f"cannot put {BASE_IMAGE} into the vfs store: {copied.stderr.strip()}")
+            require(False, f"cannot put {BASE_IMAGE} into the vfs store: {copied.stderr.strip()}")
     return flags
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "tektii_engine" / "templates" / "ma-crossover"
 CONFIG = {
     "subscriptions": [{"instrument": "C:BTCUSD", "events": ["candle_1h", "order_update", "trade_update"]}],

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from tektii_testkit import require
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SPEC_DOCKERFILE = (ROOT / "examples" / "momentum-strategy" / "Dockerfile").read_text()  # the spec's, verbatim
 SPEC_LINES = ["Validating inputs...", "Creating version in API...", "Verifying image platform..."]
 

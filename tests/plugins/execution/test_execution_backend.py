@@ -12,54 +12,17 @@ from pathlib import Path
 import attrs
 import pluggy
 import pytest
-from tektii_testkit import SPEC_CONFIG, ServedPlatform, run_desk, running_run
+from tektii_testkit import ServedPlatform, run_desk, wait_end
 
 from tektii_core import hookimpl
-from tektii_core.contracts import Availability, ExecutionBackend, RunHandle, RunSpec, RunStatus
+from tektii_core.contracts import Availability, ExecutionBackend
 from tektii_core.plugins import Plugins
 
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory):
-    """The other end of the runs' contract (tektii_testkit.run_desk)."""
+    """The other end of the runs' contract (tektii_testkit.RunDesk)."""
     yield from run_desk(tmp_path_factory, "2024-01-01T00:00:00Z", "2024-04-01T00:00:00Z")
-
-
-def spec(desk, **changes) -> RunSpec:
-    """A RUNNING scenario on the desk's platform and the RunSpec of its run."""
-    platform, key, strategy_id, version_id = desk
-    config = {**SPEC_CONFIG, "strategyVersionId": version_id, "endTime": "2024-01-02T00:00:00Z", "commissionBps": 0,
-              "slippageBps": 0, "forexLeverage": 30, "riskFreeRate": 0, "startupTimeoutSeconds": 120,
-              "eventTimeoutSeconds": 60, "ackPolicy": "wait", "environment": {}, **changes.pop("config", {})}
-    scenario_id, token = running_run(platform, key, strategy_id, config)
-    fields = {"scenario_id": scenario_id, "config": config, "platform_url": platform.url, "run_token": token,
-              "runtime": "process", "template": "ma-crossover", **changes}
-    return RunSpec(**fields)
-
-
-def files(desk, run: RunSpec) -> Path:
-    return desk[0].data_dir / "runs" / run.scenario_id
-
-
-def progress(desk, run: RunSpec):
-    """The progress the run's worker posted to the platform (None before the first)."""
-    platform, key, strategy_id, _ = desk
-    return platform.get(key, strategy_id, run.scenario_id).get("progress")
-
-
-def wait_progress(desk, run: RunSpec, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while progress(desk, run) is None:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-
-
-def wait_end(handle: RunHandle, timeout: float = 120) -> RunStatus:
-    deadline = time.monotonic() + timeout
-    while not (status := handle.poll()).finished:
-        assert time.monotonic() < deadline, "the run did not end"
-        time.sleep(0.1)
-    return status
 
 
 def test_the_local_backend_is_registered_through_the_hook():
@@ -98,42 +61,42 @@ def test_a_third_party_backend_registers_through_the_same_hook():
 
 def test_local_backend_runs_a_template_to_completion(desk):
     backend = Plugins().execution_backend("local")
-    run = spec(desk)
+    run = desk.spec()
     handle = backend.start(run)
     assert handle.ident.startswith("pid:")
     status = wait_end(handle)
     assert status.state == "COMPLETE", status
-    result = json.loads((files(desk, run) / "result.json").read_text())
+    result = json.loads((desk.files(run) / "result.json").read_text())
     assert result["state"] == "COMPLETE" and result["metrics"]["totalTrades"] == len(result["trades"])
     assert result["counters"]["candles"] == 1440 and "log" not in result
-    log = (files(desk, run) / "strategy.log").read_text().splitlines()
+    log = (desk.files(run) / "strategy.log").read_text().splitlines()
     assert log[0].startswith("INFO starting")
     # The spec (token, pull credentials) went over stdin: no file holds it.
-    assert {p.name for p in files(desk, run).iterdir()} == {"strategy.log", "result.json"}
-    assert 0 < progress(desk, run)["fraction"] <= 1
+    assert {p.name for p in desk.files(run).iterdir()} == {"strategy.log", "result.json"}
+    assert 0 < desk.progress(run)["fraction"] <= 1
     assert handle.poll() == status  # stable once ended
 
 
 def test_the_next_run_goes_to_the_spare_worker(desk):
     backend = Plugins().execution_backend("local")
-    assert wait_end(backend.start(spec(desk))).state == "COMPLETE"
-    run = spec(desk)
+    assert wait_end(backend.start(desk.spec())).state == "COMPLETE"
+    run = desk.spec()
     handle = backend.start(run)
     status = wait_end(handle)
     assert status.state == "COMPLETE", status
     # A spare worker was started before its run existed: it learnt the run from stdin.
     pid = int(handle.ident.split(":")[1])
     assert handle.ident != f"pid:{pid}:?"
-    result = json.loads((files(desk, run) / "result.json").read_text())
+    result = json.loads((desk.files(run) / "result.json").read_text())
     assert result["state"] == "COMPLETE" and result["counters"]["candles"] == 1440
-    assert (files(desk, run) / "strategy.log").read_text().startswith("INFO starting")
+    assert (desk.files(run) / "strategy.log").read_text().startswith("INFO starting")
 
 
 def test_a_run_that_cannot_start_its_strategy_fails_with_the_reason(desk):
     backend = Plugins().execution_backend("local")
-    status = wait_end(backend.start(spec(desk, runtime="nonexistent")))
+    status = wait_end(backend.start(desk.spec(runtime="nonexistent")))
     assert status.state == "FAILED" and "Unknown runtime 'nonexistent'" in status.reason
-    image_run = spec(desk, template=None, image="127.0.0.1:1/x@sha256:" + "0" * 64)
+    image_run = desk.spec(template=None, image="127.0.0.1:1/x@sha256:" + "0" * 64)
     status = wait_end(backend.start(image_run))
     assert status.state == "FAILED" and "template versions only" in status.reason
 
@@ -152,7 +115,7 @@ def _strategy_pids(scenario_id: str) -> list[int]:
 
 def test_a_run_with_a_wrong_token_fails_with_the_platforms_answer(desk):
     backend = Plugins().execution_backend("local")
-    run = spec(desk)
+    run = desk.spec()
     status = wait_end(backend.start(attrs.evolve(run, run_token="tkr_" + "a" * 52)))
     assert status.state == "FAILED" and "Could not send the run's result" not in status.reason
     assert "Invalid run token" in status.reason, status
@@ -160,9 +123,9 @@ def test_a_run_with_a_wrong_token_fails_with_the_platforms_answer(desk):
 
 def test_a_crashed_worker_fails_the_run_and_takes_its_strategy_with_it(desk):
     backend = Plugins().execution_backend("local")
-    run = spec(desk, config={"endTime": "2024-04-01T00:00:00Z"})
+    run = desk.spec(config={"endTime": "2024-04-01T00:00:00Z"})
     handle = backend.start(run)
-    wait_progress(desk, run)
+    desk.wait_progress(run)
     strategies = _strategy_pids(run.scenario_id)
     assert len(strategies) == 1, strategies  # isolated (as root here): an unprivileged process
     os.kill(int(handle.ident.split(":")[1]), signal.SIGKILL)
@@ -172,19 +135,19 @@ def test_a_crashed_worker_fails_the_run_and_takes_its_strategy_with_it(desk):
     while Path(f"/proc/{strategies[0]}").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not Path(f"/proc/{strategies[0]}").exists(), "the strategy outlived its killed worker"
-    backend.abandon(run.scenario_id, files(desk, run), handle.ident)  # nothing left: a no-op
+    backend.abandon(run.scenario_id, desk.files(run), handle.ident)  # nothing left: a no-op
 
 
 def test_cancel_through_the_handle(desk):
     backend = Plugins().execution_backend("local")
-    run = spec(desk, config={"endTime": "2024-04-01T00:00:00Z"})
+    run = desk.spec(config={"endTime": "2024-04-01T00:00:00Z"})
     handle = backend.start(run)
-    wait_progress(desk, run)
+    desk.wait_progress(run)
     handle.cancel()
     handle.cancel()  # idempotent
     status = wait_end(handle, timeout=20)
     assert status.state == "CANCELLED"
-    assert json.loads((files(desk, run) / "result.json").read_text())["state"] == "CANCELLED"
+    assert json.loads((desk.files(run) / "result.json").read_text())["state"] == "CANCELLED"
 
 
 def test_an_unknown_backend_stops_the_platform_at_start(tmp_path):

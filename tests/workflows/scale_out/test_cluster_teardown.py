@@ -46,7 +46,7 @@ def test_close_removes_the_network_and_the_processes():
 
 def test_a_killed_test_process_is_reaped_by_the_next_cluster():
     RayCluster()  # what the fixture needs (root, ip, iptables, ray): skipped or failed without it
-    owner = subprocess.Popen([sys.executable, "-c", HALF_MADE, str(Path(__file__).parent.parent)],
+    owner = subprocess.Popen([sys.executable, "-c", HALF_MADE, str(Path(__file__).parents[2])],
                              stdout=subprocess.PIPE, text=True)
     try:
         made = json.loads(owner.stdout.readline())

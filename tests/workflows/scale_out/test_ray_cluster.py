@@ -15,13 +15,12 @@ import json
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 from tektii_clusters import WORKERS, import_required
-from tektii_testkit import ServedPlatform, require, run_desk, running_run
+from tektii_testkit import ServedPlatform, require, run_desk, wait_end
 
 ray = import_required("ray", "the ray extra is not installed (scripts/setup)")
 
@@ -159,7 +158,7 @@ def test_a_killed_raylet_fails_its_task_and_the_other_node_completes(ray_cluster
 
 @pytest.fixture(scope="module")
 def desk(ray_cluster, tmp_path_factory):
-    """The platform's end of the run contract (tektii_testkit.run_desk), bound to the host's
+    """The platform's end of the run contract (tektii_testkit.RunDesk), bound to the host's
     address on the cluster's bridge (which the fixture assigned; as its bind address it is one of
     the platform's Host names), where the nodes reach it: their runs fetch candles and post
     progress, logs and results there."""
@@ -175,48 +174,6 @@ def backends(ray_cluster, monkeypatch):
     ray_backend = plugins.execution_backend("ray")
     assert ray_backend.availability().ok
     return plugins.execution_backend("local"), ray_backend
-
-
-def run_spec(desk, days: int = 1):
-    """A RUNNING scenario on the desk's platform and the RunSpec of its run."""
-    from tektii_testkit import SPEC_CONFIG
-
-    from tektii_core.contracts import RunSpec
-
-    platform, key, strategy_id, version_id = desk
-    end = (datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    config = {**SPEC_CONFIG, "strategyVersionId": version_id, "endTime": end, "commissionBps": 0, "slippageBps": 0,
-              "forexLeverage": 30, "riskFreeRate": 0, "startupTimeoutSeconds": 120, "eventTimeoutSeconds": 60,
-              "ackPolicy": "wait", "environment": {}}
-    scenario_id, token = running_run(platform, key, strategy_id, config)
-    return RunSpec(scenario_id=scenario_id, config=config, platform_url=platform.url, run_token=token,
-                   runtime="process", template="ma-crossover")
-
-
-def posted_progress(desk, spec) -> dict | None:
-    """The progress the run's worker posted to the platform (the handle reports none)."""
-    platform, key, strategy_id, _ = desk
-    return platform.get(key, strategy_id, spec.scenario_id).get("progress")
-
-
-def wait_progress(desk, spec, handle, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while not handle.poll().finished and not (posted_progress(desk, spec) or {}).get("fraction"):
-        assert time.monotonic() < deadline, f"no progress posted within {timeout} s"
-        time.sleep(0.2)
-
-
-def files(desk, spec) -> Path:
-    """Where the platform keeps what the run's worker posted (its log and result)."""
-    return desk[0].data_dir / "runs" / spec.scenario_id
-
-
-def wait_end(handle, timeout: float = 120, until=lambda status: status.finished):
-    deadline = time.monotonic() + timeout
-    while not until(status := handle.poll()):
-        assert time.monotonic() < deadline, f"still {status.state} after {timeout} s"
-        time.sleep(0.1)
-    return status
 
 
 def test_the_ray_backend_asks_for_the_limits_and_docker_for_images():
@@ -243,36 +200,36 @@ def test_the_ray_backend_needs_a_cluster_address(monkeypatch):
 def test_ray_backend_runs_equal_the_local_backends(backends, desk, ray_cluster):
     local, remote = backends
     days = (1, 2)
-    specs = [run_spec(desk, days=k) for k in days]
+    specs = [desk.spec(days=k) for k in days]
     handles = [remote.start(spec) for spec in specs]
     assert all(h.ident.startswith("ray:") for h in handles)
     statuses = [wait_end(h) for h in handles]
     for status, spec, k in zip(statuses, specs, days, strict=True):
         assert status.state == "COMPLETE", status.reason
         # the same config as a run of its own on the platform, through the local backend
-        twin = run_spec(desk, days=k)
+        twin = desk.spec(days=k)
         assert twin.config == spec.config
         expected = wait_end(local.start(twin))
         assert expected.state == "COMPLETE", expected.reason
-        ray_result = (files(desk, spec) / "result.json").read_text()
-        assert ray_result == (files(desk, twin) / "result.json").read_text()
+        ray_result = (desk.files(spec) / "result.json").read_text()
+        assert ray_result == (desk.files(twin) / "result.json").read_text()
         assert json.loads(ray_result)["trades"]
-        assert posted_progress(desk, spec)["fraction"] > 0
+        assert desk.progress(spec)["fraction"] > 0
     assert {h.node for h in handles} <= {n.ip for n in ray_cluster.nodes.values()}
 
 
 def test_cancelling_a_ray_run_stops_its_worker_and_strategy(backends, desk, ray_cluster):
     _, remote = backends
-    spec = run_spec(desk, days=14)
+    spec = desk.spec(days=14)
     handle = remote.start(spec)
-    wait_progress(desk, spec, handle)
+    desk.wait_progress(spec, handle)
     handle.cancel()
     cancelled_at = time.monotonic()
     status = wait_end(handle, 30)
     assert status.state == "CANCELLED", status.reason
     assert time.monotonic() - cancelled_at < 15  # the API waits 15 s for a cancel
     # the worker stopped the strategy and posted its CANCELLED result before the task ended
-    assert json.loads((files(desk, spec) / "result.json").read_text())["state"] == "CANCELLED"
+    assert json.loads((desk.files(spec) / "result.json").read_text())["state"] == "CANCELLED"
     wait_until_no_run_processes(ray_cluster, list(ray_cluster.nodes), timeout=10)
 
 
@@ -297,7 +254,7 @@ def test_a_killed_platform_leaves_no_run_on_the_cluster(ray_cluster, desk, tmp_p
     parent go, stops the strategy and posts CANCELLED."""
     from tektii_core.models import run_spec_to_json
 
-    spec = run_spec(desk, days=40)  # ~50 s of run
+    spec = desk.spec(days=40)  # ~50 s of run
     env = {**ray_cluster.env, "RAY_ADDRESS": ray_cluster.client_address, "RAY_CLIENT_RECONNECT_GRACE_PERIOD": "3"}
     with open(tmp_path / "platform.log", "wb") as log:
         platform = subprocess.Popen([sys.executable, "-c", PLATFORM_DRIVER], stdin=subprocess.PIPE,
@@ -308,7 +265,7 @@ def test_a_killed_platform_leaves_no_run_on_the_cluster(ray_cluster, desk, tmp_p
         assert platform.stdout.readline().startswith("ray:"), ((tmp_path / "platform.log").read_text()[-3000:]
                                                               + ray_cluster.logs("ray_client_server*"))
         deadline = time.monotonic() + 90
-        while not (posted_progress(desk, spec) or {}).get("fraction"):
+        while not (desk.progress(spec) or {}).get("fraction"):
             assert time.monotonic() < deadline and platform.poll() is None, (tmp_path / "platform.log").read_text()
             time.sleep(0.2)
         assert any(run_process(pid) for name in ray_cluster.nodes for pid in ray_cluster.pids(name))
@@ -316,7 +273,7 @@ def test_a_killed_platform_leaves_no_run_on_the_cluster(ray_cluster, desk, tmp_p
         platform.kill()
         platform.wait(timeout=30)
     wait_until_no_run_processes(ray_cluster, list(ray_cluster.nodes), timeout=60)
-    assert json.loads((files(desk, spec) / "result.json").read_text())["state"] == "CANCELLED"
+    assert json.loads((desk.files(spec) / "result.json").read_text())["state"] == "CANCELLED"
 
 
 def test_a_ray_run_whose_node_is_lost_fails_with_the_reason(backends, desk, ray_cluster):
@@ -330,19 +287,19 @@ def test_a_ray_run_whose_node_is_lost_fails_with_the_reason(backends, desk, ray_
     # keep the head's CPU busy, so that the run goes to a worker node (killing the head's
     # raylet would take the whole cluster along)
     blocker = hold.options(scheduling_strategy=NodeAffinitySchedulingStrategy(names["head"], soft=False)).remote(300)
-    spec = run_spec(desk, days=14)
+    spec = desk.spec(days=14)
     try:
         handle = remote.start(spec)
-        wait_progress(desk, spec, handle)
+        desk.wait_progress(spec, handle)
         node = next(name for name in WORKERS if any(run_process(pid) for pid in ray_cluster.pids(name)))
         ray_cluster.kill_raylet(node)
         status = wait_end(handle, NODE_LOSS_DETECTED_S)
         assert (status.state, status.reason) == ("FAILED", "worker node lost")
-        assert posted_progress(desk, spec)["fraction"] > 0  # what it had reached is kept
+        assert desk.progress(spec)["fraction"] > 0  # what it had reached is kept
         # the worker stopped the strategy itself and posted its own end, CANCELLED (it got SIGTERM
         # from the task's process going down, or saw that process gone: either happens)
         wait_until_no_run_processes(ray_cluster, [node])
-        assert json.loads((files(desk, spec) / "result.json").read_text())["state"] == "CANCELLED"
+        assert json.loads((desk.files(spec) / "result.json").read_text())["state"] == "CANCELLED"
     finally:
         ray.cancel(blocker, force=True)
         for name in WORKERS:

@@ -38,20 +38,9 @@ def scen_path(strategy_id: str, scenario_id: str = "") -> str:
 
 
 def worker_pid(platform, scenario_id: str) -> int:
-    row = platform_db_row(platform, scenario_id)
+    row = platform.scenario_row(scenario_id)
     assert row["handle"].startswith("pid:"), row
     return int(row["handle"].split(":")[1])  # "pid:PID:START"
-
-
-def platform_db_row(platform, scenario_id: str):
-    import sqlite3
-
-    conn = sqlite3.connect(platform.data_dir / "tektii.db")
-    conn.row_factory = sqlite3.Row
-    try:
-        return conn.execute("SELECT * FROM scenarios WHERE id = ?", (scenario_id,)).fetchone()
-    finally:
-        conn.close()
 
 
 def test_spec_example_runs_end_to_end_with_a_template(platform, owner):

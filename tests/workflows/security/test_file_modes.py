@@ -10,13 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
-from tektii_testkit import Platform
+from tektii_testkit import Platform, call, cli_for, new_strategy, registry_realm, upload_tiny_image
 
 from tektii_core.contracts import StrategyLaunch
 from tektii_engine.data.generate import generate
 from tektii_engine.run import run_backtest
 from tektii_plugins.runtimes.process import ProcessRuntime
-from tests.security.conftest import call, cli_for, new_strategy, registry_realm, upload_tiny_image
 
 SYMBOL = "C:BTCUSD"
 

@@ -6,9 +6,17 @@ from __future__ import annotations
 
 import pytest
 import requests
-from tektii_testkit import Platform, assert_error, free_port
-
-from tests.security.conftest import Listener, call, cli_for, new_strategy, registry_realm, upload_tiny_image
+from tektii_testkit import (
+    Listener,
+    Platform,
+    assert_error,
+    call,
+    cli_for,
+    free_port,
+    new_strategy,
+    registry_realm,
+    upload_tiny_image,
+)
 
 PUBLIC_NAME = "tektii.team.example"
 

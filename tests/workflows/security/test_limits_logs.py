@@ -6,12 +6,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from tektii_testkit import WalkFeed
+
 from tektii_engine.config import BacktestConfig
 from tektii_engine.gateway.session import StrategyLauncher
 from tektii_engine.run import RunLimits, run_backtest
 from tektii_engine.runlog import MAX_LINE_BYTES, RunLog
 from tektii_plugins.runtimes.process import ProcessRuntime
-from tests.engine.fixtures import WalkFeed
 
 T0 = 1_704_067_200
 FLOOD_LINES = 200_000  # 2.5 MB of short lines

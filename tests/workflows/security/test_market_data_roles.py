@@ -9,10 +9,9 @@ import json
 import sqlite3
 
 import pytest
-from tektii_testkit import CLI, Platform, assert_error, base_env
+from tektii_testkit import CLI, Platform, assert_error, base_env, call, cli_for, new_strategy
 
 from tektii_platform.db import Database
-from tests.security.conftest import call, cli_for, new_strategy
 
 SYMBOL = "C:BTCUSD"
 WINDOW = {"start": "2024-01-01T00:00:00Z", "end": "2024-01-02T00:00:00Z", "seed": 1}

@@ -16,10 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
-from tektii_testkit import Platform, require
+from tektii_testkit import Platform, call, cli_for, new_strategy, require
 
 from tektii_engine.templates import template_dir
-from tests.security.conftest import call, cli_for, new_strategy
 
 SYMBOL = "C:BTCUSD"
 START = "2024-01-01T00:00:00Z"

@@ -14,11 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tektii_testkit import CLI, base_env
-
-from tests.data.conftest import shipped_file
-from tests.scenarios.conftest import FINISHED, alive, children, served
-from tests.scenarios.test_scenario_runs import platform_db_row
+from tektii_testkit import CLI, FINISHED, alive, base_env, children, served, shipped_file
 
 START, HOLDOUT, END = "2017-02-01T00:00:00Z", "2017-02-10T00:00:00Z", "2017-02-15T00:00:00Z"
 GRID = ["--param", "FAST_PERIOD=5,10", "--param", "SLOW_PERIOD=20:40:10", "--constraint", "FAST_PERIOD < SLOW_PERIOD"]
@@ -156,7 +152,7 @@ def test_cancel_mid_sweep_stops_pending_and_running_trials(tk, platform, owner, 
     running = [t["scenarioId"] for t in created["trials"] if t["state"] == "RUNNING"]
     workers = {}
     for scenario_id in running:
-        while (handle := platform_db_row(platform, scenario_id)["handle"]) is None:  # set just after the start
+        while (handle := platform.scenario_row(scenario_id)["handle"]) is None:  # set just after the start
             time.sleep(0.05)
         workers[scenario_id] = int(handle.split(":")[1])  # "pid:PID:START"
     processes = set(workers.values()).union(*(children(pid) for pid in workers.values()))
