@@ -1,5 +1,6 @@
 """Fixtures shared by the whole suite: the real `tektii` entry point and a real platform server
-(as its own process, and in-process as `api`)."""
+(as its own process, and in-process as `api`), on SQLite or, with TEKTII_TEST_DATABASE=postgres,
+on PostgreSQL (docs/testing.md, "Both databases")."""
 
 from __future__ import annotations
 
@@ -11,6 +12,40 @@ from pathlib import Path
 
 import pytest
 from tektii_testkit import CLI, Api, Platform, base_env, docker_client_or_skip, docker_running, require
+from tektii_testkit.databases import (
+    DATABASE_URL_ENV,
+    database_kind,
+    drop_platform_database,
+    new_platform_database,
+    platform_databases_on,
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "own_database(reason): the test picks its databases itself (old SQLite files, "
+                                       "or both kinds through postgres_url): the TEKTII_TEST_DATABASE=postgres pass "
+                                       "leaves it out")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if database_kind() != "postgres":
+        return
+    dropped = [item for item in items if item.get_closest_marker("own_database")]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if not item.get_closest_marker("own_database")]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def platform_databases(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The kind of database of the platforms tests start: "sqlite", or "postgres" (a fresh
+    database each on the session's `postgres_server`) under TEKTII_TEST_DATABASE=postgres."""
+    kind = database_kind()
+    if kind == "sqlite":
+        yield kind
+        return
+    with platform_databases_on(request.getfixturevalue("postgres_server")):
+        yield kind
 
 
 @pytest.fixture
@@ -25,7 +60,7 @@ def platform_server(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("platform")
     server = Platform(root / "data")
     yield server
-    server.stop()
+    server.close()
 
 
 @pytest.fixture
@@ -67,10 +102,14 @@ def docker_client():
 
 
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
-    """A real platform server (waitress on 127.0.0.1) in this process, in a temporary data directory."""
+def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    """A real platform server (waitress on 127.0.0.1) in this process, in a temporary data
+    directory (and its own PostgreSQL database under TEKTII_TEST_DATABASE=postgres)."""
     from tektii_platform.server import RunningServer
 
+    url = new_platform_database()
+    if url:
+        monkeypatch.setenv(DATABASE_URL_ENV, url)
     data_dir = tmp_path / "data"
     server = RunningServer(data_dir, "127.0.0.1", 0)
     thread = server.start_thread()
@@ -81,9 +120,8 @@ def api(tmp_path: Path) -> Iterator[Api]:
         client.http.close()
         server.stop()
         thread.join(timeout=30)
+        drop_platform_database(url)
         assert not thread.is_alive(), "server did not shut down"
-
-
 
 
 @pytest.fixture(scope="session")

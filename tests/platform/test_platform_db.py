@@ -20,6 +20,9 @@ from tektii_platform.db import Database, open_database, postgres_url
 from tektii_platform.migrations import LEGACY_MOVED, script
 from tektii_platform.store import strategies, tables
 
+# SQLite and PostgreSQL (postgres_url) by the test's own choice, old SQLite files, SQLite's errors
+pytestmark = pytest.mark.own_database("picks SQLite, old SQLite files or PostgreSQL itself")
+
 ROOT = Path(__file__).resolve().parents[2]
 LEGACY = Path(__file__).parent / "legacy_db"  # made by main's hand-written runner (make.py there)
 HEAD = script().get_current_head()

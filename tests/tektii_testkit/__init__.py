@@ -2,6 +2,7 @@
 root conftest). Fixtures stay in conftest.py files; everything a test imports is here, by topic:
 
 - components: `require` (skip, or fail under TEKTII_REQUIRE_DOCKER=1), Docker, free ports
+- databases: TEKTII_TEST_DATABASE, a fresh PostgreSQL database per test platform
 - cli: the installed `tektii` in a private home (`CLI`, `base_env`)
 - platforms: a real platform as a process (`Platform`, `ServedPlatform`, `served`) or in-process
   (`Api`), the error envelope (`assert_error`)
@@ -14,6 +15,7 @@ root conftest). Fixtures stay in conftest.py files; everything a test imports is
 from .attacks import TINY_DOCKERFILE, Listener, call, cli_for, new_strategy, registry_realm, upload_tiny_image
 from .cli import BIN, CLI, TEKTII, Result, base_env
 from .components import BASE_IMAGE, containers_tool_ready, docker_client_or_skip, docker_running, free_port, require
+from .databases import database_kind, drop_platform_database, new_platform_database
 from .feeds import TableFeed, WalkFeed, walk
 from .market_data import (
     assert_rows_close,
@@ -37,8 +39,8 @@ __all__ = [
     "RegistryEnv", "Result", "RunDesk", "SPEC_CONFIG", "ServedPlatform", "StandInGateway", "TEKTII",
     "TINY_DOCKERFILE", "TableFeed", "TokenServer", "WalkFeed", "alive", "assert_error", "assert_rows_close",
     "base_env", "bucket_of", "call", "candles", "children", "cli_for", "containers_tool_ready",
-    "docker_client_or_skip", "docker_running", "free_port", "load_logic", "minute_bars", "new_strategy",
-    "reference_aggregate", "registry_realm", "require", "run_desk", "running_run", "serve_gateway", "served",
-    "shipped_file", "start_registry_env", "ts", "upload_tiny_image", "wait_end", "walk", "with_version",
-    "write_text",
+    "database_kind", "docker_client_or_skip", "docker_running", "drop_platform_database", "free_port",
+    "load_logic", "minute_bars", "new_platform_database", "new_strategy", "reference_aggregate",
+    "registry_realm", "require", "run_desk", "running_run", "serve_gateway", "served", "shipped_file",
+    "start_registry_env", "ts", "upload_tiny_image", "wait_end", "walk", "with_version", "write_text",
 ]

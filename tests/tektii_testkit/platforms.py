@@ -18,6 +18,7 @@ import requests
 
 from .cli import TEKTII
 from .components import free_port
+from .databases import DATABASE_URL_ENV, drop_platform_database, new_platform_database
 
 if TYPE_CHECKING:
     from tektii_platform.db import Database
@@ -40,13 +41,17 @@ def assert_error(response: requests.Response, status: int, code: str) -> dict:
 
 class Platform:
     """A real platform server (`tektii platform serve`) on 127.0.0.1 (or `host`, an address the
-    test gave its own network) with its own data directory; it can be killed (SIGKILL) and
-    started again on the same directory and port."""
+    test gave its own network) with its own data directory and database (SQLite in the data
+    directory, or a fresh PostgreSQL database under TEKTII_TEST_DATABASE=postgres, unless `env`
+    names one); it can be killed (SIGKILL) and started again on the same directory and port."""
 
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None, *, start: bool = True,
                  host: str = "127.0.0.1"):
         self.data_dir = data_dir
         self.env = {**os.environ, "TEKTII_DATA_DIR": str(data_dir), **(env or {})}
+        self._own_database = None if self.env.get(DATABASE_URL_ENV) else new_platform_database()
+        if self._own_database:
+            self.env[DATABASE_URL_ENV] = self._own_database
         self.host = host
         self.port = free_port()
         self.url = f"http://{host}:{self.port}"
@@ -81,6 +86,11 @@ class Platform:
         assert key, done.stdout
         return key[0]
 
+    @property
+    def database_url(self) -> str | None:
+        """The platform's TEKTII_DATABASE_URL; None when it keeps SQLite in its data directory."""
+        return self.env.get(DATABASE_URL_ENV) or None
+
     @contextlib.contextmanager
     def database(self) -> Iterator[Database]:
         """The platform's own database, opened from the test: SQLite in its data directory, or the
@@ -88,7 +98,7 @@ class Platform:
         (``db.query``, ``db.query_one``, ``db.execute``), which both understand."""
         from tektii_platform.db import open_database
 
-        db = open_database(self.data_dir, self.env.get("TEKTII_DATABASE_URL") or None)
+        db = open_database(self.data_dir, self.database_url)
         try:
             yield db
         finally:
@@ -100,6 +110,15 @@ class Platform:
             row = db.query_one("SELECT * FROM scenarios WHERE id = :id", {"id": scenario_id})
         assert row is not None, f"no scenario {scenario_id}"
         return row
+
+    def database_text(self) -> str:
+        """Every row of every table of the platform's database as text, to show that some secret
+        is stored in none of them (on SQLite, tests can also read the files themselves)."""
+        import sqlalchemy as sa
+
+        with self.database() as db:
+            tables = sa.inspect(db.engine).get_table_names()
+            return "\n".join(repr(row) for table in tables for row in db.query(f'SELECT * FROM "{table}"'))
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -114,6 +133,12 @@ class Platform:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+    def close(self) -> None:
+        """Stop the platform for good: also drop the PostgreSQL database made for it."""
+        self.stop()
+        drop_platform_database(self._own_database)
+        self._own_database = None
 
 
 # --- the platform in-process: the `api` fixture of tests/conftest.py ------------------------------
@@ -215,7 +240,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, host: str = "127.0.0.1", **
     try:
         yield platform
     finally:
-        platform.stop()
+        platform.close()
         platform.http.close()
 
 

@@ -28,19 +28,15 @@ def running_run(platform: Platform, key: str, strategy_id: str, config: dict,
     run token for it: what an execution backend driven directly by a test hands its worker.
     Returns (scenario id, run token); the run's files appear in ``platform.data_dir/runs/<id>``."""
     from tektii_platform import run_tokens
-    from tektii_platform.db import open_database
     from tektii_platform.store import scenarios
     from tektii_platform.store.tables import scenarios as table
 
     owner = requests.get(f"{platform.url}/v1/me", headers={"X-API-Key": key}, timeout=30).json()["data"]["id"]
-    db = open_database(platform.data_dir)
-    try:
+    with platform.database() as db:
         with db.transaction():
             row = scenarios.create(db, strategy_id, owner, config)
             db.execute(table.update().where(table.c.id == row["id"]).values(state="RUNNING", started_at=row["created_at"]))
         return row["id"], run_tokens.issue(db, row["id"], wall_clock_s)
-    finally:
-        db.close()
 
 
 class RunDesk(NamedTuple):

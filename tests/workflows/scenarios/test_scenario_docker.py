@@ -5,9 +5,7 @@ into an image when Docker is available, and a cancelled run leaving no container
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
-from pathlib import Path
 
 import pytest
 from tektii_testkit import CLI, SPEC_CONFIG, base_env, served, with_version
@@ -53,11 +51,7 @@ def network_container_of(container: str) -> str:
 
 
 def runtime_of(platform, scenario_id: str) -> str:
-    conn = sqlite3.connect(Path(platform.data_dir) / "tektii.db")
-    try:
-        return conn.execute("SELECT runtime FROM scenarios WHERE id = ?", (scenario_id,)).fetchone()[0]
-    finally:
-        conn.close()
+    return platform.scenario_row(scenario_id)["runtime"]
 
 
 def untag_local_copies(image: str) -> None:

@@ -4,7 +4,6 @@ restart, and nothing stays RUNNING."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
 
 import pytest
@@ -19,12 +18,7 @@ def platform(tmp_path_factory):
 
 
 def handle_pid(platform, scenario_id: str) -> int:
-    conn = sqlite3.connect(platform.data_dir / "tektii.db")
-    try:
-        (handle,) = conn.execute("SELECT handle FROM scenarios WHERE id = ?", (scenario_id,)).fetchone()
-    finally:
-        conn.close()
-    return int(handle.split(":")[1])  # "pid:PID:START"
+    return int(platform.scenario_row(scenario_id)["handle"].split(":")[1])  # "pid:PID:START"
 
 
 def setup_runs(platform):

@@ -6,12 +6,11 @@ as admin."""
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 from tektii_testkit import CLI, Platform, assert_error, base_env, call, cli_for, new_strategy
 
-from tektii_platform.db import Database
+from tektii_platform.db import Database, postgres_url
 
 SYMBOL = "C:BTCUSD"
 WINDOW = {"start": "2024-01-01T00:00:00Z", "end": "2024-01-02T00:00:00Z", "seed": 1}
@@ -68,7 +67,9 @@ def test_an_ordinary_user_cannot_replace_shared_market_data(platform, tmp_path):
 def test_platform_user_create_list_revoke(platform, tmp_path):
     home = tmp_path / "home"
     home.mkdir()
-    admin_cli = CLI(home, {**base_env(home), "TEKTII_DATA_DIR": str(platform.data_dir)})
+    # the platform's data directory and database (its TEKTII_DATABASE_URL: None drops it, for SQLite)
+    admin_cli = CLI(home, {**base_env(home), "TEKTII_DATA_DIR": str(platform.data_dir),
+                           "TEKTII_DATABASE_URL": platform.database_url})
     made = admin_cli("--output", "json", "platform", "user", "create", "Erin")
     assert made.code == 0, made.err
     erin = json.loads(made.out)["data"]
@@ -91,7 +92,7 @@ def test_platform_key_create_and_revoke(platform, tmp_path):
     code; `--data-dir` names the directory instead of TEKTII_DATA_DIR."""
     home = tmp_path / "home"
     home.mkdir()
-    admin_cli = CLI(home, base_env(home))
+    admin_cli = CLI(home, {**base_env(home), "TEKTII_DATABASE_URL": platform.database_url})
     where = ("--data-dir", str(platform.data_dir))
     frank = json.loads(admin_cli("--output", "json", "platform", "user", "create", "Frank", *where).out)["data"]
     made = admin_cli("--output", "json", "platform", "key", "create", frank["id"], *where)
@@ -126,18 +127,18 @@ def test_an_existing_database_migrates_with_its_first_user_as_admin(tmp_path):
     """A database from before roles: its first user (the local one) becomes admin, the rest ordinary."""
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    old = Database(data_dir / "tektii.db")
+    server = Platform(data_dir, start=False)
+    old = Database(postgres_url(server.database_url) if server.database_url else data_dir / "tektii.db")
     old.migrate("0003")  # the revision before user_roles
     with old.transaction():
         old.execute("INSERT INTO users (id, name, created_at) VALUES ('user_first', 'local', '2024-01-01T00:00:00.000000Z')")
         old.execute("INSERT INTO users (id, name, created_at) VALUES ('user_second', 'bob', '2024-02-01T00:00:00.000000Z')")
         old.execute("INSERT INTO meta (key, value) VALUES ('local_user_id', 'user_first')")
     old.close()
-    server = Platform(data_dir)  # migrates on start
+    server.start()  # migrates
     try:
-        conn = sqlite3.connect(data_dir / "tektii.db")
-        roles = dict(conn.execute("SELECT id, role FROM users").fetchall())
-        conn.close()
+        with server.database() as db:
+            roles = {row["id"]: row["role"] for row in db.query("SELECT id, role FROM users")}
         assert roles == {"user_first": "admin", "user_second": "user"}
     finally:
-        server.stop()
+        server.close()

@@ -65,16 +65,13 @@ def test_a_run_token_is_worthless_for_another_run(desk):
 
 
 def test_a_run_token_is_worthless_once_the_run_ended(desk):
-    from tektii_platform.db import open_database
     from tektii_platform.store.tables import scenarios
 
     scenario_id, token = run(desk)
     assert candles(desk, scenario_id, token).status_code == 200
-    db = open_database(desk[0].data_dir)
-    try:  # the run ends (the scheduler also deletes the token then: even a leftover row is refused)
+    # the run ends (the scheduler also deletes the token then: even a leftover row is refused)
+    with desk.platform.database() as db:
         db.execute(scenarios.update().where(scenarios.c.id == scenario_id).values(state="COMPLETE"))
-    finally:
-        db.close()
     assert candles(desk, scenario_id, token).status_code == 401
     assert call(desk, "PUT", f"/v1/runs/{scenario_id}/result", token, json={"state": "COMPLETE"}).status_code == 401
 
@@ -100,15 +97,13 @@ def test_api_keys_and_run_tokens_do_not_cross(desk):
 
 
 def test_only_the_tokens_hash_is_stored(desk):
-    scenario_id, token = run(desk)
-    stored = b"".join(p.read_bytes() for p in desk[0].data_dir.glob("tektii.db*"))
-    assert token.encode() not in stored
-    from tektii_platform.db import open_database
     from tektii_platform.store.tables import run_tokens
 
-    db = open_database(desk[0].data_dir)
-    try:
+    scenario_id, token = run(desk)
+    assert token not in desk.platform.database_text()
+    if desk.platform.database_url is None:  # SQLite: not in its files either (free pages, the WAL)
+        stored = b"".join(p.read_bytes() for p in desk.platform.data_dir.glob("tektii.db*"))
+        assert stored and token.encode() not in stored
+    with desk.platform.database() as db:
         rows = db.query(run_tokens.select().where(run_tokens.c.scenario_id == scenario_id))
-    finally:
-        db.close()
     assert [r["token_hash"] for r in rows] == [hashlib.sha256(token.encode()).hexdigest()]
