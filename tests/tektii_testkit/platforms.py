@@ -48,7 +48,9 @@ class Platform:
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None, *, start: bool = True,
                  host: str = "127.0.0.1"):
         self.data_dir = data_dir
-        self.env = {**os.environ, "TEKTII_DATA_DIR": str(data_dir), **(env or {})}
+        # Not this process's TEKTII_DATABASE_URL (the `api` fixture sets it for its in-process server).
+        inherited = {k: v for k, v in os.environ.items() if k != DATABASE_URL_ENV}
+        self.env = {**inherited, "TEKTII_DATA_DIR": str(data_dir), **(env or {})}
         self._own_database = None if self.env.get(DATABASE_URL_ENV) else new_platform_database()
         if self._own_database:
             self.env[DATABASE_URL_ENV] = self._own_database
