@@ -66,6 +66,33 @@ def _register_run_spec() -> None:
 _register_run_spec()
 
 
+# --- the scenario config (tektii_core.scenario_config.model): written only through here -----
+
+def _register_scenario_config() -> None:
+    from tektii_core.scenario_config.model import ScenarioConfig, Subscription
+    from tektii_core.timeutil import format_time
+
+    converter.register_unstructure_hook(
+        Subscription, make_dict_unstructure_fn(Subscription, converter, events=override(unstruct_hook=list))
+    )
+    names = {a.name: override(rename=_camel(a.name)) for a in attrs.fields(ScenarioConfig)}
+    converter.register_unstructure_hook(ScenarioConfig, make_dict_unstructure_fn(
+        ScenarioConfig, converter, **{
+            **names,
+            "subscriptions": override(unstruct_hook=lambda subs: [converter.unstructure(s) for s in subs]),
+            "start_time": override(rename="startTime", unstruct_hook=format_time),
+            "end_time": override(rename="endTime", unstruct_hook=format_time),
+            "spread_bps": override(rename="spreadBps", unstruct_hook=dict),
+            "startup_timeout_s": override(rename="startupTimeoutSeconds"),
+            "event_timeout_s": override(rename="eventTimeoutSeconds"),
+            "environment": override(unstruct_hook=dict),
+        },
+    ))
+
+
+_register_scenario_config()
+
+
 def run_spec_to_json(spec: Any) -> dict[str, Any]:
     """A RunSpec as the JSON object sent to the node (camelCase keys)."""
     return converter.unstructure(spec)
