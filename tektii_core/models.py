@@ -69,25 +69,23 @@ _register_run_spec()
 # --- the scenario config (tektii_core.scenario_config.model): written only through here -----
 
 def _register_scenario_config() -> None:
-    from tektii_core.scenario_config.model import ScenarioConfig, Subscription
+    from tektii_core.scenario_config.model import JSON_NAMES, ScenarioConfig, Subscription
     from tektii_core.timeutil import format_time
 
     converter.register_unstructure_hook(
         Subscription, make_dict_unstructure_fn(Subscription, converter, events=override(unstruct_hook=list))
     )
-    names = {a.name: override(rename=_camel(a.name)) for a in attrs.fields(ScenarioConfig)}
-    converter.register_unstructure_hook(ScenarioConfig, make_dict_unstructure_fn(
-        ScenarioConfig, converter, **{
-            **names,
-            "subscriptions": override(unstruct_hook=lambda subs: [converter.unstructure(s) for s in subs]),
-            "start_time": override(rename="startTime", unstruct_hook=format_time),
-            "end_time": override(rename="endTime", unstruct_hook=format_time),
-            "spread_bps": override(rename="spreadBps", unstruct_hook=dict),
-            "startup_timeout_s": override(rename="startupTimeoutSeconds"),
-            "event_timeout_s": override(rename="eventTimeoutSeconds"),
-            "environment": override(unstruct_hook=dict),
-        },
-    ))
+    hooks: dict[str, Any] = {
+        "subscriptions": lambda subs: [converter.unstructure(s) for s in subs],
+        "start_time": format_time,
+        "end_time": format_time,
+        "spread_bps": dict,
+        "environment": dict,
+    }
+    overrides: dict[str, Any] = {
+        name: override(rename=json_name, unstruct_hook=hooks.get(name)) for name, json_name in JSON_NAMES.items()
+    }
+    converter.register_unstructure_hook(ScenarioConfig, make_dict_unstructure_fn(ScenarioConfig, converter, **overrides))
 
 
 _register_scenario_config()
