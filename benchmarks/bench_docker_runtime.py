@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_engine_lockstep import ASYNC_STRATEGY, T0, feed, rate_of  # noqa: E402
 
-from tektii_engine.config import BacktestConfig  # noqa: E402
+from tektii_core.scenario_config.validate import build_config  # noqa: E402
 from tektii_engine.gateway.session import StrategyLauncher  # noqa: E402
 from tektii_engine.run import RunLimits, run_backtest  # noqa: E402
 from tektii_plugins.runtimes.docker import DockerRuntime  # noqa: E402
@@ -60,7 +60,7 @@ def nop_image() -> str:
 
 def run(launcher: StrategyLauncher, lines: list[str], events: int) -> tuple[float, float]:
     """(events/s the strategy measured, wall seconds of the whole run)."""
-    config = BacktestConfig([("C:BTCUSD", ["candle_1m"])], T0, T0 + 60 * events)
+    config = build_config([("C:BTCUSD", ["candle_1m"])], T0, T0 + 60 * events)
     started = time.perf_counter()
     result = run_backtest(config, feed, launcher, limits=RunLimits(ack_timeout_s=30))
     wall = time.perf_counter() - started

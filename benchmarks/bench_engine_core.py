@@ -15,7 +15,8 @@ import tracemalloc
 
 import numpy as np
 
-from tektii_engine.config import BacktestConfig
+from tektii_core.scenario_config.model import ScenarioConfig
+from tektii_core.scenario_config.validate import build_config
 from tektii_engine.data.candles import Candles
 from tektii_engine.run import run_in_process
 
@@ -48,8 +49,8 @@ class DoNothing:
         pass
 
 
-def config(days: int) -> BacktestConfig:
-    return BacktestConfig([("C:BTCUSD", ["candle_1m"])], T0, T0 + days * 86400)
+def config(days: int) -> ScenarioConfig:
+    return build_config([("C:BTCUSD", ["candle_1m"])], T0, T0 + days * 86400)
 
 
 def numpy_pass(days: int) -> int:

@@ -27,7 +27,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tektii_engine.config import BacktestConfig, rfc3339
+from tektii_core.scenario_config.validate import build_config
+from tektii_core.timeutil import format_time
 from tektii_engine.data.candles import Candles
 from tektii_engine.gateway.session import StrategyLauncher
 from tektii_engine.run import RunLimits, run_backtest
@@ -85,7 +86,7 @@ def rate_of(text: str) -> float:
 
 def engine_rate(path: Path, events: int) -> float:
     lines: list[str] = []
-    config = BacktestConfig([("C:BTCUSD", ["candle_1m"])], T0, T0 + 60 * events)
+    config = build_config([("C:BTCUSD", ["candle_1m"])], T0, T0 + 60 * events)
     result = run_backtest(
         config,
         feed,
@@ -108,12 +109,12 @@ async def _reference(path: Path, events: int) -> float:
                 frame = {
                     "type": "candle",
                     "event_id": f"evt_{i}",
-                    "timestamp": rfc3339(t + 60),
+                    "timestamp": format_time(t + 60),
                     "bar": {
                         "symbol": "C:BTCUSD",
                         "provider": "ref",
                         "timeframe": "1m",
-                        "timestamp": rfc3339(t),
+                        "timestamp": format_time(t),
                         "open": "100",
                         "high": "100.1",
                         "low": "99.9",
@@ -125,7 +126,7 @@ async def _reference(path: Path, events: int) -> float:
                 frame = {
                     "type": "backtest_complete",
                     "event_id": f"evt_{i}",
-                    "timestamp": rfc3339(t),
+                    "timestamp": format_time(t),
                 }
             await ws.send(json.dumps(frame))
             while True:

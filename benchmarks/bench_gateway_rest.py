@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_engine_lockstep import T0, feed  # noqa: E402
 
-from tektii_engine.config import BacktestConfig  # noqa: E402
+from tektii_core.scenario_config.validate import build_config  # noqa: E402
 from tektii_engine.gateway.session import StrategyLauncher  # noqa: E402
 from tektii_engine.run import RunLimits, run_backtest  # noqa: E402
 from tektii_plugins.runtimes.process import ProcessRuntime  # noqa: E402
@@ -83,7 +83,7 @@ def means(text: str) -> dict[str, float]:
 
 def engine(path: Path, calls: int) -> dict[str, float]:
     lines: list[str] = []
-    config = BacktestConfig([("C:BTCUSD", ["candle_1m"])], T0, T0 + 60 * 5, environment={"BENCH_CALLS": str(calls)})
+    config = build_config([("C:BTCUSD", ["candle_1m"])], T0, T0 + 60 * 5, environment={"BENCH_CALLS": str(calls)})
     result = run_backtest(config, feed, StrategyLauncher(ProcessRuntime(), path=path, log=lines.append),
                           limits=RunLimits(ack_timeout_s=120))
     if result.state != "COMPLETE":

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import requests
 
-from tektii_engine.config import rfc3339, to_epoch
+from tektii_core.timeutil import format_time, to_epoch
 from tektii_engine.data.store import CandleStore
 from tektii_engine.platform_link import PlatformLink
 from tektii_platform import daemon, run_tokens
@@ -62,14 +62,14 @@ def main() -> None:
     args = parser.parse_args()
     start, end = to_epoch(START), to_epoch(START) + args.days * 86400
     config = {"subscriptions": [{"instrument": "C:BTCUSD", "events": ["candle_1m"]}], "startTime": START,
-              "endTime": rfc3339(end), "initialCapital": 100000, "positionMode": "netting"}
+              "endTime": format_time(end), "initialCapital": 100000, "positionMode": "netting"}
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
         info = daemon.start_background(data_dir, port=0)
         try:
             _user, key = daemon.bootstrap_local_user(data_dir)
             requests.post(f"{info.url}/v1/instruments/C:BTCUSD/generate", headers={"X-API-Key": key}, timeout=600,
-                          json={"start": START, "end": rfc3339(end), "seed": 1}).raise_for_status()
+                          json={"start": START, "end": format_time(end), "seed": 1}).raise_for_status()
             scenario_id, token = running_scenario(data_dir, info.url, key, config)
             link = PlatformLink(info.url, token, scenario_id)
             store = CandleStore(data_dir / "market-data")

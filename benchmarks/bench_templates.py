@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_engine_lockstep import ASYNC_STRATEGY, T0  # noqa: E402
 
-from tektii_engine.config import BacktestConfig  # noqa: E402
+from tektii_core.scenario_config.validate import build_config  # noqa: E402
 from tektii_engine.data.candles import Candles  # noqa: E402
 from tektii_engine.gateway.session import StrategyLauncher  # noqa: E402
 from tektii_engine.run import RunLimits, run_backtest  # noqa: E402
@@ -47,7 +47,7 @@ def walk_feed(symbol, tf, start, end):
 
 
 def rate(path: Path, events: int) -> tuple[float, object]:
-    config = BacktestConfig([("C:BTCUSD", EVENTS)], T0, T0 + 60 * events)
+    config = build_config([("C:BTCUSD", EVENTS)], T0, T0 + 60 * events)
     rates: list[float] = []
 
     def on_progress(fraction: float, events_per_second: float, equity: float) -> None:

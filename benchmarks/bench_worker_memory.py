@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tektii_engine.config import rfc3339, to_epoch
+from tektii_core.timeutil import format_time, to_epoch
 from tektii_engine.data.generate import write_generated
 from tektii_engine.data.store import CandleStore
 from tektii_platform import daemon
@@ -57,7 +57,7 @@ def run_worker(platform: tuple[Path, str, str], days: int, environment: dict[str
     from tektii_core.models import run_spec_to_json
 
     data_dir, url, key = platform
-    end = rfc3339(to_epoch(START) + days * 86400)
+    end = format_time(to_epoch(START) + days * 86400)
     config = {"strategyVersionId": "ver_bench", "subscriptions": [{"instrument": "C:BTCUSD", "events": ["candle_1m"]}],
               "startTime": START, "endTime": end, "initialCapital": 100000, "positionMode": "netting",
               "commissionBps": 0, "slippageBps": 0, "forexLeverage": 30, "riskFreeRate": 0, "environment": environment}
@@ -91,7 +91,7 @@ def main() -> None:
         try:
             _user, key = daemon.bootstrap_local_user(data_dir)
             write_generated(CandleStore(data_dir / "market-data"), "C:BTCUSD", START,
-                            rfc3339(to_epoch(START) + args.long * 86400))
+                            format_time(to_epoch(START) + args.long * 86400))
             short = run_worker((data_dir, info.url, key), args.short, environment)
             long = run_worker((data_dir, info.url, key), args.long, environment)
         finally:

@@ -1,9 +1,8 @@
 """Market costs and margin rules of the simulated broker, per asset class (docs/fill-model.md).
 
 The defaults of the ``spreadBps`` scenario config field and the maintenance margins live
-here, and so do the field's rules: both config validators (tektii_core.scenario_config for
-the CLI and the API, tektii_engine.config for the engine) call ``spread_problems`` and
-``resolve_spreads``, so a config means the same and is refused with the same words in both.
+here, and so do the field's rules: the config's validator (tektii_core.scenario_config, for
+the CLI, the API and the engine) calls ``spread_problems`` and ``resolve_spreads``.
 
 Standard library only: the CLI imports this at start-up.
 """

@@ -66,6 +66,31 @@ def _register_run_spec() -> None:
 _register_run_spec()
 
 
+# --- the scenario config (tektii_core.scenario_config.model): written only through here -----
+
+def _register_scenario_config() -> None:
+    from tektii_core.scenario_config.model import JSON_NAMES, ScenarioConfig, Subscription
+    from tektii_core.timeutil import format_time
+
+    converter.register_unstructure_hook(
+        Subscription, make_dict_unstructure_fn(Subscription, converter, events=override(unstruct_hook=list))
+    )
+    hooks: dict[str, Any] = {
+        "subscriptions": lambda subs: [converter.unstructure(s) for s in subs],
+        "start_time": format_time,
+        "end_time": format_time,
+        "spread_bps": dict,
+        "environment": dict,
+    }
+    overrides: dict[str, Any] = {
+        name: override(rename=json_name, unstruct_hook=hooks.get(name)) for name, json_name in JSON_NAMES.items()
+    }
+    converter.register_unstructure_hook(ScenarioConfig, make_dict_unstructure_fn(ScenarioConfig, converter, **overrides))
+
+
+_register_scenario_config()
+
+
 def run_spec_to_json(spec: Any) -> dict[str, Any]:
     """A RunSpec as the JSON object sent to the node (camelCase keys)."""
     return converter.unstructure(spec)

@@ -29,7 +29,9 @@ from typing import Any
 
 import attrs
 
-from tektii_core.scenario_config import Problem, format_time, parse_time, validate_config
+from tektii_core.scenario_config.model import Problem
+from tektii_core.scenario_config.validate import validate_config
+from tektii_core.timeutil import format_time, parse_time
 
 METHODS = ("grid", "random", "optuna")
 DIRECTIONS = ("maximize", "minimize")

@@ -7,14 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["BacktestConfig", "BacktestResult", "RunLimits", "local_run", "run_backtest"]
+# A run's config is tektii_core.scenario_config's ScenarioConfig (build_config, config_from_json).
+__all__ = ["BacktestResult", "RunLimits", "local_run", "run_backtest"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "BacktestConfig":
-        from tektii_engine.config import BacktestConfig
-
-        return BacktestConfig
     if name == "BacktestResult":
         from tektii_engine.result import BacktestResult
 

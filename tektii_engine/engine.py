@@ -16,8 +16,9 @@ from typing import Any
 
 import attrs
 
+from tektii_core.scenario_config.model import ScenarioConfig
+from tektii_core.timeutil import TIMEFRAME_SECONDS
 from tektii_engine.broker import Broker
-from tektii_engine.config import TIMEFRAMES, BacktestConfig
 
 CandleFeed = Callable[[str, str, int, int], Iterable[Any]]
 """feed(symbol, timeframe, start_s, end_s) -> chunks of Candles (numpy arrays time/open/high/
@@ -47,10 +48,10 @@ Bar = tuple[Stream, int, float, float, float, float, float]
 """(stream, open_time, open, high, low, close, volume)"""
 
 
-def sample_step(config: BacktestConfig) -> int:
+def sample_step(config: ScenarioConfig) -> int:
     """Equity is recorded at most every `step` s (for the chart); the last point of every UTC
     day is recorded as well, so daily closes (and the metrics from them) are exact."""
-    finest = min(TIMEFRAMES[tf] for _, tf in config.candle_streams())
+    finest = min(TIMEFRAME_SECONDS[tf] for _, tf in config.candle_streams())
     span = config.end - config.start
     for step in _SAMPLE_STEPS:
         if step >= finest and span / step <= MAX_CURVE_POINTS:
@@ -61,7 +62,7 @@ def sample_step(config: BacktestConfig) -> int:
 class Engine:
     """Runs one backtest's market replay and broker; drivers deliver its batches."""
 
-    def __init__(self, config: BacktestConfig, feed: CandleFeed, *, sink=None):
+    def __init__(self, config: ScenarioConfig, feed: CandleFeed, *, sink=None):
         self.config = config
         self.feed = feed
         self.broker = Broker(
@@ -77,9 +78,9 @@ class Engine:
         self.now = config.start
         finest: dict[str, int] = {}
         for symbol, tf in config.candle_streams():
-            finest[symbol] = min(finest.get(symbol, 1 << 40), TIMEFRAMES[tf])
+            finest[symbol] = min(finest.get(symbol, 1 << 40), TIMEFRAME_SECONDS[tf])
         self.streams = [
-            Stream(i, sym, tf, TIMEFRAMES[tf], TIMEFRAMES[tf] == finest[sym])
+            Stream(i, sym, tf, TIMEFRAME_SECONDS[tf], TIMEFRAME_SECONDS[tf] == finest[sym])
             for i, (sym, tf) in enumerate(config.candle_streams())
         ]
         self.step = sample_step(config)

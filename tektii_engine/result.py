@@ -6,7 +6,8 @@ from typing import Any
 
 import attrs
 
-from tektii_engine.config import rfc3339, to_epoch
+from tektii_core.scenario_config.model import ScenarioConfig
+from tektii_core.timeutil import format_time, to_epoch
 
 COMPLETE, FAILED, CANCELLED = "COMPLETE", "FAILED", "CANCELLED"
 
@@ -42,8 +43,8 @@ def order_record(order: Any) -> dict[str, Any]:
         "parentOrderId": order.parent_id,
         "positionId": order.position_id,
         "correlationId": order.correlation_id,
-        "createdAt": rfc3339(order.created_at),
-        "updatedAt": rfc3339(order.updated_at),
+        "createdAt": format_time(order.created_at),
+        "updatedAt": format_time(order.updated_at),
     }
 
 
@@ -56,7 +57,7 @@ def fill_record(fill: Any) -> dict[str, Any]:
         "quantity": _num(fill.quantity),
         "price": _num(fill.price),
         "commission": _num(fill.commission),
-        "time": rfc3339(fill.time),
+        "time": format_time(fill.time),
         "isMaker": fill.is_maker,
         "positionId": fill.position_id,
         "spreadCost": _num(fill.spread_cost),
@@ -67,7 +68,7 @@ def margin_call_record(call: Any) -> dict[str, Any]:
     """A broker MarginCall as stored: the account at the call, then each liquidation."""
     return {
         "id": call.id,
-        "time": rfc3339(call.time),
+        "time": format_time(call.time),
         "equity": _num(call.equity),
         "maintenanceMargin": _num(call.maintenance_margin),
         "marginUsed": _num(call.margin_used),
@@ -89,7 +90,7 @@ def margin_call_record(call: Any) -> dict[str, Any]:
                 "positionId": x["position_id"],
                 "symbol": x["symbol"],
                 "status": x["status"],
-                "time": rfc3339(x["time"]),
+                "time": format_time(x["time"]),
                 "quantity": _num(x["quantity"]),
                 "price": _num(x["price"]),
                 "pnl": _num(x["pnl"]),
@@ -138,9 +139,9 @@ class ClosedTradeRecord:
             "symbol": self.symbol,
             "side": self.side,
             "quantity": self.quantity,
-            "entryTime": rfc3339(self.entry_time),
+            "entryTime": format_time(self.entry_time),
             "entryPrice": self.entry_price,
-            "exitTime": rfc3339(self.exit_time),
+            "exitTime": format_time(self.exit_time),
             "exitPrice": self.exit_price,
             "pnl": self.pnl,
             "grossPnl": self.gross_pnl,
@@ -242,7 +243,7 @@ class BacktestResult:
             "totalFees": self.total_fees,
             "longestDrawdownS": self.longest_drawdown_s,
             "equityCurve": [
-                {"time": rfc3339(t), "equity": e, "cash": c, "drawdown": d}
+                {"time": format_time(t), "equity": e, "cash": c, "drawdown": d}
                 for t, e, c, d in zip(
                     self.times, self.equity, self.cash, self.drawdown, strict=True
                 )
@@ -283,6 +284,22 @@ class BacktestResult:
         )
 
 
+# What a result records of its config: the engine's fields, numbers as floats and the window to
+# the second (as results have always stored them); not the version, riskFreeRate or environment.
+_NOT_RECORDED = ("strategyVersionId", "riskFreeRate", "environment")
+_FLOATS = ("initialCapital", "commissionBps", "slippageBps", "forexLeverage", "startupTimeoutSeconds",
+           "eventTimeoutSeconds")
+
+
+def recorded_config(config: ScenarioConfig) -> dict[str, Any]:
+    """The config of a run as its result stores it, from the config's one serialiser."""
+    data = config.to_api()
+    data.update(startTime=format_time(config.start), endTime=format_time(config.end))
+    for name in _FLOATS:
+        data[name] = float(data[name])
+    return {k: v for k, v in data.items() if k not in _NOT_RECORDED}
+
+
 def build_result(
     engine: Any, state: str, reason: str | None, log: str, events: int
 ) -> BacktestResult:
@@ -293,8 +310,8 @@ def build_result(
     return BacktestResult(
         state=state,
         reason=reason,
-        config=engine.config.to_dict(),
-        initial_capital=engine.config.initial_capital,
+        config=recorded_config(engine.config),
+        initial_capital=float(engine.config.initial_capital),
         final_equity=float(broker.equity()),
         final_balance=float(broker.balance),
         max_drawdown=engine.max_drawdown,
@@ -317,7 +334,7 @@ def build_result(
                 "currentPrice": p.current_price,
                 "unrealizedPnl": float(p.unrealized_pnl),
                 "liquidationPrice": _num(broker.margin.liquidation_price(p)),
-                "openedAt": rfc3339(p.opened_at),
+                "openedAt": format_time(p.opened_at),
             }
             for p in broker.positions.values()
         ],

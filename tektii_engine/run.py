@@ -14,7 +14,8 @@ from typing import Any
 
 import attrs
 
-from tektii_engine.config import BacktestConfig
+from tektii_core.scenario_config.model import ScenarioConfig
+from tektii_core.scenario_config.validate import config_from_json
 from tektii_engine.engine import CandleFeed, Engine
 from tektii_engine.result import CANCELLED, COMPLETE, FAILED, BacktestResult, build_result
 
@@ -38,7 +39,7 @@ class RunLimits:
 
 
 def run_in_process(
-    config: BacktestConfig,
+    config: ScenarioConfig,
     feed: CandleFeed,
     strategy: Any,
     *,
@@ -61,7 +62,7 @@ def run_in_process(
 
 
 def run_backtest(
-    config: BacktestConfig | Mapping[str, Any],
+    config: ScenarioConfig | Mapping[str, Any],
     feed: CandleFeed,
     launcher: Any,
     *,
@@ -75,7 +76,7 @@ def run_backtest(
     `(StrategyLaunch fields...) -> RunningStrategy` accepted by StrategyLauncher, or an
     in-process strategy object with `on_candles(engine, t, bars)`.
     """
-    cfg = config if isinstance(config, BacktestConfig) else BacktestConfig.from_dict(config)
+    cfg = config if isinstance(config, ScenarioConfig) else config_from_json(config)
     if hasattr(launcher, "on_candles"):
         return run_in_process(cfg, feed, launcher, on_progress=on_progress, cancel=cancel)
     from tektii_engine.gateway.session import run_lockstep
@@ -87,7 +88,7 @@ def run_backtest(
 
 def local_run(
     path: str | Path,
-    config: BacktestConfig | Mapping[str, Any],
+    config: ScenarioConfig | Mapping[str, Any],
     *,
     feed: CandleFeed | None = None,
     data_dir: str | Path | None = None,

@@ -60,6 +60,7 @@ class Worker:
         self.spec = spec
         self.out = out
         self.scenario_id = spec.scenario_id
+        self.config: Any = None  # the spec's ScenarioConfig, validated when the run starts
         self.cancel = threading.Event()
         self.backtest_started = False
         self._out_lock = threading.Lock()
@@ -86,16 +87,15 @@ class Worker:
         self.platform.log(line)
 
     def on_progress(self, fraction: float, rate: float, equity: float) -> None:
-        from tektii_engine.config import rfc3339, to_epoch
+        from tektii_core.timeutil import format_time
 
-        config = self.spec.config
-        start, end = to_epoch(config["startTime"]), to_epoch(config["endTime"])
+        start, end = self.config.start, self.config.end
         fraction = min(max(float(fraction), 0.0), 1.0)
         self.platform.progress({
             "fraction": fraction,
             "eventsPerSecond": round(float(rate), 1),
             "equity": float(equity),
-            "simulatedTime": rfc3339(start + fraction * (end - start)),
+            "simulatedTime": format_time(start + fraction * (end - start)),
         })
 
     # -- cancellation -----------------------------------------------------------------------
@@ -145,6 +145,7 @@ class Worker:
 
     def backtest(self) -> dict[str, Any]:
         from tektii_core.plugins import Plugins
+        from tektii_core.scenario_config.validate import config_from_json
         from tektii_engine.gateway.session import StrategyLauncher
         from tektii_engine.record import ChecksummedFeed, build_record
         from tektii_engine.run import RunLimits, run_backtest
@@ -161,17 +162,19 @@ class Worker:
                                     run_id=self.scenario_id, log=self.log, isolate=True)
         feed = ChecksummedFeed(self.platform.candles)
         run_limits = RunLimits(wall_clock_s=spec.wall_clock_s) if spec.wall_clock_s is not None else RunLimits()
+        self.config = config_from_json(spec.config)  # TektiiError: the run FAILS with every problem
         self.backtest_started = True
         if self.cancel.is_set():
             raise _Cancelled()
-        config = dict(spec.config)
-        result = run_backtest(config, feed, launcher, on_progress=self.on_progress, cancel=self.cancel, limits=run_limits)
+        result = run_backtest(self.config, feed, launcher, on_progress=self.on_progress, cancel=self.cancel,
+                              limits=run_limits)
         self.phase("run")
         data = result.to_dict()
         data.pop("log", None)  # already sent, line by line
         if result.state == "COMPLETE":
-            data["metrics"] = result.metrics(risk_free_rate=float(config.get("riskFreeRate") or 0.0))
-        data["reproducibility"] = build_record(config, feed, image=spec.image, template=spec.template)
+            data["metrics"] = result.metrics(risk_free_rate=float(self.config.risk_free_rate))
+        # the hash of the config as stored, so a rerun of the same row compares equal
+        data["reproducibility"] = build_record(dict(spec.config), feed, image=spec.image, template=spec.template)
         return data
 
     def prepare(self, runtime: Any) -> tuple[Path | None, str | None]:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from .http import ApiError
-from .ids import now_db
+from .ids import db_time, now_db
 from .store import Row, run_tokens
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ def issue(db: Database, scenario_id: str, wall_clock_s: float) -> str:
     token = TOKEN_PREFIX + base64.b32encode(secrets.token_bytes(32)).decode("ascii").rstrip("=").lower()
     expires = datetime.now(UTC) + timedelta(seconds=wall_clock_s + EXPIRY_MARGIN_S)
     run_tokens.insert(db, token_hash=_hash(token), scenario_id=scenario_id, now=now_db(),
-                      expires_at=expires.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+                      expires_at=db_time(expires))
     return token
 
 

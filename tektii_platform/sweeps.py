@@ -24,7 +24,7 @@ import threading
 from decimal import Decimal
 from typing import Any
 
-from tektii_core.scenario_config import validate_config
+from tektii_core.scenario_config.validate import validate_config
 from tektii_core.sweep_spec import SweepSpec, number_text, rank_trials, validate_sweep
 
 from .http import AppContext

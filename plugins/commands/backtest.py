@@ -36,14 +36,17 @@ def _arguments(parser):
 
 def run(ctx, args):
     from tektii_core.cli.live_lines import RunProgressLine
-    from tektii_core.scenario_config import check_against_instruments, invalid_config_error, read_config_file, validate_config
+    from tektii_core.scenario_config.instruments import check_against_instruments
+    from tektii_core.scenario_config.model import LOCAL_VERSION_ID
+    from tektii_core.scenario_config.parse import invalid_config_error, read_config_file
+    from tektii_core.scenario_config.validate import validate_config
     from tektii_engine.data.store import CandleStore
     from tektii_engine.run import local_run
     from tektii_plugins.commands.scenario import METRICS, _fmt
     from tektii_plugins.runtimes.process import strategy_entry
 
     raw = read_config_file(args.config)
-    raw.setdefault("strategyVersionId", "ver_local")  # nothing is uploaded: any id will do
+    raw.setdefault("strategyVersionId", LOCAL_VERSION_ID)  # nothing is uploaded: any id will do
     config, problems = validate_config(raw)
     path = Path(args.path)
     if not path.exists():

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from tektii_core import hookimpl
 from tektii_core.output import Output
+from tektii_core.timeutil import TIMEFRAMES
 
-# Kept here (not imported from tektii_engine) so that building the parser stays light;
-# tests check it equals tektii_engine.data.timeframes.TIMEFRAMES.
-TIMEFRAMES = ("1m", "2m", "5m", "10m", "15m", "30m", "1h", "2h", "4h", "12h", "1d", "1w")
 UPLOAD_TIMEOUT = (10.0, 600.0)  # connect, read: the platform validates the whole file first
 
 
@@ -82,7 +80,8 @@ def _path(symbol: str, action: str = "") -> str:
 
 def _time(text: str) -> str:
     """RFC 3339 for the API from a date or a timestamp; TektiiError if neither."""
-    from tektii_engine.data.timeframes import format_time, parse_time
+    from tektii_core.timeutil import format_time
+    from tektii_engine.data.timeframes import parse_time
 
     return format_time(parse_time(text))
 

@@ -180,7 +180,7 @@ def sparkline(values: list[float], width: int = 60) -> str:
 
 def create(ctx, args):
     from tektii_core.client import api_path
-    from tektii_core.scenario_config import load_scenario_config, read_config_file
+    from tektii_core.scenario_config.parse import load_scenario_config, read_config_file
 
     load_scenario_config(args.config)  # every problem, before any request
     body = ctx.client.post(api_path("/v1/strategies/{}/scenarios", args.strategy_id), json=read_config_file(args.config))

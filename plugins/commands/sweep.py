@@ -96,7 +96,8 @@ def _report_arguments(parser):
 
 def sweep_document(args) -> dict:
     """The sweep as the API takes it: the sweep file, then the flags on top; every problem at once."""
-    from tektii_core.scenario_config import ConfigError, format_problems, parse_config_text, read_config_file
+    from tektii_core.scenario_config.model import ConfigError
+    from tektii_core.scenario_config.parse import format_problems, parse_config_text, read_config_file
     from tektii_core.sweep_spec import parse_param_flag, validate_sweep
 
     body: dict = {}

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from tektii_core.contracts import TektiiError
+from tektii_core.timeutil import format_time
 from tektii_engine.data import timeframes
 
 if TYPE_CHECKING:
@@ -691,7 +692,7 @@ def _check_order(table: _RawTable, times: np.ndarray, ok: np.ndarray, problems: 
         i, j = rows[order[k]], rows[order[run_first[k]]]
         duplicate[order[k]] = True
         found = True
-        when = timeframes.format_time(t[order[k]])
+        when = format_time(t[order[k]])
         message = f"duplicate time {when} (also on {table.where(int(j))})"
         problems.append((int(i), f"{table.where(int(i))}: {message}"))
     # Out of order: earlier than a row above it (and not merely a duplicate of it).
@@ -701,8 +702,8 @@ def _check_order(table: _RawTable, times: np.ndarray, ok: np.ndarray, problems: 
             i = rows[k]
             found = True
             when, latest = (
-                timeframes.format_time(t[k]),
-                timeframes.format_time(running[k - 1]),
+                format_time(t[k]),
+                format_time(running[k - 1]),
             )
             message = f"time {when} is earlier than {latest} above it; rows must be sorted by time, oldest first"
             problems.append((int(i), f"{table.where(int(i))}: {message}"))
@@ -743,6 +744,6 @@ def _check_spacing(
             message = f"only {int(gaps[k - 1])} s after the previous row, finer than {tf}"
             problems.append((int(rows[k]), f"{table.where(int(rows[k]))}: {message}"))
     for k in np.flatnonzero(timeframes.bucket_start(t, tf) != t):
-        message = f"time {timeframes.format_time(t[k])} is not on a {tf} boundary (UTC)"
+        message = f"time {format_time(t[k])} is not on a {tf} boundary (UTC)"
         problems.append((int(rows[k]), f"{table.where(int(rows[k]))}: {message}"))
     return tf

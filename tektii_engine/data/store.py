@@ -27,6 +27,7 @@ from typing import Any, Literal
 import attrs
 
 from tektii_core.contracts import TektiiError
+from tektii_core.timeutil import format_time
 from tektii_engine.data import timeframes
 from tektii_engine.data.candles import COLUMNS, Candles
 from tektii_engine.data.symbols import parse_symbol
@@ -67,8 +68,8 @@ class InstrumentInfo:
             "symbol": self.symbol,
             "name": self.name,
             "market": self.market,
-            "dataStart": timeframes.format_time(self.start),
-            "dataEnd": timeframes.format_time(self.end),
+            "dataStart": format_time(self.start),
+            "dataEnd": format_time(self.end),
             "granularities": self.granularities,
             "synthetic": self.synthetic,
             "source": self.source,
@@ -81,11 +82,11 @@ class InstrumentInfo:
             "name": self.name,
             "market": self.market,
             "baseTimeframe": self.base_timeframe,
-            "start": timeframes.format_time(self.start),
-            "end": timeframes.format_time(self.end),
+            "start": format_time(self.start),
+            "end": format_time(self.end),
             "rows": self.rows,
             "source": self.source,
-            "updated": timeframes.format_time(self.updated),
+            "updated": format_time(self.updated),
         }
 
     @classmethod

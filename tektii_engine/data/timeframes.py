@@ -6,29 +6,14 @@ Free of numpy at import time: the CLI imports ``TIMEFRAMES`` to validate argumen
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from tektii_core.contracts import TektiiError
+from tektii_core.timeutil import TIMEFRAME_SECONDS as _SECONDS
+from tektii_core.timeutil import TIMEFRAMES, to_epoch
 
-TIMEFRAMES: tuple[str, ...] = (
-    "1m", "2m", "5m", "10m", "15m", "30m", "1h", "2h", "4h", "12h", "1d", "1w",
-)  # fmt: skip
-
-_SECONDS: dict[str, int] = {
-    "1m": 60,
-    "2m": 120,
-    "5m": 300,
-    "10m": 600,
-    "15m": 900,
-    "30m": 1800,
-    "1h": 3600,
-    "2h": 7200,
-    "4h": 14400,
-    "12h": 43200,
-    "1d": 86400,
-    "1w": 604800,
-}
+__all__ = ["TIMEFRAMES", "bucket_ceil", "bucket_start", "divides", "from_seconds", "granularities", "parse_time",
+           "seconds", "validate"]
 
 # The Unix epoch fell on a Thursday; weeks start on Monday 1970-01-05 00:00 UTC + k weeks.
 _WEEK_ORIGIN = 4 * 86400
@@ -87,34 +72,10 @@ def granularities(base: str) -> list[str]:
 
 
 def parse_time(value: Any) -> int:
-    """Unix seconds from an int/float epoch, a datetime or an RFC 3339 / ISO 8601 string.
-
-    Naive datetimes and strings without an offset are taken as UTC.
-    """
-    if isinstance(value, bool):
-        raise TektiiError(f"invalid time {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value)
-    if isinstance(value, datetime):
-        dt = value
-    elif isinstance(value, str):
-        text = value.strip()
-        try:
-            dt = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
-        except ValueError:
-            raise TektiiError(
-                f"invalid time {value!r}",
-                hint="use RFC 3339, e.g. 2024-01-01T00:00:00Z",
-            ) from None
-    else:
-        raise TektiiError(f"invalid time {value!r}")
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp())
-
-
-def format_time(epoch: int) -> str:
-    """RFC 3339 UTC, e.g. ``2024-01-01T00:00:00Z``."""
-    return datetime.fromtimestamp(int(epoch), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Unix seconds from an int/float epoch, a datetime or an RFC 3339 / ISO 8601 string, for
+    the data commands: naive datetimes and strings without an offset are taken as UTC."""
+    try:
+        return to_epoch(value, assume_utc=True)
+    except (ValueError, TypeError):
+        hint = "use RFC 3339, e.g. 2024-01-01T00:00:00Z" if isinstance(value, str) else None
+        raise TektiiError(f"invalid time {value!r}", hint=hint) from None

@@ -14,10 +14,11 @@ from aiohttp import WSMsgType, web
 
 from tektii_core import strict_json
 from tektii_core.contracts import TektiiError
+from tektii_core.market_model import asset_class
+from tektii_core.timeutil import TIMEFRAMES, format_time, to_epoch
 from tektii_engine.broker import BrokerError
 from tektii_engine.broker.broker import parse_decimal
 from tektii_engine.broker.models import market_decimal
-from tektii_engine.config import TIMEFRAMES, asset_class, rfc3339, to_epoch
 from tektii_engine.gateway import wire
 
 if TYPE_CHECKING:
@@ -286,7 +287,7 @@ async def get_quote(request: web.Request) -> web.Response:
             404,
             "SYMBOL_NOT_FOUND",
             f"No quote for {symbol} yet: no bar of it has closed by the simulated time"
-            f" {rfc3339(session.engine.now)} (the first quote comes with its first candle)",
+            f" {format_time(session.engine.now)} (the first quote comes with its first candle)",
             {"symbol": symbol, "reason": "NO_BAR_YET"},
         )
     bid, ask = session.broker.fill_model.quote(symbol, market_decimal(last))
@@ -300,7 +301,7 @@ async def get_quote(request: web.Request) -> web.Response:
             "bid_size": None,
             "ask_size": None,
             "volume": None,
-            "timestamp": rfc3339(session.engine.now),
+            "timestamp": format_time(session.engine.now),
         }
     )
 
@@ -322,7 +323,7 @@ async def capabilities(request: web.Request) -> web.Response:
 
 
 async def status(request: web.Request) -> web.Response:
-    now = rfc3339(request.app[SESSION].engine.now)
+    now = format_time(request.app[SESSION].engine.now)
     return web.json_response({"connected": True, "last_heartbeat": now, "latency_ms": 0})
 
 

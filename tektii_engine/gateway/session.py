@@ -38,7 +38,8 @@ from tektii_core.contracts import (
     StrategyLaunch,
     TektiiError,
 )
-from tektii_engine.config import TIMEFRAMES, BacktestConfig, rfc3339
+from tektii_core.scenario_config.model import ScenarioConfig
+from tektii_core.timeutil import TIMEFRAME_SECONDS, format_time
 from tektii_engine.engine import CandleFeed, Engine
 from tektii_engine.gateway import wire
 from tektii_engine.result import CANCELLED, COMPLETE, FAILED, BacktestResult, build_result
@@ -186,7 +187,7 @@ class Session:
         """
         if not frames:
             return
-        stamp = rfc3339(self.engine.now)
+        stamp = format_time(self.engine.now)
         texts = []
         outstanding = self.outstanding
         for frame in frames:
@@ -274,7 +275,7 @@ class Session:
         self, symbol: str, tf: str, start: int | None, end: int | None, limit: int
     ) -> list[tuple]:
         """Bars of `tf` that have closed by the current simulated time (never later ones)."""
-        seconds = TIMEFRAMES[tf]
+        seconds = TIMEFRAME_SECONDS[tf]
         hi = self.engine.now - seconds + 1  # open times < hi have closed
         if end is not None:
             hi = min(hi, end + 1)
@@ -355,7 +356,7 @@ def _launcher_fn(launcher: Any) -> Callable[[StrategyLaunch], RunningStrategy]:
 
 
 def run_lockstep(
-    config: BacktestConfig,
+    config: ScenarioConfig,
     feed: CandleFeed,
     launcher: Any,
     *,
@@ -469,7 +470,7 @@ def _steps(session: Session, engine: Engine) -> Iterator[list[Any]]:
                 raise RunStopped(
                     FAILED,
                     f"the strategy kept causing events without letting time advance at"
-                    f" {rfc3339(engine.now)} (more than {MAX_ROUNDS_PER_STEP} rounds)",
+                    f" {format_time(engine.now)} (more than {MAX_ROUNDS_PER_STEP} rounds)",
                 )
             yield session.take_outbox()
 
@@ -489,7 +490,7 @@ async def _wait_exit(running: RunningStrategy, grace: float) -> None:
         await asyncio.sleep(0.01)  # the run's result waits for this: poll often (poll is cheap)
 
 
-def _event_limit(limits: Any, config: BacktestConfig) -> float:
+def _event_limit(limits: Any, config: ScenarioConfig) -> float:
     """Seconds an event may stay unacknowledged: the run's limits override the config."""
     return limits.ack_timeout_s if limits.ack_timeout_s is not None else config.event_limit_s
 
@@ -505,7 +506,7 @@ async def _monitor(session, engine, running, limits, cancel, on_progress, starte
         await asyncio.sleep(0.05)
         now = time.monotonic()
         code = running.poll()
-        sim = rfc3339(engine.now)
+        sim = format_time(engine.now)
         waited = now - session.sent_at
         first = next(iter(session.outstanding), None)
         if code is not None and not session.final_sent:
@@ -574,7 +575,7 @@ async def _monitor(session, engine, running, limits, cancel, on_progress, starte
         if session.sockets and session.outstanding and now - last_ping >= limits.ping_interval_s:
             if now - session.sent_at >= limits.ping_interval_s:
                 last_ping = now
-                ping = json.dumps({"type": "ping", "timestamp": rfc3339(engine.now)})
+                ping = json.dumps({"type": "ping", "timestamp": format_time(engine.now)})
                 for ws in list(session.sockets):
                     with contextlib.suppress(ConnectionError):
                         await ws.send_str(ping)

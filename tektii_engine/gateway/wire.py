@@ -7,7 +7,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from tektii_engine.config import rfc3339
+from tektii_core.timeutil import format_time
 
 PROVIDER = "tektii"
 CURRENCY = "USD"
@@ -65,8 +65,8 @@ def order(o: Any) -> dict[str, Any]:
         "oco_group_id": o.oco_group_id,
         "position_id": o.position_id,
         "parent_order_id": o.parent_id,  # bracket legs: their entry order
-        "created_at": rfc3339(o.created_at),
-        "updated_at": rfc3339(o.updated_at),
+        "created_at": format_time(o.created_at),
+        "updated_at": format_time(o.updated_at),
     }
 
 
@@ -92,8 +92,8 @@ def position(p: Any, liquidation_price: Decimal | None = None) -> dict[str, Any]
         "leverage": dec(p.leverage),
         "liquidation_price": dec(liquidation_price),
         "margin_mode": "CROSS",
-        "opened_at": rfc3339(p.opened_at),
-        "updated_at": rfc3339(p.updated_at),
+        "opened_at": format_time(p.opened_at),
+        "updated_at": format_time(p.updated_at),
     }
 
 
@@ -108,7 +108,7 @@ def trade(f: Any) -> dict[str, Any]:
         "commission": dec(f.commission),
         "commission_currency": CURRENCY,
         "is_maker": f.is_maker,
-        "timestamp": rfc3339(f.time),
+        "timestamp": format_time(f.time),
     }
 
 
@@ -119,7 +119,7 @@ def liquidation(call: Any) -> dict[str, Any]:
         "type": "error",
         "code": "LIQUIDATION",
         "message": (
-            f"Margin call at {rfc3339(call.time)}: equity {call.equity:.2f} is below the maintenance margin"
+            f"Margin call at {format_time(call.time)}: equity {call.equity:.2f} is below the maintenance margin"
             f" {call.maintenance_margin:.2f}; closing {count} position{'s' if count != 1 else ''}"
             " at the next bar's open"
         ),
@@ -168,7 +168,7 @@ def candle_text(prefix: str, t_open: int, o: float, h: float, low: float, c: flo
     Session.exchange appends: the same object as {"type": "candle", "bar": bar(...)}, built
     without a dict and a JSON pass per event."""
     return (
-        f'{prefix}{rfc3339(t_open)}","open":"{price(o)}","high":"{price(h)}","low":"{price(low)}",'
+        f'{prefix}{format_time(t_open)}","open":"{price(o)}","high":"{price(h)}","low":"{price(low)}",'
         f'"close":"{price(c)}","volume":"{price(v)}"}}'
     )
 
@@ -195,7 +195,7 @@ def bar(symbol: str, timeframe: str, t_open: int, o, h, low, c, v) -> dict[str, 
         "symbol": symbol,
         "provider": PROVIDER,
         "timeframe": timeframe,
-        "timestamp": rfc3339(t_open),
+        "timestamp": format_time(t_open),
         "open": dec(o),
         "high": dec(h),
         "low": dec(low),

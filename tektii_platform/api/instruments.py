@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from tektii_core.timeutil import TIMEFRAMES
+
 from ..http import ApiError, Param, Request, Response, Router, ok
 from ..validation import FieldError
 
@@ -21,7 +23,7 @@ MAX_UPLOAD_BYTES = 1024**3  # a decade of 1m candles as CSV fits comfortably
 _COPY_CHUNK = 1024 * 1024
 _TIMEFRAME_SCHEMA = {
     "type": "string",
-    "enum": ["1m", "2m", "5m", "10m", "15m", "30m", "1h", "2h", "4h", "12h", "1d", "1w"],
+    "enum": list(TIMEFRAMES),
 }
 _TIMESTAMP = {"type": "string", "format": "date-time"}
 INSTRUMENT_SCHEMA = {

@@ -46,9 +46,9 @@ LOGS_SCHEMA = {
 
 def _window(row: dict[str, Any], symbol: str, timeframe: str, start: int, end: int) -> None:
     """403 unless (symbol, timeframe) is a stream of the run's config and [start, end) lies in its window."""
-    from tektii_engine.config import BacktestConfig
+    from tektii_core.scenario_config.validate import config_from_json
 
-    config = BacktestConfig.from_dict(json.loads(row["config"]))
+    config = config_from_json(json.loads(row["config"]))
     if (symbol, timeframe) not in config.candle_streams() or start < config.start or end > config.end or start >= end:
         raise ApiError(403, f"The run's config does not read {symbol} {timeframe} from {start} to {end}",
                        code="outside_run_window")

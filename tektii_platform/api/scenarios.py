@@ -89,7 +89,7 @@ def _version_problems(req: Request, strategy_id: str, version_id: str) -> list[F
 
 
 def _instrument_problems(req: Request, config: Any) -> list[FieldError]:
-    from tektii_core.scenario_config import check_against_instruments
+    from tektii_core.scenario_config.instruments import check_against_instruments
     from tektii_engine.data.store import CandleStore
 
     infos = CandleStore(market_data_dir(req.ctx.data_dir)).list_instruments()
@@ -99,7 +99,8 @@ def _instrument_problems(req: Request, config: Any) -> list[FieldError]:
 
 def create_scenario(req: Request) -> Response:
     """Create a scenario: validate the config and queue its backtest run"""
-    from tektii_core.scenario_config import VERSION_ID_RE, validate_config
+    from tektii_core.scenario_config.model import VERSION_ID_RE
+    from tektii_core.scenario_config.validate import validate_config
 
     strategy = get_owned(req, req.path_params["strategyId"])
     body = req.json()
@@ -124,7 +125,7 @@ def create_scenario(req: Request) -> Response:
 
 def list_scenarios(req: Request) -> Response:
     """List a strategy's scenarios, newest first (filter by state and version)"""
-    from tektii_core.scenario_config import VERSION_ID_RE
+    from tektii_core.scenario_config.model import VERSION_ID_RE
 
     strategy = get_owned(req, req.path_params["strategyId"])
     query, errors = req.query, []
@@ -320,7 +321,7 @@ def _csv_response(scenario_id: str, kind: str, text: str) -> Response:
 
 def config_schema(req: Request) -> Response:
     """The scenario config's JSON Schema (public)"""
-    from tektii_core.scenario_config import config_json_schema
+    from tektii_core.scenario_config.schema import config_json_schema
 
     return Response(200, config_json_schema())
 
@@ -339,7 +340,7 @@ def setup(ctx: AppContext) -> None:
 
 
 def register(router: Router) -> None:
-    from tektii_core.scenario_config import config_json_schema
+    from tektii_core.scenario_config.schema import config_json_schema
 
     config_main, config_defs = schemas.openapi_config_schema(config_json_schema())
     for name, schema in config_defs.items():

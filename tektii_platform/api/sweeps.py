@@ -42,7 +42,8 @@ def _capacity(req: Request) -> int:
 
 def create_sweep(req: Request) -> Response:
     """Start a sweep: validate it and queue its trials"""
-    from tektii_core.scenario_config import VERSION_ID_RE, validate_config
+    from tektii_core.scenario_config.model import VERSION_ID_RE
+    from tektii_core.scenario_config.validate import validate_config
     from tektii_core.sweep_spec import validate_sweep
 
     strategy = get_owned(req, req.path_params["strategyId"])

@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import pagination, store
 from ..http import ApiError, Request, Response, Router, not_found, ok, validation_error
-from ..ids import new_id, now_db, rfc3339
+from ..ids import db_time, new_id, now_db, rfc3339
 from ..store import versions
 from ..validation import FieldError
 from .strategies import get_owned
@@ -113,7 +113,7 @@ def abandon_after_s() -> float:
 
 def abandon_stale_uploads(req: Request, strategy_id: str) -> None:
     """PENDING versions of the strategy without progress for ``abandon_after_s()``: FAILED."""
-    cutoff = (datetime.now(UTC) - timedelta(seconds=abandon_after_s())).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    cutoff = db_time(datetime.now(UTC) - timedelta(seconds=abandon_after_s()))
     versions.fail_stale(req.db, strategy_id, cutoff, ABANDONED, now_db())
 
 

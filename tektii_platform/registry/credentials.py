@@ -11,8 +11,10 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from tektii_core.timeutil import format_time
+
 from .. import store
-from ..ids import now_db
+from ..ids import db_time, now_db
 from ..store import registry_credentials
 
 if TYPE_CHECKING:
@@ -40,8 +42,8 @@ def issue(db: Database, user_id: str, repository: str, actions: Iterable[str], t
     expires = datetime.now(UTC) + ttl
     registry_credentials.insert(db, username=username, secret_hash=_hash(password), user_id=user_id,
                                 repository=repository, actions=",".join(actions),
-                                expires_at=expires.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), now=now_db())
-    return {"username": username, "password": password, "expiresAt": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}
+                                expires_at=db_time(expires), now=now_db())
+    return {"username": username, "password": password, "expiresAt": format_time(expires.replace(microsecond=0))}
 
 
 def authenticate(db: Database, username: str, password: str) -> tuple[str, Mapping[str, set[str]]] | None:

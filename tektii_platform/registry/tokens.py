@@ -29,6 +29,7 @@ from typing import Any
 import attrs
 
 from tektii_core.errors import TektiiError
+from tektii_core.timeutil import format_time
 
 DEFAULT_SERVICE = "tektii-registry"
 DEFAULT_ISSUER = "tektii-platform"
@@ -176,8 +177,7 @@ class TokenIssuer:
             "access": access,
         }
         token = self.sign(claims)
-        issued_at = dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return {"token": token, "access_token": token, "expires_in": ttl, "issued_at": issued_at}
+        return {"token": token, "access_token": token, "expires_in": ttl, "issued_at": format_time(now)}
 
     def issue(
         self, subject: str, granted: Mapping[str, Iterable[str]], requested_scope: str | Iterable[str] | None, ttl: int = 300

@@ -8,7 +8,7 @@ import pytest
 from tektii_testkit import TableFeed, WalkFeed
 
 from tektii_core.contracts import TektiiError
-from tektii_engine.config import BacktestConfig
+from tektii_core.scenario_config.validate import build_config, config_from_json
 from tektii_engine.run import run_in_process
 
 T0 = 1_704_067_200  # 2024-01-01T00:00:00Z
@@ -25,7 +25,7 @@ class Recorder:
 
 def config(subs, start=T0, end=T0 + 3600, **kw):
     kw.setdefault("spread_bps", 0)  # the hand-computed numbers below are the frictionless model's
-    return BacktestConfig(subs, start, end, **kw)
+    return build_config(subs, start, end, **kw)
 
 
 def test_candles_arrive_only_after_they_close():
@@ -161,7 +161,7 @@ def test_result_round_trips_through_json():
 
 def test_config_reports_every_problem_at_once():
     with pytest.raises(TektiiError) as exc:
-        BacktestConfig.from_dict(
+        config_from_json(
             {
                 "subscriptions": [{"instrument": "BTCUSD", "events": ["candle_3m", "fills"]}],
                 "startTime": "2024-02-01T00:00:00Z",
@@ -175,7 +175,7 @@ def test_config_reports_every_problem_at_once():
     for needle in (
         "subscriptions[0].instrument",
         "candle_3m",
-        "'fills'",
+        '"fills"',  # the words of the one validator (tektii_core.scenario_config)
         "endTime",
         "initialCapital",
         "positionMode",
@@ -185,7 +185,7 @@ def test_config_reports_every_problem_at_once():
 
 
 def test_config_from_scenario_json():
-    cfg = BacktestConfig.from_dict(
+    cfg = config_from_json(
         {
             "strategyVersionId": "ver_x",
             "subscriptions": [{"instrument": "C:BTCUSD", "events": ["candle_1m", "order_update"]}],

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from tektii_testkit import TableFeed, WalkFeed
 from websockets.sync.client import connect
 
-from tektii_engine.config import BacktestConfig
+from tektii_core.scenario_config.validate import build_config
 from tektii_engine.gateway.session import StrategyLauncher
 from tektii_engine.run import RunLimits, run_backtest
 from tektii_plugins.runtimes.process import ProcessRuntime
@@ -134,7 +134,7 @@ def run_with_client(target, **limits):
         holder["s"] = ThreadStrategy(target, launch)
         return holder["s"]
 
-    config = BacktestConfig([("C:BTCUSD", ["candle_1m"])], T0, T0 + 240)
+    config = build_config([("C:BTCUSD", ["candle_1m"])], T0, T0 + 240)
     result = run_backtest(config, FEED, launcher, limits=RunLimits(ack_timeout_s=5, **limits))
     strategy = holder["s"]
     if strategy.error:
@@ -205,7 +205,7 @@ def test_cancel_and_progress(tmp_path):
         if fraction > 0:  # the strategy is trading (its start may take a while on a busy machine)
             cancel.set()
 
-    config = BacktestConfig([("C:BTCUSD", ["candle_1m"])], T0, T0 + 86400 * 30)
+    config = build_config([("C:BTCUSD", ["candle_1m"])], T0, T0 + 86400 * 30)
     started = time.monotonic()
     result = run_backtest(
         config,
@@ -222,7 +222,7 @@ def test_cancel_and_progress(tmp_path):
 
 
 def test_wall_clock_limit():
-    config = BacktestConfig([("C:BTCUSD", ["candle_1m"])], T0, T0 + 86400 * 30)
+    config = build_config([("C:BTCUSD", ["candle_1m"])], T0, T0 + 86400 * 30)
     result = run_backtest(
         config,
         WalkFeed(),
@@ -298,7 +298,7 @@ def test_missing_market_data_fails_the_run_cleanly():
         holder["s"] = ThreadStrategy(lambda launch, out: client_acks_everything(launch), launch)
         return holder["s"]
 
-    config = BacktestConfig([("C:BTCUSD", ["candle_1m"])], T0, T0 + 240)
+    config = build_config([("C:BTCUSD", ["candle_1m"])], T0, T0 + 240)
     result = run_backtest(config, no_data, launcher, limits=RunLimits(ack_timeout_s=5))
     assert result.state == "FAILED" and result.reason == "no market data for C:BTCUSD"
 
@@ -329,7 +329,7 @@ def test_bracket_legs_name_their_parent_on_the_order_itself():
         holder["s"] = ThreadStrategy(bracket, launch)
         return holder["s"]
 
-    config = BacktestConfig([("C:BTCUSD", ["candle_1m", "order_update"])], T0, T0 + 240)
+    config = build_config([("C:BTCUSD", ["candle_1m", "order_update"])], T0, T0 + 240)
     result = run_backtest(config, FEED, launcher, limits=RunLimits(ack_timeout_s=5))
     assert result.state == "COMPLETE", result.reason
     out = holder["s"].out

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from tektii_testkit import TableFeed, WalkFeed
 
-from tektii_engine.config import BacktestConfig
+from tektii_core.scenario_config.validate import build_config
 from tektii_engine.gateway.session import StrategyLauncher
 from tektii_engine.run import RunLimits, run_backtest
 from tektii_plugins.runtimes.process import ProcessRuntime
@@ -51,7 +51,7 @@ class RecordingRuntime(ProcessRuntime):
 def run(strategy, config, tmp_path, feed=FEED, limits=None):
     report = tmp_path / "report.json"
     config.setdefault("spread_bps", 0)  # numbers computed by hand: the frictionless model
-    config = BacktestConfig(
+    config = build_config(
         config.pop("subscriptions"),
         T0,
         config.pop("end", T0 + 60 * len(BARS)),
@@ -96,7 +96,7 @@ def test_scripted_sdk_strategy_in_a_real_container(docker_client, tmp_path):
     lines: list[str] = []
     try:
         config = dict(SCRIPTED)
-        config = BacktestConfig(config.pop("subscriptions"), T0, T0 + 60 * len(BARS), environment={"REPORT": "-"},
+        config = build_config(config.pop("subscriptions"), T0, T0 + 60 * len(BARS), environment={"REPORT": "-"},
                                 **config)
         launcher = StrategyLauncher(DockerRuntime(), image=tag, log=lines.append)
         result = run_backtest(config, FEED, launcher, limits=RunLimits(ack_timeout_s=20, connect_timeout_s=60))
@@ -251,7 +251,7 @@ def test_probes_and_two_streams_through_the_docker_sandbox(docker_client, tmp_pa
     docker_client.images.build(path=str(context), tag=tag, pull=False, rm=True, forcerm=True)
     lines: list[str] = []
     try:
-        config = BacktestConfig([("C:BTCUSD", ["candle_1m"])], T0, T0 + 60 * len(BARS), environment={"STREAMS": "2"})
+        config = build_config([("C:BTCUSD", ["candle_1m"])], T0, T0 + 60 * len(BARS), environment={"STREAMS": "2"})
         launcher = StrategyLauncher(DockerRuntime(), image=tag, log=lines.append)
         result = run_backtest(config, FEED, launcher, limits=RunLimits(ack_timeout_s=20))
     finally:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tektii_engine.config import rfc3339
+from tektii_core.timeutil import format_time
 from tektii_engine.data.importer import import_file
 from tektii_engine.data.store import CandleStore
 from tektii_engine.run import local_run
@@ -46,7 +46,7 @@ def check_run(store: CandleStore, symbol: str, tf: str, start: str, end: str, **
     assert result.counters["candles"] == len(bars)
     assert len(result.trades) >= 5
     for fill in result.fills:  # market orders: exactly the open of a bar after the decision
-        t = [k for k, v in opens.items() if rfc3339(k) == fill["time"]]
+        t = [k for k, v in opens.items() if format_time(k) == fill["time"]]
         assert t and fill["price"] == opens[t[0]]
     unrealized = sum(p["unrealizedPnl"] for p in result.open_positions)
     realized = sum(t.gross_pnl for t in result.trades)
@@ -118,7 +118,7 @@ def backtesting_sma_cross(tmp_path, **backtest):
     store.write("F:EURUSD", Candles(times, EURUSD.Open, EURUSD.High, EURUSD.Low, EURUSD.Close, EURUSD.Volume),
                 base_timeframe="1h", source="imported")
     config = {"subscriptions": [{"instrument": "F:EURUSD", "events": ["candle_1h"]}],
-              "startTime": rfc3339(times[0]), "endTime": rfc3339(times[-1] + 3600)}
+              "startTime": format_time(times[0]), "endTime": format_time(times[-1] + 3600)}
     return theirs, store, config
 
 
@@ -131,8 +131,8 @@ def test_sma_crossover_trades_match_backtesting_py_one_by_one(tmp_path):
     assert result.state == "COMPLETE", result.reason
     assert len(theirs) > 50 and len(result.trades) == len(theirs)
     for ours, ref in zip(result.trades, theirs.itertuples(), strict=True):
-        assert (rfc3339(ours.entry_time), rfc3339(ours.exit_time)) == (
-            rfc3339(ref.EntryTime.tz_localize("UTC").timestamp()), rfc3339(ref.ExitTime.tz_localize("UTC").timestamp()))
+        assert (format_time(ours.entry_time), format_time(ours.exit_time)) == (
+            format_time(ref.EntryTime.tz_localize("UTC").timestamp()), format_time(ref.ExitTime.tz_localize("UTC").timestamp()))
         assert (ours.quantity, ours.side) == (abs(ref.Size), "LONG")
         assert (ours.entry_price, ours.exit_price) == (ref.EntryPrice, ref.ExitPrice)
         assert ours.pnl == pytest.approx(ref.PnL, rel=1e-9, abs=1e-9)

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 import pytest
 from tektii_testkit import WalkFeed
 
-from tektii_engine.config import BacktestConfig, rfc3339
+from tektii_core.scenario_config.validate import build_config
+from tektii_core.timeutil import format_time
 from tektii_engine.engine import Engine
 from tektii_engine.gateway import wire
 from tektii_engine.gateway.session import Session
@@ -33,7 +34,7 @@ def test_candle_text_is_the_candle_frame():
 
 def test_rfc3339_of_whole_and_fractional_seconds():
     for t in (0, 59, 86_399, 86_400, 1_704_067_260, 4_102_444_799, -1, -86_401, 1_704_067_260.0, 1.5, 1_704_067_260.75):
-        assert rfc3339(t) == datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), t
+        assert format_time(t) == datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), t
 
 
 @pytest.mark.parametrize("size", [0, 125, 126, 65_535, 65_536])
@@ -55,7 +56,7 @@ def test_text_frames_are_rfc6455_server_frames(size):
 
 
 def session_with(*event_ids: str) -> Session:
-    engine = Engine(BacktestConfig([("C:BTCUSD", ["candle_1m"])], 1_704_067_200, 1_704_067_500), WalkFeed())
+    engine = Engine(build_config([("C:BTCUSD", ["candle_1m"])], 1_704_067_200, 1_704_067_500), WalkFeed())
     session = Session(engine, WalkFeed(), "key")
     session.outstanding = {e: "{}" for e in event_ids}
     return session

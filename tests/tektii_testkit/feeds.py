@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from tektii_engine.config import TIMEFRAMES
+from tektii_core.timeutil import TIMEFRAME_SECONDS as TIMEFRAMES
 from tektii_engine.data.candles import Candles
 
 

@@ -6,6 +6,7 @@ import pytest
 from tektii_testkit import bucket_of, ts
 
 from tektii_core.contracts import TektiiError
+from tektii_core.timeutil import format_time
 from tektii_engine.data import timeframes
 from tektii_engine.data.symbols import parse_symbol
 
@@ -64,7 +65,7 @@ def test_parse_and_format_time():
     assert timeframes.parse_time("2024-01-01T02:00:00+02:00") == 1704067200
     assert timeframes.parse_time("2024-01-01") == 1704067200
     assert timeframes.parse_time(1704067200) == 1704067200
-    assert timeframes.format_time(1704067200) == "2024-01-01T00:00:00Z"
+    assert format_time(1704067200) == "2024-01-01T00:00:00Z"
     with pytest.raises(TektiiError, match="invalid time 'yesterday'"):
         timeframes.parse_time("yesterday")
 

@@ -52,7 +52,7 @@ NODE_LOSS_DETECTED_S = 30.0
 
 def walk(symbol: str, tf: str, start: int, end: int, *, seed: int):
     """A seeded random walk with 1% moves, one chunk (the engine's CandleFeed)."""
-    from tektii_engine.config import TIMEFRAMES
+    from tektii_core.timeutil import TIMEFRAME_SECONDS as TIMEFRAMES
     from tektii_engine.data.candles import Candles
 
     step = TIMEFRAMES[tf]

@@ -13,7 +13,7 @@ import time
 import pytest
 from tektii_testkit import SPEC_CONFIG, alive, children, served, with_version
 
-from tektii_engine.config import to_epoch
+from tektii_core.timeutil import to_epoch
 from tektii_engine.metrics import compute_metrics
 
 SHORT = {"endTime": "2024-01-03T00:00:00Z"}  # two days of 1m candles: a few seconds

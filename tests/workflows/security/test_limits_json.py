@@ -14,8 +14,8 @@ import requests
 from tektii_testkit import SPEC_CONFIG, assert_error, running_run
 from websockets.sync.client import connect
 
+from tektii_core.scenario_config.validate import build_config
 from tektii_core.strict_json import MAX_DEPTH
-from tektii_engine.config import BacktestConfig
 from tektii_engine.data.candles import Candles
 from tektii_engine.run import RunLimits, run_backtest
 
@@ -135,7 +135,7 @@ def test_every_gateway_json_endpoint_refuses_deep_and_ambiguous_bodies():
         times = list(range(T0, T0 + 180, 60))
         yield Candles(times, [100.0] * 3, [101.0] * 3, [99.0] * 3, [100.0] * 3, [1.0] * 3)
 
-    config = BacktestConfig([("C:BTCUSD", ["candle_1m"])], T0, T0 + 180)
+    config = build_config([("C:BTCUSD", ["candle_1m"])], T0, T0 + 180)
     result = run_backtest(config, feed, launcher, limits=RunLimits(ack_timeout_s=10))
     client = holder["client"]
     if client.error:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tektii_testkit import WalkFeed
 
-from tektii_engine.config import BacktestConfig
+from tektii_core.scenario_config.validate import build_config
 from tektii_engine.gateway.session import StrategyLauncher
 from tektii_engine.run import RunLimits, run_backtest
 from tektii_engine.runlog import MAX_LINE_BYTES, RunLog
@@ -39,7 +39,7 @@ def test_log_flood_keeps_head_and_tail_within_the_cap(tmp_path: Path):
     cap = 1024 * 1024
     log = RunLog(tmp_path / "strategy.log", cap)
     launcher = StrategyLauncher(ProcessRuntime(), path=strategy, log=log.write)
-    config = BacktestConfig([("C:BTCUSD", ["candle_1m"])], T0, T0 + 600)
+    config = build_config([("C:BTCUSD", ["candle_1m"])], T0, T0 + 600)
     result = run_backtest(config, WalkFeed(), launcher, limits=RunLimits(ack_timeout_s=60))
     log.close()
     assert result.state == "COMPLETE", result.reason

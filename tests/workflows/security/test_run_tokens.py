@@ -9,7 +9,7 @@ import hashlib
 import pytest
 from tektii_testkit import SPEC_CONFIG, run_desk, running_run
 
-from tektii_engine.config import to_epoch
+from tektii_core.timeutil import to_epoch
 
 START, END = to_epoch("2024-01-01T00:00:00Z"), to_epoch("2024-01-02T00:00:00Z")
 
