@@ -91,10 +91,9 @@ def upload(ctx, args):
         f"  Version ID: {version['id']}",
         f"  Git SHA: {git.short}",
         f"  Image: {version.get('image') or 'template ' + str(version.get('template'))}",
-        "",
-        "  Use this version ID when creating scenarios",
     ])
-    return Output(payload={"data": version}, headline="\n✓ Version uploaded successfully!", text=text)
+    return Output(payload={"data": version}, headline="\n✓ Version uploaded successfully!", text=text,
+                  footer=["", "  Use this version ID when creating scenarios"])  # a hint: -q drops it
 
 
 def list_(ctx, args):
