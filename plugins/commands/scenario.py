@@ -306,29 +306,33 @@ def results(ctx, args):
 
 
 def report(ctx, args):
+    from tektii_core.client import api_path
     from tektii_plugins.reports.comparison_page import render_comparison_report
     from tektii_plugins.reports.scenario_page import render_report
 
-    base = f"/v1/strategies/{args.strategy_id}/scenarios"
+    def results(scenario_id: str, kind: str) -> dict:
+        return ctx.client.get(api_path("/v1/strategies/{}/scenarios/{}/results/{}", args.strategy_id, scenario_id,
+                                       kind))["data"]
+
     if len(args.scenario_ids) == 1:
-        path = f"{base}/{args.scenario_ids[0]}"
-        parts = {kind: ctx.client.get(path + f"/results/{kind}")["data"] for kind in RESULT_TYPES}
+        parts = {kind: results(args.scenario_ids[0], kind) for kind in RESULT_TYPES}
         html = render_report(parts["metadata"], parts["timeseries"]["rows"], parts["trades"]["trades"])
     else:
-        html = render_comparison_report([
-            (ctx.client.get(f"{base}/{sid}/results/metadata")["data"],
-             ctx.client.get(f"{base}/{sid}/results/timeseries")["data"]["rows"]) for sid in args.scenario_ids])
+        html = render_comparison_report([(results(sid, "metadata"), results(sid, "timeseries")["rows"])
+                                         for sid in args.scenario_ids])
     with open(args.out, "w", encoding="utf-8") as fh:
         fh.write(html)
     return Output.message(f"✓ Report written to {args.out}", {"data": {"path": args.out, "bytes": len(html.encode())}})
 
 
 def compare(ctx, args):
+    from tektii_core.client import api_path
     from tektii_plugins.reports.comparison_page import config_differences
 
     if len(args.scenario_ids) < 2:
         raise TektiiError("compare needs at least two scenarios", hint="tektii scenario compare STRATEGY_ID SCEN_A SCEN_B")
-    scenarios = [ctx.client.get(f"/v1/strategies/{args.strategy_id}/scenarios/{sid}")["data"] for sid in args.scenario_ids]
+    scenarios = [ctx.client.get(api_path("/v1/strategies/{}/scenarios/{}", args.strategy_id, sid))["data"]
+                 for sid in args.scenario_ids]
     ids = [s["scenarioId"] for s in scenarios]
     metrics, rows = [], []
     for label, field, unit in METRICS:
@@ -356,12 +360,14 @@ def _signed(value, unit: str) -> str | None:
 
 
 def rerun(ctx, args):
+    from tektii_core.client import api_path
+
     created = ctx.client.post(_path(args) + "/rerun")["data"]
     ctx.say(f"Rerunning {args.scenario_id} as {created['scenarioId']}...")
     waited = _wait(ctx, args.strategy_id, created)
     if not isinstance(waited, Output):
         return waited
-    check = ctx.client.get(f"/v1/strategies/{args.strategy_id}/scenarios/{created['scenarioId']}/reproduction")
+    check = ctx.client.get(api_path("/v1/strategies/{}/scenarios/{}/reproduction", args.strategy_id, created["scenarioId"]))
     data = check["data"]
     if data["identical"]:
         return Output(payload=check, text=f"identical: {created['scenarioId']} reproduced {args.scenario_id} bit for bit "

@@ -247,7 +247,9 @@ class SweepProgress:
 
 
 def follow(ctx, sweep: dict) -> Output | int:
-    path = f"/v1/sweeps/{sweep['sweepId']}"
+    from tektii_core.client import api_path
+
+    path = api_path("/v1/sweeps/{}", sweep["sweepId"])
     progress = SweepProgress(ctx)
     try:
         while sweep["state"] == "RUNNING":
@@ -273,7 +275,9 @@ def follow(ctx, sweep: dict) -> Output | int:
 
 
 def create(ctx, args):
-    body = ctx.client.post(f"/v1/strategies/{args.strategy_id}/sweeps", json=sweep_document(args))
+    from tektii_core.client import api_path
+
+    body = ctx.client.post(api_path("/v1/strategies/{}/sweeps", args.strategy_id), json=sweep_document(args))
     sweep = body["data"]
     if args.wait:
         return follow(ctx, sweep)
@@ -283,7 +287,9 @@ def create(ctx, args):
 
 
 def get(ctx, args):
-    body = ctx.client.get(f"/v1/sweeps/{args.sweep_id}")
+    from tektii_core.client import api_path
+
+    body = ctx.client.get(api_path("/v1/sweeps/{}", args.sweep_id))
     if args.wait:
         return follow(ctx, body["data"])
     return _sweep_output(body["data"])
@@ -305,14 +311,17 @@ def list_(ctx, args):
 
 
 def cancel(ctx, args):
-    body = ctx.client.post(f"/v1/sweeps/{args.sweep_id}/cancel")
+    from tektii_core.client import api_path
+
+    body = ctx.client.post(api_path("/v1/sweeps/{}/cancel", args.sweep_id))
     return Output(payload=body, headline=f"✓ Cancelled sweep {args.sweep_id}", record=summary_record(body["data"]))
 
 
 def report(ctx, args):
+    from tektii_core.client import api_path
     from tektii_plugins.reports.sweep_page import render_sweep_report
 
-    sweep = ctx.client.get(f"/v1/sweeps/{args.sweep_id}")["data"]
+    sweep = ctx.client.get(api_path("/v1/sweeps/{}", args.sweep_id))["data"]
     names = list(sweep["parameters"])
     for flag, name in (("--x", args.x), ("--y", args.y)):
         if name is not None and name not in names:
@@ -323,7 +332,8 @@ def report(ctx, args):
     curves = []
     for number in sweep.get("ranking", [])[: args.top]:
         scenario_id = trials[number]["scenarioId"]
-        rows = ctx.client.get(f"/v1/strategies/{sweep['strategyId']}/scenarios/{scenario_id}/results/timeseries")["data"]
+        rows = ctx.client.get(api_path("/v1/strategies/{}/scenarios/{}/results/timeseries", sweep["strategyId"],
+                                   scenario_id))["data"]
         curves.append((f"#{trials[number]['rank']} trial {number}: {_params_text(trials[number]['parameters'])}", rows["rows"]))
     html = render_sweep_report(sweep, curves, x=args.x, y=args.y)
     with open(args.out, "w", encoding="utf-8") as fh:

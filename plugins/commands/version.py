@@ -91,10 +91,9 @@ def upload(ctx, args):
         f"  Version ID: {version['id']}",
         f"  Git SHA: {git.short}",
         f"  Image: {version.get('image') or 'template ' + str(version.get('template'))}",
-        "",
-        "  Use this version ID when creating scenarios",
     ])
-    return Output(payload={"data": version}, headline="\n✓ Version uploaded successfully!", text=text)
+    return Output(payload={"data": version}, headline="\n✓ Version uploaded successfully!", text=text,
+                  footer=["", "  Use this version ID when creating scenarios"])  # a hint: -q drops it
 
 
 def list_(ctx, args):
@@ -156,6 +155,7 @@ def tree(ctx, args):
 def _scores(ctx, strategy_id: str, metric: str, versions: list[dict]) -> dict[str, dict]:
     """Per version: its best and latest COMPLETE scenario for `metric`, and the change of its
     best against its parent's best (positive: improved, in the metric's direction)."""
+    from tektii_core.client import api_path
     from tektii_core.errors import TektiiError
     from tektii_core.sweep_spec import OBJECTIVES, default_direction
 
@@ -163,7 +163,7 @@ def _scores(ctx, strategy_id: str, metric: str, versions: list[dict]) -> dict[st
         raise TektiiError(f"--metric {metric}: not a metric; use one of {', '.join(OBJECTIVES)}")
     sign = 1.0 if default_direction(metric) == "maximize" else -1.0
     by_version: dict[str, list[dict]] = {}
-    for s in ctx.client.paginate(f"/v1/strategies/{strategy_id}/scenarios", "scenarios", limit=100,
+    for s in ctx.client.paginate(api_path("/v1/strategies/{}/scenarios", strategy_id), "scenarios", limit=100,
                                  params={"state": "COMPLETE"}):
         if isinstance(s.get(metric), (int, float)):
             by_version.setdefault(s["strategyVersionId"], []).append(s)  # newest first

@@ -88,7 +88,8 @@ def _deep_client(launch, out):
         response = conn.getresponse()
         return response.status, response.getheader("Content-Type"), json.loads(response.read())
 
-    for method, path in (("POST", "/v1/orders"), ("PATCH", "/v1/orders/ord_x"), ("DELETE", "/v1/positions/pos_x")):
+    for method, path in (("POST", "/v1/orders"), ("PATCH", "/v1/orders/ord_x"), ("PATCH", "/v1/positions/pos_x"),
+                         ("DELETE", "/v1/positions/pos_x")):
         for name, body in (("deep", HOSTILE), ("over", JUST_OVER), ("dup", '{"symbol": "a", "symbol": "b"}'),
                            ("huge", b" " * (2 * 1024 * 1024))):
             out[(method, path, name)] = call(method, path, body)
@@ -141,6 +142,7 @@ def test_every_gateway_json_endpoint_refuses_deep_and_ambiguous_bodies():
     if client.error:
         raise client.error
     assert result.state == "COMPLETE", result.reason
+    assert len({(method, path) for method, path, _ in client.out}) == 4  # every route that reads a body
     for (method, path, name), (status, media, body) in client.out.items():
         assert media.startswith("application/json"), (method, path, name)
         if name == "huge":
