@@ -12,7 +12,6 @@ from tektii_plugins.reports.page_document import GRID_CSS, document
 from tektii_plugins.reports.scenario_results import DEFAULT_CAPITAL, read_labelled_curve
 from tektii_plugins.reports.svg_charts import heatmap_svg, overlay_svg
 
-
 # The metrics the ranking shows beside the objective: (heading, field, metric_text kind).
 KEY_METRICS = (("Total return", "totalReturn", "signed_pct"), ("Sharpe", "sharpeRatio", "ratio"),
                ("Max drawdown", "maxDrawdownPct", "pct"), ("Trades", "totalTrades", "int"))
