@@ -189,6 +189,18 @@ def test_the_report_has_the_chosen_axes_both_samples_and_nothing_external(tk, li
     assert len(page.one("svg", id="overlay-chart").find("polyline", class_="overlay-line")) == 2
 
 
+def test_the_comparison_page_of_two_trials_is_self_contained(tk, owner, live, tmp_path):
+    _, sweep = live
+    trials = {t["trial"]: t for t in sweep["trials"]}
+    ids = [trials[n]["scenarioId"] for n in sweep["ranking"][:2]]
+    path = tmp_path / "compare.html"
+    done = tk("scenario", "report", owner[1], *ids, "-o", str(path))
+    assert done.code == 0, done.err
+    document = path.read_text()
+    assert document.count('class="overlay-line"') == 2
+    assert_self_contained(document, svgs=document.count("<svg"))
+
+
 def test_chromium_draws_the_real_sweep(live, report, tmp_path):
     _, sweep = live
     png = tmp_path / "sweep.png"
