@@ -7,6 +7,11 @@ is the sweep's own cost (driver, trial bookkeeping) on top of the scenarios, ~1.
 With --repeat N the two alternate in order (script first, then sweep first, ...) and the
 medians are compared: on a shared machine one pair is noisy.
 
+On a loaded machine the runs themselves slow down unevenly, so it also prints, per side, the
+time outside the runs: wall time minus the runs' own time (each run's started_at..finished_at
+in the platform's database) spread over the parallel slots. That is the queueing and
+bookkeeping the sweep could add, and it hardly moves with the load.
+
     PYTHONPATH=. .venv/bin/python benchmarks/bench_sweep.py [--trials 12] [--days 14] [--repeat 1]
 """
 
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import os
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -50,6 +56,20 @@ def wait_all(session: requests.Session, url: str, strategy: str, ids: set[str]) 
         time.sleep(0.1)
 
 
+def run_seconds(data_dir: Path, ids: set[str]) -> float:
+    """The runs' own time: the sum of started_at..finished_at (stored to the microsecond)."""
+    def at(text: str) -> datetime:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ")
+
+    conn = sqlite3.connect(data_dir / "tektii.db")
+    try:
+        marks = ",".join("?" * len(ids))
+        rows = conn.execute(f"SELECT started_at, finished_at FROM scenarios WHERE id IN ({marks})", list(ids)).fetchall()
+    finally:
+        conn.close()
+    return sum((at(end) - at(start)).total_seconds() for start, end in rows)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=12, help="trials of the sweep (and scenarios of the script)")
@@ -75,14 +95,14 @@ def main() -> int:
                 fasts = [str(3 + k) for k in range(args.trials)]
                 scenarios = f"{url}/v1/strategies/{strategy}/scenarios"
 
-                def script(values: list[str]) -> float:
+                def script(values: list[str]) -> tuple[float, set[str]]:
                     started = time.perf_counter()
                     ids = set()
                     for fast in values:
                         config = {**base, "environment": {"FAST_PERIOD": fast, "SLOW_PERIOD": "40"}}
                         ids.add(session.post(scenarios, json=config, timeout=30).json()["data"]["scenarioId"])
                     wait_all(session, url, strategy, ids)
-                    return time.perf_counter() - started
+                    return time.perf_counter() - started, ids
 
                 def sweep_run() -> tuple[float, dict]:
                     started = time.perf_counter()
@@ -96,16 +116,28 @@ def main() -> int:
                     return time.perf_counter() - started, sweep
 
                 script(fasts[:1])  # warm-up: first imports, page cache of the data
-                references, sweeps = [], []
+                references, sweeps, outside_ref, outside_sweep = [], [], [], []
+
+                def measure_script() -> None:
+                    took, ids = script(fasts)
+                    references.append(took)
+                    outside_ref.append(took - run_seconds(data_dir, ids) / parallel)
+
+                def measure_sweep() -> dict:
+                    took, sweep = sweep_run()
+                    sweeps.append(took)
+                    ids = {t["scenarioId"] for t in sweep["trials"]}
+                    outside_sweep.append(took - run_seconds(data_dir, ids) / parallel)
+                    return sweep
+
+                parallel = min(args.trials, int(os.environ.get("TEKTII_MAX_CONCURRENT_RUNS") or 2))
                 for r in range(args.repeat):
                     if r % 2 == 0:
-                        references.append(script(fasts))
-                        took, sweep = sweep_run()
-                        sweeps.append(took)
+                        measure_script()
+                        sweep = measure_sweep()
                     else:
-                        took, sweep = sweep_run()
-                        sweeps.append(took)
-                        references.append(script(fasts))
+                        sweep = measure_sweep()
+                        measure_script()
                 reference, swept = statistics.median(references), statistics.median(sweeps)
             print(f"{args.trials} scenarios, {args.days}-day windows, {sweep['parallelism']} at a time, median of {args.repeat}, "
                   f"server pid {info.pid}")
@@ -113,6 +145,9 @@ def main() -> int:
             print(f"  each run (s): {runs}")
             print(f"  {args.trials} scenarios created one after another (reference) {reference:7.2f} s")
             print(f"  sweep of {args.trials} trials {' ' * 30}{swept:7.2f} s   ratio sweep / reference {swept / reference:5.2f}")
+            print(f"  outside the runs (s): reference {' '.join(f'{t:.2f}' for t in outside_ref)}; "
+                  f"sweep {' '.join(f'{t:.2f}' for t in outside_sweep)}; "
+                  f"medians {statistics.median(outside_ref):.2f} / {statistics.median(outside_sweep):.2f}")
         finally:
             daemon.stop(data_dir)
     return 0

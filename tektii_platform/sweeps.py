@@ -7,7 +7,8 @@ capacity. The driver thread advances every RUNNING sweep a few times a second:
 * grid and random: every trial is queued at once (random draws with ``random.Random(seed)``);
 * optuna: batches of ``parallelism`` trials (the scheduler's capacity when the sweep was
   created); after a batch has finished, an Optuna study is rebuilt from every finished trial
-  with a TPE sampler seeded from (seed, trials so far) and asked for the next batch. Nothing
+  with a TPE sampler seeded from (seed, trials so far) and asked for the next batch (random
+  for the first ``startup_trials`` completed trials, then guided by TPE's model). Nothing
   depends on timing, so the same sweep over the same data proposes the same trials;
 * holdout: once the search has finished, the best ``holdoutTop`` trials run again on the
   window from the holdout time on (``sample = 'out'``);
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 FINISHED = ("COMPLETE", "FAILED", "CANCELLED")
 SWEEP_STATES = ("RUNNING", "COMPLETE", "FAILED", "CANCELLED")
 POLL_INTERVAL_S = 0.25
+OPTUNA_STARTUP_TRIALS = 10  # TPESampler's default n_startup_trials
 MAX_ASKS_PER_TRIAL = 100  # proposals a constraint or a repeat may reject before the search stops
 
 
@@ -127,6 +129,13 @@ def _internal(spec: SweepSpec, name: str, text: str) -> Any:
     return int(text) if parameter.integer else float(text)
 
 
+def startup_trials(trials: int) -> int:
+    """How many completed trials TPE samples at random before its model guides the search: a
+    third of the budget, at least 2, at most Optuna's default of 10 (with the default, a sweep
+    of 10 trials or fewer would never leave the random start)."""
+    return min(OPTUNA_STARTUP_TRIALS, max(2, trials // 3))
+
+
 def propose_optuna(spec: SweepSpec, finished: list[tuple[dict[str, str], float | None]], count: int) -> list[dict[str, str]]:
     """The next ``count`` trials of a seeded TPE search, given every finished trial in order
     (its parameters and objective, None when it has none). The same history gives the same
@@ -135,7 +144,7 @@ def propose_optuna(spec: SweepSpec, finished: list[tuple[dict[str, str], float |
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     distributions = _distributions(spec)
-    sampler = optuna.samplers.TPESampler(seed=spec.seed + len(finished))
+    sampler = optuna.samplers.TPESampler(seed=spec.seed + len(finished), n_startup_trials=startup_trials(spec.trials))
     study = optuna.create_study(direction=spec.direction, sampler=sampler)
     for params, value in finished:
         internal = {name: _internal(spec, name, text) for name, text in params.items()}

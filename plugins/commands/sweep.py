@@ -167,25 +167,35 @@ def _space(spec: dict) -> str:
     return f"{spec['low']}..{spec['high']}" + (f" step {spec['step']}" if "step" in spec else "")
 
 
+# The metrics the ranking shows beside the objective (in- and out-of-sample with a holdout).
+KEY_METRICS = (("Return", "totalReturn", "%"), ("Sharpe", "sharpeRatio", ""), ("Max DD", "maxDrawdownPct", "%"),
+               ("Trades", "totalTrades", ""))
+
+
 def ranking_view(s: dict) -> Output:
-    """The ranked trials: parameters, objective (and out-of-sample objective), a few metrics."""
+    """The ranked trials: parameters, the objective and the key metrics; with a holdout each of
+    them in-sample and out-of-sample side by side."""
     names = list(s["parameters"])
     trials = {t["trial"]: t for t in s.get("trials", [])}
     holdout = s.get("holdout") is not None
-    columns = ["Rank", "Trial", *names, s["objective"] + (" (in)" if holdout else "")]
-    if holdout:
-        columns.append(s["objective"] + " (out)")
-    columns += ["Return", "Max DD", "Trades", "Scenario ID"]
+    units = {field: unit for _, field, unit in KEY_METRICS}
+    shown = [(s["objective"], s["objective"], units.get(s["objective"], "")), *(m for m in KEY_METRICS if m[1] != s["objective"])]
+    columns = ["Rank", "Trial", *names]
+    for label, _field, _unit in shown:
+        columns += [f"{label} (in)", f"{label} (out)"] if holdout else [label]
+    columns.append("Scenario ID")
     rows = []
     for number in s.get("ranking", []):
         t = trials[number]
         metrics = t.get("metrics") or {}
-        row = [t["rank"], number, *[t["parameters"].get(n) for n in names], _fmt(t.get("objective"))]
-        if holdout:
-            oos = t.get("outOfSample") or {}
-            row.append(_fmt(oos.get("objective")) if oos.get("state") == "COMPLETE" else oos.get("state"))
-        row += [_fmt(metrics.get("totalReturn"), "%"), _fmt(metrics.get("maxDrawdownPct"), "%"), metrics.get("totalTrades"),
-                t["scenarioId"]]
+        oos = t.get("outOfSample") or {}
+        oos_metrics = oos.get("metrics") or {}
+        row = [t["rank"], number, *[t["parameters"].get(n) for n in names]]
+        for _label, field, unit in shown:
+            row.append(_fmt(metrics.get(field), unit))
+            if holdout:  # a trial not rerun out of sample shows nothing; a failed rerun its state
+                row.append(_fmt(oos_metrics.get(field), unit) if oos.get("state") == "COMPLETE" else oos.get("state"))
+        row.append(t["scenarioId"])
         rows.append(row)
     return Output(payload=None, columns=columns, rows=rows)
 

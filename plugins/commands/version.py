@@ -153,8 +153,9 @@ def tree(ctx, args):
 
 
 def _scores(ctx, strategy_id: str, metric: str, versions: list[dict]) -> dict[str, dict]:
-    """Per version: its best and latest COMPLETE scenario for `metric`, and the change of its
-    best against its parent's best (positive: improved, in the metric's direction)."""
+    """Per version: its best and its latest completed scenario (the last to finish, by
+    finishedAt) for `metric`, and the change of its best against its parent's best (positive:
+    improved, in the metric's direction)."""
     from tektii_core.client import api_path
     from tektii_core.errors import TektiiError
     from tektii_core.sweep_spec import OBJECTIVES, default_direction
@@ -171,7 +172,8 @@ def _scores(ctx, strategy_id: str, metric: str, versions: list[dict]) -> dict[st
     for v in versions:  # oldest first: a parent is scored before its children
         found = by_version.get(v["id"], [])
         best = max(found, key=lambda s: sign * s[metric]) if found else None
-        latest = found[0] if found else None
+        # latest completed: the one that finished last (the list is newest created first; ties keep it)
+        latest = max(found, key=lambda s: s.get("finishedAt") or "", default=None)
         parent = scores.get(v.get("parentId") or "")
         change = None
         if best is not None and parent and parent["best"] is not None:

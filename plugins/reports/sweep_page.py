@@ -12,6 +12,10 @@ from tektii_plugins.reports.page_document import GRID_CSS, document
 from tektii_plugins.reports.scenario_results import DEFAULT_CAPITAL, read_labelled_curve
 from tektii_plugins.reports.svg_charts import heatmap_svg, overlay_svg
 
+# The metrics the ranking shows beside the objective: (heading, field, metric_text kind).
+KEY_METRICS = (("Total return", "totalReturn", "signed_pct"), ("Sharpe", "sharpeRatio", "ratio"),
+               ("Max drawdown", "maxDrawdownPct", "pct"), ("Trades", "totalTrades", "int"))
+
 
 def render_sweep_report(sweep: Mapping[str, Any], curves: Sequence[tuple[str, Sequence[Mapping[str, Any]]]], *,
                         x: str | None = None, y: str | None = None, generated_at: datetime | None = None) -> str:
@@ -27,20 +31,25 @@ def render_sweep_report(sweep: Mapping[str, Any], curves: Sequence[tuple[str, Se
     capital = float(config.get("initialCapital") or DEFAULT_CAPITAL)
     trials = {t["trial"]: t for t in sweep.get("trials") or []}
     holdout = sweep.get("holdout") is not None
-    head = "".join(f"<th>{escape(h)}</th>" for h in ["Rank", "Trial", *names, objective + (" (in-sample)" if holdout else "")]
-                   + ([objective + " (out-of-sample)"] if holdout else []) + ["Total return", "Max drawdown", "Trades"])
+    shown = [m for m in KEY_METRICS if m[1] != objective]
+    head_cells = ["Rank", "Trial", *names]
+    for label in [objective, *(m[0] for m in shown)]:
+        head_cells += [f"{label} (in-sample)", f"{label} (out-of-sample)"] if holdout else [label]
+    head = "".join(f"<th>{escape(h)}</th>" for h in head_cells)
     rows = []
     for number in list(sweep.get("ranking") or [])[:50]:
         t = trials[number]
-        metrics = t.get("metrics") or {}
-        cells = [str(t.get("rank")), str(number), *[str(t["parameters"].get(n, "")) for n in names],
-                 fixed(t["objective"], 3)]
+        oos = t.get("outOfSample") or {}
+        samples = [t]  # with a holdout, each value of the search window, then of the holdout window
         if holdout:
-            oos = t.get("outOfSample") or {}
-            cells.append(fixed(oos["objective"], 3) if isinstance(oos.get("objective"), (int, float)) else "—")
-        for field, kind in (("totalReturn", "signed_pct"), ("maxDrawdownPct", "pct"), ("totalTrades", "int")):
-            value = metrics.get(field)
-            cells.append(metric_text(value, kind) if isinstance(value, (int, float)) else "—")
+            samples.append(oos if oos.get("state") == "COMPLETE" else {})
+        cells = [str(t.get("rank")), str(number), *[str(t["parameters"].get(n, "")) for n in names]]
+        for sample in samples:
+            cells.append(fixed(sample["objective"], 3) if isinstance(sample.get("objective"), (int, float)) else "—")
+        for _label, field, kind in shown:
+            for sample in samples:
+                value = (sample.get("metrics") or {}).get(field)
+                cells.append(metric_text(value, kind) if isinstance(value, (int, float)) else "—")
         rows.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
     counts = sweep.get("counts") or {}
     facts = [("Sweep", sweep.get("sweepId")), ("Strategy", sweep.get("strategyId")), ("Version", sweep.get("strategyVersionId")),

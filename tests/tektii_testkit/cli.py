@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import shutil
@@ -19,6 +20,13 @@ class Result:
     code: int
     out: str
     err: str
+
+
+def ok_json(result: Result) -> dict:
+    """The `data` of a `--output json` command that must have succeeded."""
+    assert result.code == 0, result.err + result.out
+    assert "Traceback" not in result.err
+    return json.loads(result.out)["data"]
 
 
 class CLI:

@@ -7,10 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
-from chromium_support import HEIGHT, WIDTH, pixels_of, run_chromium
-from html_tree import parse
-from png_reader import read_png
 from report_samples import equity_rows, scenario, trade_rows
+from tektii_testkit.chromium import HEIGHT, WIDTH, pixels_of, run_chromium
+from tektii_testkit.html_tree import parse
+from tektii_testkit.png_reader import read_png
 
 from tektii_plugins.reports.scenario_page import render_report
 from tektii_plugins.reports.svg_charts import DRAWDOWN_COLOUR, EQUITY_COLOUR

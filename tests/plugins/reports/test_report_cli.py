@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from chromium_support import pixels_of, run_chromium
-from html_tree import parse
-from png_reader import read_png
+from tektii_testkit.chromium import pixels_of, run_chromium
+from tektii_testkit.html_tree import parse
+from tektii_testkit.png_reader import read_png
 
 from tektii_plugins.reports.svg_charts import EQUITY_COLOUR
 

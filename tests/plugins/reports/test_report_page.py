@@ -7,10 +7,10 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from html_tree import Node, parse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from report_samples import equity_rows, rfc3339, scenario, trade_rows
+from tektii_testkit.html_tree import Node, parse
 
 from tektii_core.errors import TektiiError
 from tektii_plugins.reports.scenario_page import NOT_ENOUGH_DATA, render_report

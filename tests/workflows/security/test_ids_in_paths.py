@@ -8,9 +8,7 @@ import json
 
 import pytest
 import requests
-from tektii_testkit import CLI
-
-from tests.security.conftest import Listener
+from tektii_testkit import CLI, Listener
 
 BASE = {"strategyVersionId": "ver_x", "subscriptions": [{"instrument": "C:BTCUSD", "events": ["candle_1m"]}],
         "startTime": "2024-01-01T00:00:00Z", "endTime": "2024-01-02T00:00:00Z"}

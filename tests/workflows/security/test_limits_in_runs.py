@@ -3,7 +3,7 @@ upload`, run in Docker): huge, tiny and non-finite numbers at the gateway are IN
 the run ends normally, no gateway or platform response carries NaN or Infinity, and a log flood
 is stored capped (TEKTII_RUN_LOG_MAX_BYTES) through the worker's POST /v1/runs/{id}/logs.
 
-The strategy is tests/security/strategies/hostile.py; the scenario's ATTACK entry picks the attack."""
+The strategy is tests/workflows/security/strategies/hostile.py; the scenario's ATTACK entry picks the attack."""
 
 from __future__ import annotations
 
@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from tektii_testkit import ServedPlatform
+from tektii_testkit import ServedPlatform, cli_for
 
 from tektii_engine.runlog import MAX_LINE_BYTES
-from tests.security.conftest import cli_for
 
 STRATEGY = Path(__file__).parent / "strategies" / "hostile.py"
 DOCKERFILE = ('FROM python:3.11-slim\nRUN pip install "tektii>=1.9,<2"\nCOPY hostile.py /app/hostile.py\n'

@@ -11,49 +11,11 @@ import io
 import json
 import re
 import time
-from pathlib import Path
 
 import pytest
-from tektii_testkit import CLI, FINISHED, alive, base_env, children, served, shipped_file
+from tektii_testkit import END, FINISHED, HOLDOUT, alive, children, ok_json, shipped_file
 
-START, HOLDOUT, END = "2017-02-01T00:00:00Z", "2017-02-10T00:00:00Z", "2017-02-15T00:00:00Z"
 GRID = ["--param", "FAST_PERIOD=5,10", "--param", "SLOW_PERIOD=20:40:10", "--constraint", "FAST_PERIOD < SLOW_PERIOD"]
-
-
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory):
-    yield from served(tmp_path_factory, TEKTII_RUNTIME="process", TEKTII_MAX_CONCURRENT_RUNS="2")
-
-
-@pytest.fixture(scope="module")
-def owner(platform):
-    """(key, strategy id, ma-crossover version id) with the real EUR/USD hours imported."""
-    key = platform.new_user("researcher", admin=True)  # admins write the shared market data
-    path = shipped_file("gym-anytrading", "gym_anytrading/datasets/data/FOREX_EURUSD_1H_ASK.csv")
-    platform.ok("POST", "/v1/instruments/F:EURUSD/import", key, data=path.read_bytes())
-    strategy_id = platform.strategy(key, "ma-research")
-    return key, strategy_id, platform.template_version(key, strategy_id)
-
-
-@pytest.fixture(scope="module")
-def tk(platform, owner, tmp_path_factory) -> CLI:
-    home = tmp_path_factory.mktemp("home")
-    return CLI(home, {**base_env(home), "TEKTII_API_URL": platform.url, "TEKTII_API_KEY": owner[0]})
-
-
-@pytest.fixture(scope="module")
-def base_config(owner, tmp_path_factory) -> Path:
-    config = {"strategyVersionId": owner[2], "subscriptions": [{"instrument": "F:EURUSD", "events": ["candle_1h"]}],
-              "startTime": START, "endTime": END, "initialCapital": 100000}
-    path = tmp_path_factory.mktemp("configs") / "base.json"
-    path.write_text(json.dumps(config))
-    return path
-
-
-def ok_json(result) -> dict:
-    assert result.code == 0, result.err + result.out
-    assert "Traceback" not in result.err
-    return json.loads(result.out)["data"]
 
 
 @pytest.fixture(scope="module")

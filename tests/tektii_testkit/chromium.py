@@ -8,7 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from png_reader import Image
+
+from .png_reader import Image
 
 WIDTH, HEIGHT = 1280, 2000
 # Chromium must not reach out anywhere: the report is a local file and needs nothing else.
