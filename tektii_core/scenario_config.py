@@ -49,12 +49,13 @@ DEFAULT_POSITION_MODE = "netting"
 ACK_POLICIES = ("wait", "continue")
 DEFAULT_ACK_POLICY = "wait"
 CONTINUE_EVENT_TIMEOUT = 5
+MAX_RETRIES = 1  # starts again after the run's node was lost (never after a failure of its own)
 
 REQUIRED_FIELDS = ("strategyVersionId", "subscriptions", "startTime", "endTime")
 OPTIONAL_FIELDS = (
     ("initialCapital", "positionMode")
     + tuple(k for k in NUMBERS if k != "initialCapital")
-    + ("spreadBps", "ackPolicy", "environment")
+    + ("spreadBps", "ackPolicy", "environment", "retries")
 )
 FIELDS = REQUIRED_FIELDS + OPTIONAL_FIELDS
 SUBSCRIPTION_FIELDS = ("instrument", "events")
@@ -213,6 +214,7 @@ class ScenarioConfig:
     event_timeout_s: float = NUMBERS["eventTimeoutSeconds"][2]  # 5 s by default under "continue"
     ack_policy: str = DEFAULT_ACK_POLICY
     environment: Mapping[str, str] = attrs.field(factory=dict)
+    retries: int = 0
 
     def __attrs_post_init__(self) -> None:
         spreads = resolve_spreads(self.spread_bps, (s.instrument for s in self.subscriptions))
@@ -236,6 +238,7 @@ class ScenarioConfig:
             "eventTimeoutSeconds": self.event_timeout_s,
             "ackPolicy": self.ack_policy,
             "environment": dict(self.environment),
+            "retries": self.retries,
         }
 
 
@@ -387,6 +390,8 @@ class _Validator:
                 values["event_timeout_s"] = CONTINUE_EVENT_TIMEOUT
         if "environment" in obj:
             values["environment"] = self.environment(obj["environment"])
+        if "retries" in obj:
+            values["retries"] = self.retries(obj["retries"])
         if self.problems:
             return None, self.problems
         return ScenarioConfig(**values), []
@@ -611,6 +616,13 @@ class _Validator:
             if name == "riskFreeRate" and 1 < value <= 100:
                 extra = f"; it is an annual fraction: write {_num(value / 100)} for {_num(value)} %"
             self.bad(name, f"must be {span}, got {_num(value)}{extra}")
+            return None
+        return value
+
+    def retries(self, value: Any) -> int | None:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_RETRIES:
+            self.bad("retries", f"must be a whole number from 0 to {MAX_RETRIES} (how often a run whose node was lost"
+                                f" starts again), got {_describe(value)}")
             return None
         return value
 
@@ -864,6 +876,14 @@ def config_json_schema() -> dict[str, Any]:
                 },
                 "additionalProperties": {"type": "string", "pattern": "^[^\\u0000]*$", "maxLength": MAX_ENV_VALUE_CHARS},
                 "default": {},
+            },
+            "retries": {
+                "type": "integer",
+                "description": "How often a run whose node was lost starts again on another node (a cluster's"
+                " execution backend); a run never starts again after a failure of its own.",
+                "minimum": 0,
+                "maximum": MAX_RETRIES,
+                "default": 0,
             },
         },
         "$defs": {
