@@ -121,6 +121,17 @@ class Scheduler:
             self._lock_file.close()
             self._lock_file = None
 
+    def capacity(self) -> int:
+        """How many runs may go at once: the backend's own count (a cluster's), else
+        TEKTII_MAX_CONCURRENT_RUNS."""
+        counted = getattr(self.backend, "capacity", None)
+        if counted is not None:
+            try:
+                return max(1, int(counted()))
+            except Exception:  # noqa: BLE001 - a cluster that does not answer now: the setting
+                log.warning("the %s backend could not say its capacity", self.backend.name, exc_info=True)
+        return self.max_concurrent
+
     def wake(self) -> None:
         """Look at the queue now (a scenario was created or a cancel requested)."""
         self._wake.set()

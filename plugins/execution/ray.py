@@ -43,6 +43,7 @@ WORKER_MEMORY_MB = 256  # the worker and engine beside the strategy's own limit
 DOCKER_RESOURCE = "docker"
 CONNECT_ATTEMPTS = 3
 ACTOR_CONCURRENCY = 4  # run, and beside it result (a restarted platform's wait) and cancel
+UNAVAILABLE_S = 60.0  # an actor that does not answer this long, on a node still alive, has failed
 _EPSILON = 1e-6  # Ray keeps resources in fixed point (1e-4)
 _NAME_RE = re.compile(r"ray:(tektii-run-(scen_[A-Za-z0-9]+)-(\d+))")
 
@@ -117,18 +118,26 @@ class RayRunHandle:
         self.node: str | None = None  # the node's address, once known
         self._end: RunStatus | None = None
         self._cancelled_at: float | None = None
+        self._unavailable_since: float | None = None  # the actor did not answer (its node going?)
+        self._ask_again_at = 0.0
 
     def poll(self) -> RunStatus:
         import ray
 
         if self._end is not None:
             return self._end
+        now = time.monotonic()
+        if self._cancelled_at is not None and now - self._cancelled_at > CANCEL_GRACE_S + 10:
+            return self._ended(RunStatus("CANCELLED", None, "cancelled"))  # e.g. still waiting for a node
+        if self._ref is None:  # asking the actor again after it was unavailable
+            if now < self._ask_again_at:
+                return RunStatus("RUNNING")
+            self._ref = self._actor.result.remote(None)
         ready, _ = ray.wait([self._ref], timeout=0)
         if not ready:
-            if self._cancelled_at is not None and time.monotonic() - self._cancelled_at > CANCEL_GRACE_S + 10:
-                return self._ended(RunStatus("CANCELLED", None, "cancelled"))  # e.g. still waiting for a node
             return RunStatus("RUNNING")  # progress: the worker posts it to the platform's store
-        return self._ended(self._outcome())
+        outcome = self._outcome()
+        return RunStatus("RUNNING") if outcome is None else self._ended(outcome)
 
     def _ended(self, status: RunStatus) -> RunStatus:
         import ray
@@ -141,12 +150,24 @@ class RayRunHandle:
             pass
         return status
 
-    def _outcome(self) -> RunStatus:
+    def _outcome(self) -> RunStatus | None:
+        """How the run ended, or None when that is not known yet (ask again)."""
         import ray.exceptions as rex
 
         try:
             end = ray_get(self._ref)
-        except rex.RayActorError as exc:  # ActorDiedError, ActorUnavailableError
+        except rex.ActorUnavailableError as exc:
+            # Right after a raylet dies its actors are "temporarily unavailable"; Ray reports
+            # them dead once it has noticed the node's loss (seconds). Ask again until then.
+            now = time.monotonic()
+            self._unavailable_since = self._unavailable_since or now
+            if now - self._unavailable_since < UNAVAILABLE_S:
+                self._ref, self._ask_again_at = None, now + 1.0
+                return None
+            if self._node_lost(exc):
+                return RunStatus("FAILED", None, NODE_LOST, retryable=True)
+            return RunStatus("FAILED", None, f"The run's Ray actor stopped answering: {_first_line(exc)}")
+        except rex.RayActorError as exc:  # ActorDiedError
             if self._cancelled_at is not None:
                 return RunStatus("CANCELLED", None, "cancelled")
             if self._node_lost(exc):
@@ -292,6 +313,13 @@ class RayBackend:
         available = ray.available_resources()
         free = {k: min(v, available.get(k, 0.0)) for k, v in capacity.items()}
         return RayRoom(free, totals)
+
+    def capacity(self) -> int:
+        """How many runs of the default size (a process run) the alive nodes hold at once."""
+        self._connect()
+        wanted = demand("process", RuntimeLimits())
+        return sum(int(min(total.get(k, 0.0) / v for k, v in wanted.items()) + _EPSILON)
+                   for total in self._alive_totals())
 
     def reattach(self, scenario_id: str, ident: str) -> RayRunHandle | None:
         """The run's actor, found again by its name (a platform that restarted), or None."""
