@@ -219,10 +219,13 @@ class Scheduler:
         room: list[Any] = []  # asked for once a tick, when a scenario is queued
 
         def fits(row: Any) -> bool:
-            if not room:
-                room.append(has_room())
-            if room[0].take(self._runtime_of(row), RuntimeLimits()):
-                return True
+            try:
+                if not room:
+                    room.append(has_room())
+                if room[0].take(self._runtime_of(row), RuntimeLimits()):
+                    return True
+            except Exception:  # noqa: BLE001 - the cluster does not answer now: the queue waits
+                log.warning("the %s backend could not say whether it has room", self.backend.name, exc_info=True)
             self._room_full_at = time.monotonic()
             return False
 
