@@ -74,4 +74,4 @@ def get_execution(req: Request) -> Response:
 def register(router: Router) -> None:
     schema = router.schema("Execution", EXECUTION_SCHEMA)
     router.add("GET", "/v1/platform/execution", get_execution, operation_id="getExecution", tag="platform",
-               response_schema=schema)
+               response_schema=schema, errors=(403, 503))
