@@ -230,6 +230,7 @@ class RunSpec:
     pull_auth: Mapping[str, str] | None = None  # {"username", "password"} for pulling `image`
     limits: RuntimeLimits = attrs.field(factory=RuntimeLimits)
     wall_clock_s: float | None = None  # the whole run's real-time limit (None: the engine's default, 3600 s)
+    attempt: int = 1  # which start of this run: 2 when it was started again after its node was lost
 
     def __repr__(self) -> str:  # the token and the pull password stay out of logs and tracebacks
         return f"RunSpec(scenario_id={self.scenario_id!r}, runtime={self.runtime!r}, platform_url={self.platform_url!r})"
@@ -258,10 +259,22 @@ class RunStatus:
     state: str  # RUNNING, COMPLETE, FAILED or CANCELLED
     progress: RunProgress | None = None
     reason: str | None = None  # why it FAILED (or was CANCELLED)
+    # FAILED through no fault of the run (its node was lost): the scheduler may start it again
+    # when the scenario allows retries
+    retryable: bool = False
 
     @property
     def finished(self) -> bool:
         return self.state != "RUNNING"
+
+
+class RunRoom(Protocol):
+    """A snapshot of a backend's free capacity (ExecutionBackend.room)."""
+
+    def take(self, runtime: str, limits: RuntimeLimits) -> bool:
+        """Whether a run of `runtime` with `limits` fits now; True also reserves its share in
+        this snapshot, so that the next take() sees less. True as well for a run that fits
+        nowhere ever: start() then fails it with the reason, instead of it blocking the queue."""
 
 
 @runtime_checkable
@@ -280,7 +293,17 @@ class RunHandle(Protocol):
 
 @runtime_checkable
 class ExecutionBackend(Protocol):
-    """Where scenario runs execute (see hookspecs.register_execution_backends)."""
+    """Where scenario runs execute (see hookspecs.register_execution_backends).
+
+    Optional capabilities, looked up with getattr (docs/execution-backends.md):
+
+    * ``room() -> RunRoom``: the backend knows its own capacity (a cluster); the scheduler then
+      starts a queued run only when ``room().take(runtime, limits)`` says it fits, instead of
+      bounding runs by TEKTII_MAX_CONCURRENT_RUNS.
+    * ``reattach(scenario_id, ident) -> RunHandle | None``: at platform start, the handle of a
+      run that kept running while the platform was away (None: not found; it is then FAILED).
+    * ``describe() -> dict``: what ``tektii platform status`` shows of the backend (e.g. nodes).
+    """
 
     name: str
     description: str

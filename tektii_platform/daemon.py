@@ -35,6 +35,7 @@ class PlatformInfo:
     url: str
     pid: int
     database: str | None = None  # where its state is: the SQLite file, or the URL without password
+    backend: str | None = None  # where its runs execute (TEKTII_EXECUTION_BACKEND)
 
 
 def data_dir_default() -> Path:
@@ -95,7 +96,8 @@ def status(data_dir: Path) -> PlatformInfo | None:
     health = _health(state["url"])
     if health is None or health.get("pid") != state["pid"]:
         return None
-    return PlatformInfo(url=state["url"], pid=state["pid"], database=state.get("database"))
+    return PlatformInfo(url=state["url"], pid=state["pid"], database=state.get("database"),
+                        backend=state.get("executionBackend"))
 
 
 @contextlib.contextmanager
@@ -176,7 +178,8 @@ def start_background(data_dir: Path, port: int | None = None) -> PlatformInfo:
             if state is not None and state["pid"] == process.pid:
                 health = _health(state["url"], timeout=1.0)
                 if health is not None and health.get("pid") == process.pid:
-                    return PlatformInfo(url=state["url"], pid=process.pid, database=state.get("database"))
+                    return PlatformInfo(url=state["url"], pid=process.pid, database=state.get("database"),
+                                        backend=state.get("executionBackend"))
             time.sleep(0.05)
         process.kill()
         process.wait()

@@ -151,9 +151,9 @@ def platform_url_for_runs(ctx: AppContext) -> str:
     return ctx.address.local_url
 
 
-def build_run_spec(ctx: AppContext, scenario: Row, chooser: RuntimeChooser) -> RunSpec:
+def build_run_spec(ctx: AppContext, scenario: Row, chooser: RuntimeChooser, attempt: int = 1) -> RunSpec:
     """The RunSpec for a claimed scenario, with a new run token; TektiiError when it cannot run
-    (the run FAILS)."""
+    (the run FAILS). `attempt` 2: the run starts again after its node was lost."""
     from . import run_tokens
 
     version = versions.get(ctx.db, scenario["version_id"])
@@ -170,6 +170,7 @@ def build_run_spec(ctx: AppContext, scenario: Row, chooser: RuntimeChooser) -> R
         "platform_url": platform_url_for_runs(ctx),
         "runtime": runtime,
         "wall_clock_s": wall_clock_s,
+        "attempt": attempt,
     }
     if version["template"] is not None:
         return RunSpec(**common, run_token=run_tokens.issue(ctx.db, scenario["id"], wall_clock_s),

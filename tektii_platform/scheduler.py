@@ -1,7 +1,8 @@
 """The run scheduler: a persistent queue in the database and a bounded number of concurrent runs.
 
 The queue is the ``scenarios`` table itself: PENDING rows start in created order as run
-slots free up (``TEKTII_MAX_CONCURRENT_RUNS``, default 2). Each run goes to the execution
+slots free up: ``TEKTII_MAX_CONCURRENT_RUNS`` (default 2), or, for a backend that knows its
+capacity (``room()``, e.g. ``ray``), when the backend has room for the oldest. Each run goes to the execution
 backend named by ``TEKTII_EXECUTION_BACKEND`` (default ``local``: a worker process per run);
 one scheduler thread starts runs, polls their handles, writes progress and outcomes to the
 database, and passes on cancel requests (the API sets ``cancel_requested``).
@@ -10,8 +11,12 @@ Restart safety: only one process schedules a data directory (an exclusive lock o
 ``runs/scheduler.lock``, released by the OS when the process dies, even on SIGKILL). The
 process that takes the lock first marks every run still RUNNING as FAILED with the reason
 ``The platform stopped during the run`` (after asking the backend to release what it left),
-then starts the PENDING ones. Nothing stays RUNNING forever. A graceful stop ends the
-running runs the same way.
+then starts the PENDING ones; a backend that can (``reattach()``, e.g. ``ray``) finds such a
+run again instead, and the scheduler supervises it as before. Nothing stays RUNNING forever.
+A graceful stop ends the running runs the same way.
+
+A run whose backend reports it FAILED ``retryable`` (its node was lost) starts again, with a new
+run token, when the scenario's ``retries`` allows (docs/execution-backends.md).
 
 Several API processes on one PostgreSQL database (each with its own data directory) each run a
 scheduler: a claim takes the oldest PENDING row no other claim holds (FOR UPDATE SKIP LOCKED,
@@ -32,7 +37,7 @@ from typing import Any
 
 import attrs
 
-from tektii_core.contracts import RunHandle, RunStatus, TektiiError
+from tektii_core.contracts import RunHandle, RunStatus, RuntimeLimits, TektiiError
 
 from . import run_tokens
 from .execution import RuntimeChooser, build_run_spec, platform_url_known, read_result, run_dir, wall_clock_from_env
@@ -48,6 +53,8 @@ BACKEND_ENV = "TEKTII_EXECUTION_BACKEND"
 DEFAULT_MAX_CONCURRENT = 2
 DEFAULT_BACKEND = "local"
 PLATFORM_STOPPED = "The platform stopped during the run"
+NOT_FOUND_AGAIN = "; it was not found again on the execution backend"
+ROOM_RECHECK_S = 0.5  # a backend without room is asked again this often (or when a run ends)
 POLL_INTERVAL_S = 0.2
 ACTIVE_POLL_INTERVAL_S = 0.05  # while runs go on: a finished run is recorded promptly
 PROGRESS_WRITE_INTERVAL_S = 0.5
@@ -66,6 +73,8 @@ def max_concurrent_from_env() -> int:
 @attrs.define
 class _Running:
     handle: RunHandle
+    row: Any = None  # the scenario's row, for a start again
+    attempt: int = 1
     cancel_sent: bool = False
     last_progress: Any = None
     progress_written_at: float = 0.0
@@ -88,6 +97,7 @@ class Scheduler:
         self._thread: threading.Thread | None = None
         self._lock_file: Any = None
         self.scheduler_id = ""  # set with the data directory's lock
+        self._room_full_at: float | None = None  # when the backend last had no room
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> bool:
@@ -110,6 +120,17 @@ class Scheduler:
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
+
+    def capacity(self) -> int:
+        """How many runs may go at once: the backend's own count (a cluster's), else
+        TEKTII_MAX_CONCURRENT_RUNS."""
+        counted = getattr(self.backend, "capacity", None)
+        if counted is not None:
+            try:
+                return max(1, int(counted()))
+            except Exception:  # noqa: BLE001 - a cluster that does not answer now: the setting
+                log.warning("the %s backend could not say its capacity", self.backend.name, exc_info=True)
+        return self.max_concurrent
 
     def wake(self) -> None:
         """Look at the queue now (a scenario was created or a cancel requested)."""
@@ -146,13 +167,26 @@ class Scheduler:
 
     # -- recovery --------------------------------------------------------------------------
     def recover(self) -> None:
-        """Runs left RUNNING by a platform that died: release their leftovers, mark FAILED."""
+        """Runs left RUNNING by a platform that died: found again (a backend that can reattach),
+        else their leftovers released and the run marked FAILED."""
+        reattach = getattr(self.backend, "reattach", None)
         for row in scenarios.left_running(self.db, self.scheduler_id):
+            handle = None
+            if reattach is not None and row["handle"]:
+                try:
+                    handle = reattach(row["id"], row["handle"])
+                except Exception:  # noqa: BLE001 - not found again: it is failed below
+                    log.exception("could not look for run %s on the backend", row["id"])
+            if handle is not None:
+                self.running[row["id"]] = _Running(handle, row, getattr(handle, "attempt", 1))
+                log.info("run %s found again after the platform's restart (%s)", row["id"], handle.ident)
+                continue
             try:
                 self.backend.abandon(row["id"], run_dir(self.ctx.data_dir, row["id"]), row["handle"])
             except Exception:  # noqa: BLE001 - the row must not stay RUNNING whatever happens
                 log.exception("could not release what run %s left behind", row["id"])
-            self._finish(row["id"], RunStatus("FAILED", None, PLATFORM_STOPPED))
+            reason = PLATFORM_STOPPED + (NOT_FOUND_AGAIN if reattach is not None else "")
+            self._finish(row["id"], RunStatus("FAILED", None, reason))
             log.warning("run %s was RUNNING when the platform stopped: marked FAILED", row["id"])
 
     # -- the loop ------------------------------------------------------------------------------
@@ -170,15 +204,50 @@ class Scheduler:
         self._supervise()
         if not platform_url_known(self.ctx):
             return  # the socket is not bound yet: a run could not reach the platform
-        while len(self.running) < self.max_concurrent and not self._stopping.is_set():
-            row = self._claim()
+        has_room = getattr(self.backend, "room", None)
+        if has_room is None:
+            while len(self.running) < self.max_concurrent and not self._stopping.is_set():
+                row = self._claim()
+                if row is None:
+                    break
+                self._launch(row)
+            return
+        # the backend's capacity, not TEKTII_MAX_CONCURRENT_RUNS: the oldest starts when it fits
+        if self._room_full_at is not None and time.monotonic() - self._room_full_at < ROOM_RECHECK_S:
+            return
+        self._room_full_at = None
+        room: list[Any] = []  # asked for once a tick, when a scenario is queued
+
+        def fits(row: Any) -> bool:
+            try:
+                if not room:
+                    room.append(has_room())
+                if room[0].take(self._runtime_of(row), RuntimeLimits()):
+                    return True
+            except Exception:  # noqa: BLE001 - the cluster does not answer now: the queue waits
+                log.warning("the %s backend could not say whether it has room", self.backend.name, exc_info=True)
+            self._room_full_at = time.monotonic()
+            return False
+
+        while not self._stopping.is_set():
+            row = self._claim(fits)
             if row is None:
                 break
             self._launch(row)
 
-    def _claim(self) -> Any:
+    def _runtime_of(self, row: Any) -> str:
+        """The runtime a queued run will use (what it asks of the backend)."""
+        from .store import versions
+
+        version = versions.get(self.db, row["version_id"])
+        try:
+            return self.chooser.choose(version) if version is not None else "process"
+        except TektiiError:
+            return "process"  # it cannot start: claimed, it fails with the reason
+
+    def _claim(self, fits: Any = None) -> Any:
         """The oldest PENDING scenario, now RUNNING (atomically: a cancel cannot slip in)."""
-        row = scenarios.claim_next(self.db, self.backend.name, now_db(), self.scheduler_id)
+        row = scenarios.claim_next(self.db, self.backend.name, now_db(), self.scheduler_id, fits)
         if row is None:
             return None
         self.changed()
@@ -197,7 +266,7 @@ class Scheduler:
             self._finish(row["id"], RunStatus("FAILED", None, f"The run could not be started: {exc}"))
             return
         scenarios.set_started(self.db, row["id"], spec.runtime, handle.ident, now_db())
-        self.running[row["id"]] = _Running(handle)
+        self.running[row["id"]] = _Running(handle, row)
         log.info("run %s started (%s runtime, %s)", row["id"], spec.runtime, handle.ident)
 
     def _supervise(self) -> None:
@@ -209,8 +278,11 @@ class Scheduler:
                 run.cancel_sent = True
                 run.handle.cancel()
             status = run.handle.poll()
+            if status.finished and status.retryable and not run.cancel_sent and self._retry(scenario_id, run, status):
+                continue
             if status.finished:
                 del self.running[scenario_id]
+                self._room_full_at = None  # room again, maybe
                 if run.cancel_sent and status.state == "FAILED":
                     status = RunStatus("CANCELLED", status.progress, "cancelled")
                 self._finish(scenario_id, status, node=getattr(run.handle, "node", None))
@@ -220,6 +292,28 @@ class Scheduler:
                     run.last_progress, run.progress_written_at = status.progress, now
                     scenarios.set_progress(self.db, scenario_id, status.progress.to_api(), now_db())
                     self.changed()
+
+    def _retry(self, scenario_id: str, run: _Running, status: RunStatus) -> bool:
+        """Start a run whose node was lost again, when its scenario allows: a new token (the old
+        run's worker can post nothing more), its result so far dropped, a line in its log."""
+        allowed = json.loads(run.row["config"]).get("retries", 0) if run.row is not None else 0
+        if run.attempt > allowed or self._stopping.is_set():
+            return False
+        attempt = run.attempt + 1
+        run_tokens.revoke(self.db, scenario_id)
+        (run_dir(self.ctx.data_dir, scenario_id) / "result.json").unlink(missing_ok=True)
+        run_files(self.ctx).append_log(
+            scenario_id, [f"tektii: {status.reason}; starting the run again (attempt {attempt} of {allowed + 1})"])
+        try:
+            spec = build_run_spec(self.ctx, run.row, self.chooser, attempt)
+            handle = self.backend.start(spec)
+        except Exception as exc:  # noqa: BLE001 - it ends FAILED with the first reason
+            log.warning("run %s could not start again: %s", scenario_id, exc)
+            return False
+        scenarios.set_started(self.db, scenario_id, spec.runtime, handle.ident, now_db())
+        self.running[scenario_id] = _Running(handle, run.row, attempt)
+        log.warning("run %s: %s; started again (%s)", scenario_id, status.reason, handle.ident)
+        return True
 
     def _finish(self, scenario_id: str, status: RunStatus, node: str | None = None) -> None:
         """Record how a run ended; a COMPLETE run's metrics and counters come from its result.
@@ -287,12 +381,20 @@ def wake_scheduler(ctx: AppContext) -> None:
         scheduler.wake()
 
 
+def configured_backend(plugins: Any = None) -> Any:
+    """The execution backend TEKTII_EXECUTION_BACKEND names (default local)."""
+    from tektii_core.plugins import Plugins
+
+    plugins = plugins or Plugins(hooks=["register_execution_backends"])
+    return plugins.execution_backend(os.environ.get(BACKEND_ENV, "").strip() or DEFAULT_BACKEND)
+
+
 def start_scheduler(ctx: AppContext) -> Scheduler | None:
     """The scheduler of this platform process, started; None when another process has it."""
     from tektii_core.plugins import Plugins
 
     plugins = Plugins(hooks=["register_execution_backends", "register_runtimes"])
-    backend = plugins.execution_backend(os.environ.get(BACKEND_ENV, "").strip() or DEFAULT_BACKEND)
+    backend = configured_backend(plugins)
     available = backend.availability()
     if not available.ok:
         raise TektiiError(f"The execution backend {backend.name!r} cannot run here: {available.reason}")

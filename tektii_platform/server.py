@@ -118,7 +118,7 @@ class RunningServer:
         return thread
 
 
-def write_state(data_dir: Path, url: str, database: str | None = None) -> Path:
+def write_state(data_dir: Path, url: str, database: str | None = None, backend: str | None = None) -> Path:
     """Record where this process serves, for tektii_platform.daemon.status()."""
     from . import __version__
 
@@ -131,6 +131,7 @@ def write_state(data_dir: Path, url: str, database: str | None = None) -> Path:
                 "pid": os.getpid(),
                 "dataDir": str(data_dir),
                 "database": database,  # Database.describe(): never a password
+                "executionBackend": backend,
                 "startedAt": rfc3339(now_db()),
                 "version": __version__,
             },
@@ -177,7 +178,9 @@ def serve(
     restore_signals = _install_signal_handlers(server)
     try:
         if state_file:
-            write_state(data_dir, server.url, server.app.db.describe())
+            scheduler = server.app.ctx.extras.get("scheduler")
+            write_state(data_dir, server.url, server.app.db.describe(),
+                        scheduler.backend.name if scheduler is not None else None)
         if ready_callback is not None:
             ready_callback(server)
         server.run()

@@ -211,12 +211,13 @@ class RayCluster(_Started):
     Docker engine runs. Every process of a node runs in its namespace, so teardown finds them all
     with `ip netns pids` and nothing else is touched."""
 
-    def __init__(self, *, memory_mb: int = 3072, object_store_mb: int = 100):
+    def __init__(self, *, memory_mb: int = 3072, object_store_mb: int = 100, head_cpus: int = 1):
         require(os.geteuid() == 0, "the Ray cluster fixture needs root (network namespaces)")
         require(shutil.which("ip") is not None and shutil.which("iptables") is not None,
                 "iproute2/iptables are not installed (run scripts/provision)")
         require((_BIN / "ray").exists(), "ray is not installed in this environment (scripts/setup: the ray extra)")
         self.memory_mb, self.object_store_mb = memory_mb, object_store_mb
+        self.head_cpus = head_cpus  # 0: runs go to the worker nodes only (benchmarks/bench_scale_out.py)
         self.docker = docker_running()
         self.octet: int | None = None
         self.bridge = ""
@@ -282,7 +283,8 @@ class RayCluster(_Started):
     # -- nodes --------------------------------------------------------------------------------------
     def _start_node(self, name: str) -> None:
         node = self.nodes[name]
-        common = ["--node-ip-address", node.ip, "--num-cpus", "1", "--memory", str(self.memory_mb * 2**20),
+        cpus = str(self.head_cpus) if name == HEAD else "1"
+        common = ["--node-ip-address", node.ip, "--num-cpus", cpus, "--memory", str(self.memory_mb * 2**20),
                   "--object-store-memory", str(self.object_store_mb * 2**20), "--temp-dir", str(self.temp_dir),
                   "--disable-usage-stats"]
         if name == HEAD:

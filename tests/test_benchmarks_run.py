@@ -3,10 +3,14 @@ reference it measures in the same run. Speed itself is never asserted here."""
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+from tektii_testkit import require
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -84,3 +88,12 @@ def test_sweep_benchmark_runs():
     out = run("bench_sweep.py", "--trials", "4", "--days", "5")
     assert re.search(r"4 scenarios created one after another \(reference\) +\d+\.\d+ s", out), out
     assert re.search(r"sweep of 4 trials +\d+\.\d+ s +ratio sweep / reference +\d+\.\d+$", out, re.M), out
+
+
+def test_scale_out_benchmark_runs():
+    """A real three-node Ray cluster (tests/tektii_clusters.py): root and the ray extra."""
+    require(os.geteuid() == 0, "the Ray cluster needs root (network namespaces)")
+    require(importlib.util.find_spec("ray") is not None, "the ray extra is not installed (scripts/setup)")
+    out = run("bench_scale_out.py", "--scenarios", "2", "--days", "1", "--repeat", "1")
+    assert re.search(r"two worker nodes +\d+\.\d+ s +ratio one / two: +\d+\.\d+x", out), out
+    assert re.search(r"ray backend +\d+\.\d+ s +overhead per run +[-+]\d+\.\d+ s +ratio ray / local: +\d+\.\d+x", out), out

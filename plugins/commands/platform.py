@@ -81,10 +81,11 @@ def key(ctx, args):
 
 def _record(info, data_dir) -> Output:
     data = {"running": info is not None, "url": info.url if info else None, "pid": info.pid if info else None,
-            "dataDir": str(data_dir), "database": info.database if info else None}  # the URL without its password
+            "dataDir": str(data_dir), "database": info.database if info else None,  # the URL without its password
+            "backend": info.backend if info else None}
     return Output(payload={"data": data},
                   record=[("Running", data["running"]), ("URL", data["url"]), ("PID", data["pid"]),
-                          ("Data Dir", data["dataDir"]), ("Database", data["database"])])
+                          ("Data Dir", data["dataDir"]), ("Database", data["database"]), ("Backend", data["backend"])])
 
 
 def up(ctx, args):
@@ -114,7 +115,42 @@ def status(ctx, args):
     info = daemon.status(data_dir())
     out = _record(info, data_dir())
     out.headline = None if info else "The local platform is not running (start it with `tektii platform up`)"
+    if info is not None:
+        _add_execution(ctx, info, out)
     return out
+
+
+def _add_execution(ctx, info, out: Output) -> None:
+    """Where runs execute, as the platform tells an admin (GET /v1/platform/execution): for a
+    cluster backend, its nodes with their free CPU and `docker` slots."""
+    from tektii_core.client import APIClient
+    from tektii_core.errors import TektiiError
+
+    configured = ctx.config.get("api_url")
+    if configured and configured.rstrip("/") != info.url.rstrip("/"):
+        return  # the key is another platform's: it is not sent here
+    found = ctx.authenticate()
+    if found is None:
+        return
+    try:
+        execution = APIClient(info.url, found.auth, verbose=ctx.verbose).get("/v1/platform/execution")["data"]
+    except TektiiError as exc:  # not an admin's key, a cluster that does not answer: the rest stands
+        out.footer = (f"Execution details unavailable: {exc.message}",)
+        return
+    out.payload["data"]["execution"] = execution
+    limit = execution.get("maxConcurrentRuns")
+    out.record = [*out.record, ("Concurrency", f"{limit} runs" if limit else "the cluster's capacity")]
+    cluster = execution.get("cluster")
+    if cluster is not None:
+        out.record = [*out.record, ("Cluster", cluster.get("address"))]
+        rows = [[n["nodeId"][:12], n["address"], n["alive"], _slots(n["cpu"]), _slots(n["docker"]),
+                 f"{n['memoryMb']['free']:,} / {n['memoryMb']['total']:,} MiB"] for n in cluster["nodes"]]
+        out.sections = [("Nodes", Output(payload=None, columns=["Node", "Address", "Alive", "CPU Free", "Docker Free",
+                                                                 "Memory Free"], rows=rows))]
+
+
+def _slots(amount: dict) -> str:
+    return f"{amount['free']:g} / {amount['total']:g}"
 
 
 def serve(ctx, args):

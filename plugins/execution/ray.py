@@ -1,26 +1,22 @@
-"""The ``ray`` execution backend: each run is a Ray task on a cluster (``TEKTII_EXECUTION_BACKEND=ray``,
+"""The ``ray`` execution backend: each run is a Ray actor on a cluster (``TEKTII_EXECUTION_BACKEND=ray``,
 ``RAY_ADDRESS``, e.g. ``ray://head:10001`` for a platform off the cluster; docs/execution-backends.md).
 
-The task (``run_on_node``) does on its node what the local backend does on this machine: it runs
-``python -m tektii_engine.worker -`` as a child process in a session of its own and hands it the
-RunSpec (JSON, the project's cattrs converter) on stdin. The spec holds no local path: the worker
-fetches its candles from the platform and posts progress, log lines and the result there
-(tektii_engine.platform_link), so a node needs no file system shared with the platform, only to
-reach ``RunSpec.platform_url`` (``TEKTII_RUN_PLATFORM_URL``) and the registry in ``image``.
-``poll()`` reports RUNNING until the task returns; the progress is in the platform's store, where
-the worker posted it. The worker's stderr is a temporary file on the node, whose last lines go
-into the reason of a worker that died.
+The actor (tektii_plugins.execution.ray_node.RunActor, named ``tektii-run-<scenario id>-<attempt>``,
+detached) runs the worker on its node with the RunSpec on stdin. The spec holds no local path:
+the worker fetches its candles from the platform and posts progress, log lines and the result
+there (tektii_engine.platform_link), so a node needs no file system shared with the platform,
+only to reach ``RunSpec.platform_url`` (``TEKTII_RUN_PLATFORM_URL``) and the registry in ``image``.
 
-Resources: ``num_cpus`` and ``memory`` from the scenario's limits (plus the worker's own
+Resources: ``num_cpus`` and ``memory`` from the run's limits (plus the worker's own
 WORKER_MEMORY_MB), and the custom resource ``docker`` (1) for every runtime but ``process``, so
-container runs go only to nodes that advertise a Docker engine. ``max_retries=0``: a run is
-not silently started twice.
+container runs go only to nodes that advertise a Docker engine. Ray never restarts or retries a
+run by itself (``max_restarts=0``): the scheduler decides, from the scenario's ``retries``.
 
-Cancel is ``ray.cancel``: Ray raises KeyboardInterrupt in the task, which sends the worker
-SIGTERM (it stops the strategy, removing its containers, and writes a CANCELLED result), kills
-its process group after CANCEL_GRACE_S and removes the run's containers on that node. A node
-lost during a run (its raylet gone) ends the run FAILED "worker node lost"; the worker on that
-node notices that its parent (the Ray worker) died and stops the strategy itself.
+Capabilities the scheduler uses (tektii_core.contracts.ExecutionBackend): ``room()`` (the
+cluster's free capacity, so that runs wait in the platform's queue, not Ray's), ``reattach()``
+(a restarted platform finds its runs' actors by name), ``describe()`` (the nodes, for
+``tektii platform status``). A node lost during a run (its raylet gone) ends it FAILED "worker
+node lost", marked retryable.
 
 Ray is imported only when the backend is used: ``tektii --help`` must stay fast, and ``ray``
 is an optional extra (``tektii-cli[ray]``).
@@ -28,166 +24,180 @@ is an optional extra (``tektii-cli[ray]``).
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import subprocess
-import sys
-import tempfile
+import re
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from tektii_core import hookimpl
-from tektii_core.contracts import Availability, RunSpec, RunStatus, TektiiError
+from tektii_core.contracts import Availability, RunSpec, RunStatus, RuntimeLimits, TektiiError
 from tektii_core.models import run_spec_to_json
-from tektii_plugins.execution.local import (
-    CANCEL_GRACE_S,
-    STDERR_TAIL_LINES,
-    WORKER_MODULE,
-    kill_group,
-    remove_containers,
-    worker_messages,
-)
+from tektii_plugins.execution.local import CANCEL_GRACE_S
 
 ADDRESS_ENV = "RAY_ADDRESS"
+NAMESPACE = "tektii"
 NODE_LOST = "worker node lost"
 WORKER_MEMORY_MB = 256  # the worker and engine beside the strategy's own limit
 DOCKER_RESOURCE = "docker"
 CONNECT_ATTEMPTS = 3
+ACTOR_CONCURRENCY = 4  # run, and beside it result (a restarted platform's wait) and cancel
+UNAVAILABLE_S = 60.0  # an actor that does not answer this long, on a node still alive, has failed
+_EPSILON = 1e-6  # Ray keeps resources in fixed point (1e-4)
+_NAME_RE = re.compile(r"ray:(tektii-run-(scen_[A-Za-z0-9]+)-(\d+))")
 
 
-# --- on the node ------------------------------------------------------------------------------
-
-def run_on_node(spec: dict[str, Any]) -> dict[str, Any]:
-    """The Ray task: run the worker for `spec` (``run_spec_to_json``) on this node and return its
-    end message plus the node's address."""
-    import ray
-
-    node = ray.util.get_node_ip_address()
-    # When its raylet dies, Ray SIGKILLs the task's process and its children: a worker that is
-    # a child would die before stopping its strategy. So the child is `setsid --fork --wait`,
-    # which starts the worker in a session of its own and waits for it; when the child is
-    # killed, the worker sees its parent go and stops the run (tektii_engine.worker).
-    with tempfile.TemporaryFile() as stderr:
-        guard = subprocess.Popen(["setsid", "--fork", "--wait", sys.executable, "-m", WORKER_MODULE, "-"],
-                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, cwd="/")
-        assert guard.stdin is not None
-        guard.stdin.write(json.dumps(spec, separators=(",", ":")).encode() + b"\n")
-        guard.stdin.close()
-        end: dict[str, Any] = {}
-        reader = threading.Thread(target=_relay, args=(guard, end), name="tektii-worker-out", daemon=True)
-        reader.start()
-        try:
-            worker = _child_of(guard)
-            # Waiting in short steps, not in a blocking read: Ray's cancel is an exception raised
-            # in this thread, which only arrives between Python steps.
-            while guard.poll() is None:
-                time.sleep(0.2)
-        except BaseException:  # ray.cancel (KeyboardInterrupt), or the Ray worker shutting down
-            _stop(guard, _child_of(guard, wait_s=0), spec["scenarioId"])
-            raise
-        reader.join(timeout=5)
-        if end.get("state") in ("COMPLETE", "FAILED", "CANCELLED"):
-            return {"state": end["state"], "reason": end.get("reason"), "node": node}
-        stderr.seek(0)
-        tail = "\n".join(stderr.read().decode("utf-8", "replace").strip().splitlines()[-STDERR_TAIL_LINES:])
-    # (setsid's status: the worker's exit code, or the signal number that killed it)
-    reason = f"The run's worker process (pid {worker}) ended without a result (status {guard.returncode})"
-    return {"state": "FAILED", "reason": reason + (f":\n{tail}" if tail else ""), "node": node}
+def actor_name(scenario_id: str, attempt: int) -> str:
+    return f"tektii-run-{scenario_id}-{attempt}"
 
 
-def _child_of(guard: subprocess.Popen, wait_s: float = 10.0) -> int | None:
-    """The worker: the child `setsid --fork` made (it is its own session's leader)."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                except OSError:
-                    continue
-                if int(fields[1]) == guard.pid:
-                    return int(entry.name)
-        if guard.poll() is not None or time.monotonic() >= deadline:
-            return None
-        time.sleep(0.02)
+def demand(runtime: str, limits: RuntimeLimits) -> dict[str, float]:
+    """What a run asks of Ray, as Ray names resources: its limits' CPUs and memory, and
+    `docker` for every runtime but `process`."""
+    wanted = {"CPU": limits.cpus if limits.cpus is not None else 1.0,
+              "memory": float(((limits.memory_mb or 1024) + WORKER_MEMORY_MB) * 2**20)}
+    if runtime != "process":
+        wanted[DOCKER_RESOURCE] = 1.0
+    return wanted
 
 
-def _relay(proc: subprocess.Popen, end: dict[str, Any]) -> None:
-    """The worker's stdout: its end line into `end`."""
-    assert proc.stdout is not None
-    for message in worker_messages(proc.stdout):
-        if message.get("type") == "end":
-            end.update(message)
-    proc.stdout.close()
+def actor_options(run: RunSpec) -> dict[str, Any]:
+    """The run's actor: its resources, a name a restarted platform finds it by, no restarts."""
+    wanted = demand(run.runtime, run.limits)
+    options: dict[str, Any] = {
+        "num_cpus": wanted.pop("CPU"),
+        "memory": wanted.pop("memory"),
+        "name": actor_name(run.scenario_id, run.attempt),
+        "namespace": NAMESPACE,
+        "lifetime": "detached",  # outlives this driver: see reattach()
+        "max_restarts": 0,
+        "max_task_retries": 0,
+        "max_concurrency": ACTOR_CONCURRENCY,
+    }
+    if wanted:
+        options["resources"] = wanted
+    return options
 
 
-def _stop(guard: subprocess.Popen, worker: int | None, run_id: str) -> None:
-    """SIGTERM to the worker (it stops the strategy and writes CANCELLED), then its process group."""
-    if worker is not None:
-        try:
-            os.kill(worker, signal.SIGTERM)
-            guard.wait(timeout=CANCEL_GRACE_S)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            kill_group(worker)  # its own session: its pid is its group's
-    if guard.poll() is None:
-        guard.kill()
-    guard.wait()
-    remove_containers(run_id)
+def _fits(wanted: dict[str, float], have: dict[str, float]) -> bool:
+    return all(have.get(k, 0.0) + _EPSILON >= v for k, v in wanted.items())
 
 
-# --- on the platform --------------------------------------------------------------------------
+class RayRoom:
+    """The cluster's free capacity now (RunRoom): what Ray reports free, but never more than the
+    alive nodes' totals less what this platform's own runs hold (Ray's view lags behind a run
+    that was just started)."""
+
+    def __init__(self, free: dict[str, float], node_totals: list[dict[str, float]]):
+        self.free = free
+        self.node_totals = node_totals
+
+    def take(self, runtime: str, limits: RuntimeLimits) -> bool:
+        wanted = demand(runtime, limits)
+        if not any(_fits(wanted, total) for total in self.node_totals):
+            return True  # fits no node: start() fails it with the reason
+        if not _fits(wanted, self.free):
+            return False
+        for k, v in wanted.items():
+            self.free[k] = self.free.get(k, 0.0) - v
+        return True
+
 
 class RayRunHandle:
-    """A run submitted as a Ray task (RunHandle)."""
+    """A run's actor (RunHandle); `ref` resolves to the run's end message."""
 
-    def __init__(self, ref: Any):
+    def __init__(self, backend: RayBackend, actor: Any, ref: Any, name: str, attempt: int, wanted: dict[str, float]):
+        self._backend = backend
+        self._actor = actor
         self._ref = ref
-        self.ident = f"ray:{ref.hex()}"
-        self.node: str | None = None  # the node's address, once the run has ended
+        self._where = actor.node.remote()  # the node it was placed on, to tell a lost node from other deaths
+        self.ident = f"ray:{name}"
+        self.attempt = attempt
+        self.wanted = wanted
+        self.node: str | None = None  # the node's address, once known
         self._end: RunStatus | None = None
-        self._cancelled = False
+        self._cancelled_at: float | None = None
+        self._unavailable_since: float | None = None  # the actor did not answer (its node going?)
+        self._ask_again_at = 0.0
 
     def poll(self) -> RunStatus:
         import ray
 
         if self._end is not None:
             return self._end
+        now = time.monotonic()
+        if self._cancelled_at is not None and now - self._cancelled_at > CANCEL_GRACE_S + 10:
+            return self._ended(RunStatus("CANCELLED", None, "cancelled"))  # e.g. still waiting for a node
+        if self._ref is None:  # asking the actor again after it was unavailable
+            if now < self._ask_again_at:
+                return RunStatus("RUNNING")
+            self._ref = self._actor.result.remote(None)
         ready, _ = ray.wait([self._ref], timeout=0)
         if not ready:
             return RunStatus("RUNNING")  # progress: the worker posts it to the platform's store
-        self._end = self._outcome()
-        return self._end
+        outcome = self._outcome()
+        return RunStatus("RUNNING") if outcome is None else self._ended(outcome)
 
-    def _outcome(self) -> RunStatus:
+    def _ended(self, status: RunStatus) -> RunStatus:
+        import ray
+
+        self._end = status
+        self._backend.forget(self)
+        try:
+            ray.kill(self._actor)  # an actor holds its node's resources until it is gone
+        except Exception:  # noqa: BLE001 - gone already (its node died, it exited)
+            pass
+        return status
+
+    def _outcome(self) -> RunStatus | None:
+        """How the run ended, or None when that is not known yet (ask again)."""
         import ray.exceptions as rex
 
         try:
             end = ray_get(self._ref)
-        except rex.TaskCancelledError:
-            return RunStatus("CANCELLED", None, "cancelled")
-        except rex.NodeDiedError:
-            return RunStatus("FAILED", None, NODE_LOST)
-        except rex.RayTaskError as exc:  # the task itself raised: after a cancel, the cancel
-            if self._cancelled:
+        except rex.ActorUnavailableError as exc:
+            # Right after a raylet dies its actors are "temporarily unavailable"; Ray reports
+            # them dead once it has noticed the node's loss (seconds). Ask again until then.
+            now = time.monotonic()
+            self._unavailable_since = self._unavailable_since or now
+            if now - self._unavailable_since < UNAVAILABLE_S:
+                self._ref, self._ask_again_at = None, now + 1.0
+                return None
+            if self._node_lost(exc):
+                return RunStatus("FAILED", None, NODE_LOST, retryable=True)
+            return RunStatus("FAILED", None, f"The run's Ray actor stopped answering: {_first_line(exc)}")
+        except rex.RayActorError as exc:  # ActorDiedError
+            if self._cancelled_at is not None:
                 return RunStatus("CANCELLED", None, "cancelled")
-            return RunStatus("FAILED", None, f"The run's Ray task failed: {_first_line(exc)}")
-        except rex.RayError as exc:  # the worker process crashed, the object was lost, ...
+            if self._node_lost(exc):
+                return RunStatus("FAILED", None, NODE_LOST, retryable=True)
+            return RunStatus("FAILED", None, f"The run's Ray actor died: {_first_line(exc)}")
+        except rex.NodeDiedError:
+            return RunStatus("FAILED", None, NODE_LOST, retryable=True)
+        except rex.RayError as exc:  # the object was lost, ...
             return RunStatus("FAILED", None, f"The run failed on the Ray cluster: {_first_line(exc)}")
+        if end is None:
+            return RunStatus("FAILED", None, "The run's Ray actor returned no end")
         self.node = end.get("node")
         return RunStatus(end["state"], None, end.get("reason"))
 
-    def cancel(self) -> None:
+    def _node_lost(self, exc: BaseException) -> bool:
+        """Whether the actor died with its node (not by itself)."""
         import ray
 
-        if self._cancelled or self._end is not None:
+        try:
+            where = ray_get(self._where, timeout=1)
+        except Exception:  # noqa: BLE001 - died before it said where: judge by the message
+            return "node" in str(exc).lower() and "died" in str(exc).lower()
+        self.node = where["ip"]
+        return not any(n["NodeID"] == where["id"] and n["Alive"] for n in ray.nodes())
+
+    def cancel(self) -> None:
+        if self._cancelled_at is not None or self._end is not None:
             return
-        self._cancelled = True
-        ray.cancel(self._ref)  # not force: the task stops its worker (see run_on_node)
+        self._cancelled_at = time.monotonic()
+        self._actor.cancel.remote()  # the actor stops its worker (see ray_node)
 
 
 def ray_get(ref: Any, timeout: float = 30.0) -> Any:
@@ -201,21 +211,6 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def task_options(run: RunSpec) -> dict[str, Any]:
-    """What the run's task asks of Ray: its limits' CPUs and memory, and `docker` for every
-    runtime but `process`."""
-    limits = run.limits
-    options: dict[str, Any] = {
-        "num_cpus": limits.cpus if limits.cpus is not None else 1.0,
-        "memory": ((limits.memory_mb or 1024) + WORKER_MEMORY_MB) * 2**20,
-        "max_retries": 0,
-        "name": f"tektii-run-{run.scenario_id}",
-    }
-    if run.runtime != "process":
-        options["resources"] = {DOCKER_RESOURCE: 1}
-    return options
-
-
 def _init(address: str, attempts: int = CONNECT_ATTEMPTS) -> None:
     """ray.init as a driver of the cluster at `address`, tried again on a failed connection: a
     Ray Client server now and then loses the per-driver server it starts ("Initialization
@@ -224,7 +219,7 @@ def _init(address: str, attempts: int = CONNECT_ATTEMPTS) -> None:
 
     for attempt in range(attempts):
         try:
-            ray.init(address=address, logging_level="WARNING", log_to_driver=False)
+            ray.init(address=address, namespace=NAMESPACE, logging_level="WARNING", log_to_driver=False)
             return
         except ConnectionAbortedError as exc:  # the server side failed; a wrong address is not retried
             ray.shutdown()
@@ -234,13 +229,21 @@ def _init(address: str, attempts: int = CONNECT_ATTEMPTS) -> None:
             raise TektiiError(f"Could not connect to the Ray cluster at {address}: {_first_line(exc)}") from None
 
 
+def _free_per_node() -> dict[str, dict[str, float]]:
+    """On the cluster (a zero-CPU task): every node's free resources, by node id."""
+    from ray._private.state import available_resources_per_node
+
+    return available_resources_per_node()
+
+
 class RayBackend:
     name = "ray"
-    description = "Runs each scenario as a Ray task on a Ray cluster (RAY_ADDRESS)"
+    description = "Runs each scenario as a Ray actor on a Ray cluster (RAY_ADDRESS)"
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._task: Any = None
+        self._actor_class: Any = None
+        self._active: dict[int, RayRunHandle] = {}  # this platform's unfinished runs
 
     def availability(self) -> Availability:
         try:
@@ -256,25 +259,130 @@ class RayBackend:
         return Availability(True)
 
     def _connect(self) -> Any:
-        """The remote function, once this process is a driver of the cluster at RAY_ADDRESS."""
+        """The actor class, once this process is a driver of the cluster at RAY_ADDRESS."""
         import ray
 
+        from tektii_plugins.execution.ray_node import RunActor
+
         with self._lock:
-            if self._task is None:
+            if self._actor_class is None:
                 if not ray.is_initialized():
                     _init(os.environ.get(ADDRESS_ENV, "").strip())
-                self._task = ray.remote(run_on_node)
-            return self._task
+                self._actor_class = ray.remote(RunActor)
+            return self._actor_class
+
+    def _alive_totals(self) -> list[dict[str, float]]:
+        import ray
+
+        return [dict(n["Resources"]) for n in ray.nodes() if n["Alive"]]
 
     def start(self, run: RunSpec) -> RayRunHandle:
-        task = self._connect()
-        ref = task.options(**task_options(run)).remote(run_spec_to_json(run))
-        return RayRunHandle(ref)
+        actor_class = self._connect()
+        wanted = demand(run.runtime, run.limits)
+        if not any(_fits(wanted, total) for total in self._alive_totals()):
+            asks = ", ".join(f"{k} {_amount(k, v)}" for k, v in wanted.items())
+            raise TektiiError(f"No node of the Ray cluster can run it: it needs {asks}",
+                              hint="add a node with those resources (a Docker engine advertises `docker`)")
+        options = actor_options(run)
+        actor = actor_class.options(**options).remote()
+        ref = actor.run.remote(run_spec_to_json(run))
+        return self._track(RayRunHandle(self, actor, ref, options["name"], run.attempt, wanted))
+
+    def _track(self, handle: RayRunHandle) -> RayRunHandle:
+        with self._lock:
+            self._active[id(handle)] = handle
+        return handle
+
+    def forget(self, handle: RayRunHandle) -> None:
+        with self._lock:
+            self._active.pop(id(handle), None)
+
+    def room(self) -> RayRoom:
+        import ray
+
+        self._connect()
+        totals = self._alive_totals()
+        capacity: dict[str, float] = {}
+        for total in totals:
+            for k, v in total.items():
+                capacity[k] = capacity.get(k, 0.0) + v
+        with self._lock:
+            for handle in self._active.values():
+                for k, v in handle.wanted.items():
+                    capacity[k] = capacity.get(k, 0.0) - v
+        available = ray.available_resources()
+        free = {k: min(v, available.get(k, 0.0)) for k, v in capacity.items()}
+        return RayRoom(free, totals)
+
+    def capacity(self) -> int:
+        """How many runs of the default size (a process run) the alive nodes hold at once."""
+        self._connect()
+        wanted = demand("process", RuntimeLimits())
+        return sum(int(min(total.get(k, 0.0) / v for k, v in wanted.items()) + _EPSILON)
+                   for total in self._alive_totals())
+
+    def reattach(self, scenario_id: str, ident: str) -> RayRunHandle | None:
+        """The run's actor, found again by its name (a platform that restarted), or None."""
+        import ray
+
+        match = _NAME_RE.fullmatch(ident or "")
+        if match is None or match[2] != scenario_id:
+            return None
+        self._connect()
+        try:
+            actor = ray.get_actor(match[1], namespace=NAMESPACE)
+        except ValueError:  # no live actor of that name
+            return None
+        try:
+            held = ray_get(actor.node.remote())["resources"]  # what it holds, for room()
+        except ray.exceptions.RayError:  # it died just now (its node went, it exited)
+            return None
+        wanted = {k: float(v) for k, v in held.items() if k in ("CPU", "memory", DOCKER_RESOURCE)}
+        handle = RayRunHandle(self, actor, actor.result.remote(None), match[1], int(match[3]), wanted)
+        return self._track(handle)
 
     def abandon(self, scenario_id: str, run_dir: Path, ident: str | None) -> None:
-        """Nothing to reach: a task cannot be found again from a new driver, and Ray ends the
-        tasks of a driver that went away; each task's worker then sees its parent die and stops
-        the strategy (removing its containers). The scheduler marks the run FAILED."""
+        """A run that could not be reattached: end its actor if one is left (its worker then stops
+        the strategy, removing its containers). The scheduler marks the run FAILED."""
+        import ray
+
+        match = _NAME_RE.fullmatch(ident or "")
+        if match is None:
+            return
+        try:
+            ray.kill(ray.get_actor(match[1], namespace=NAMESPACE))
+        except ValueError:
+            pass
+
+    def describe(self) -> dict[str, Any]:
+        """The cluster's nodes with their total and free CPU, memory and `docker` (platform status)."""
+        import ray
+
+        self._connect()
+        free = ray.get(ray.remote(_free_per_node).options(num_cpus=0).remote(), timeout=60)
+        nodes = []
+        for node in ray.nodes():
+            total, left = node["Resources"], free.get(node["NodeID"], {})
+            nodes.append({
+                "nodeId": node["NodeID"], "address": node["NodeManagerAddress"], "alive": bool(node["Alive"]),
+                "cpu": {"total": total.get("CPU", 0.0), "free": left.get("CPU", 0.0) if node["Alive"] else 0.0},
+                "docker": {"total": total.get(DOCKER_RESOURCE, 0.0),
+                           "free": left.get(DOCKER_RESOURCE, 0.0) if node["Alive"] else 0.0},
+                "memoryMb": {"total": round(total.get("memory", 0.0) / 2**20),
+                             "free": round(left.get("memory", 0.0) / 2**20) if node["Alive"] else 0},
+            })
+        nodes.sort(key=lambda n: (not n["alive"], n["address"]))
+        return {"address": _without_credentials(os.environ.get(ADDRESS_ENV, "")), "nodes": nodes}
+
+
+def _amount(resource: str, value: float) -> str:
+    if resource == "memory":
+        return f"{value / 2**20:.0f} MiB"
+    return f"{value:g}"
+
+
+def _without_credentials(address: str) -> str:
+    return re.sub(r"//[^/@]*@", "//***@", address.strip())
 
 
 @hookimpl

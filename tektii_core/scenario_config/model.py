@@ -40,12 +40,13 @@ DEFAULT_POSITION_MODE = "netting"
 ACK_POLICIES = ("wait", "continue")
 DEFAULT_ACK_POLICY = "wait"
 CONTINUE_EVENT_TIMEOUT = 5
+MAX_RETRIES = 1  # starts again after the run's node was lost (never after a failure of its own)
 
 REQUIRED_FIELDS = ("strategyVersionId", "subscriptions", "startTime", "endTime")
 OPTIONAL_FIELDS = (
     ("initialCapital", "positionMode")
     + tuple(k for k in NUMBERS if k != "initialCapital")
-    + ("spreadBps", "ackPolicy", "environment")
+    + ("spreadBps", "ackPolicy", "environment", "retries")
 )
 FIELDS = REQUIRED_FIELDS + OPTIONAL_FIELDS
 SUBSCRIPTION_FIELDS = ("instrument", "events")
@@ -197,6 +198,7 @@ class ScenarioConfig:
     event_timeout_s: float | None = None  # None: 5 s under ackPolicy "continue", else 60 s
     ack_policy: str = DEFAULT_ACK_POLICY
     environment: Mapping[str, str] = attrs.field(factory=dict)
+    retries: int = 0
 
     def __attrs_post_init__(self) -> None:
         spreads = resolve_spreads(self.spread_bps, (s.instrument for s in self.subscriptions))

@@ -16,6 +16,7 @@ from tektii_core.scenario_config.model import (
     EVENTS,
     MAX_ENV_VALUE_CHARS,
     MAX_ENV_VARIABLES,
+    MAX_RETRIES,
     MAX_SUBSCRIPTIONS,
     NUMBERS,
     POSITION_MODES,
@@ -148,6 +149,14 @@ def config_json_schema() -> dict[str, Any]:
                 },
                 "additionalProperties": {"type": "string", "pattern": "^[^\\u0000]*$", "maxLength": MAX_ENV_VALUE_CHARS},
                 "default": {},
+            },
+            "retries": {
+                "type": "integer",
+                "description": "How often a run whose node was lost starts again on another node (a cluster's"
+                " execution backend); a run never starts again after a failure of its own.",
+                "minimum": 0,
+                "maximum": MAX_RETRIES,
+                "default": 0,
             },
         },
         "$defs": {

@@ -36,6 +36,7 @@ from tektii_core.scenario_config.model import (
     MARKETS,
     MAX_ENV_VALUE_CHARS,
     MAX_ENV_VARIABLES,
+    MAX_RETRIES,
     MAX_SUBSCRIPTIONS,
     NUMBERS,
     POSITION_MODES,
@@ -118,6 +119,8 @@ class _Validator:
             values["ack_policy"] = self.ack_policy(obj["ackPolicy"])
         if "environment" in obj:
             values["environment"] = self.environment(obj["environment"])
+        if "retries" in obj:
+            values["retries"] = self.retries(obj["retries"])
         if self.problems:
             return None, self.problems
         return ScenarioConfig(**values), []
@@ -374,6 +377,13 @@ class _Validator:
         hint = f' (did you mean "{guess}"?)' if guess else ""
         self.bad("ackPolicy", f"must be {options}, got {describe(value)}{hint}")
         return None
+
+    def retries(self, value: Any) -> int | None:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_RETRIES:
+            self.bad("retries", f"must be a whole number from 0 to {MAX_RETRIES} (how often a run whose node was lost"
+                                f" starts again), got {describe(value)}")
+            return None
+        return value
 
     def environment(self, value: Any) -> dict[str, str] | None:
         if not isinstance(value, Mapping):

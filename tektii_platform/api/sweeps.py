@@ -37,7 +37,9 @@ def _capacity(req: Request) -> int:
     from ..scheduler import max_concurrent_from_env
 
     scheduler = req.ctx.extras.get("scheduler")
-    return scheduler.max_concurrent if scheduler is not None else max_concurrent_from_env()
+    if scheduler is None:
+        return max_concurrent_from_env()
+    return scheduler.capacity()
 
 
 def create_sweep(req: Request) -> Response:

@@ -4,7 +4,7 @@ created order); a sweep's trials are scenarios too (``sweep_id``, ``trial``, ``s
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -77,28 +77,31 @@ def trials(db: Database, sweep_id: str) -> list[Row]:
 
 
 def left_running(db: Database, scheduler_id: str) -> list[Row]:
-    """``id`` and ``handle`` of the RUNNING scenarios a restarted scheduler must recover: on
+    """The RUNNING scenarios (every column) a restarted scheduler must recover: on
     SQLite every one (one scheduler per database file: the data directory's lock); on PostgreSQL,
     shared by several API processes, only those `scheduler_id` claimed (the others' runs go on)."""
-    statement = sa.select(t.c.id, t.c.handle).where(t.c.state == "RUNNING")
+    statement = sa.select(t).where(t.c.state == "RUNNING").order_by(t.c.created_at, t.c.id)
     if db.dialect != "sqlite":
         statement = statement.where(t.c.scheduler_id == scheduler_id)
     return fetch_all(db, statement)
 
 
-def claim_next(db: Database, backend: str, now: str, scheduler_id: str | None = None) -> Row | None:
+def claim_next(db: Database, backend: str, now: str, scheduler_id: str | None = None,
+               fits: Callable[[Row], bool] | None = None) -> Row | None:
     """The oldest PENDING scenario (every column), now RUNNING on `backend` for `scheduler_id`,
     atomically. Several schedulers may claim at once: on PostgreSQL the read takes the row's
     lock and skips rows another open claim holds (FOR UPDATE SKIP LOCKED), so each scenario is
     claimed once and nobody waits; on SQLite the claim's BEGIN IMMEDIATE already excludes every
-    other writer (SQLAlchemy renders no FOR UPDATE there)."""
+    other writer (SQLAlchemy renders no FOR UPDATE there). With `fits`, the oldest is claimed only
+    when fits(row) says so (the backend has room for it), else nothing is: runs start in created
+    order."""
     # a plain read first: an idle queue must not take the write lock five times a second
     if db.query_one(sa.select(t.c.id).where(t.c.state == "PENDING").limit(1)) is None:
         return None
     with db.transaction():
         row = fetch_one(db, sa.select(t).where(t.c.state == "PENDING").order_by(t.c.created_at, t.c.id).limit(1)
                         .with_for_update(skip_locked=True))
-        if row is None:
+        if row is None or (fits is not None and not fits(row)):
             return None
         db.execute(t.update().where(t.c.id == row["id"])
                    .values(state="RUNNING", started_at=now, updated_at=now, backend=backend, scheduler_id=scheduler_id))

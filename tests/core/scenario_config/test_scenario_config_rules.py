@@ -83,6 +83,7 @@ def test_defaults_are_filled_in(spec_example):
         "eventTimeoutSeconds": 60,
         "ackPolicy": "wait",
         "environment": {},
+        "retries": 0,
     }
 
 
@@ -95,6 +96,7 @@ def test_every_extension_is_accepted_and_kept(spec_example):
         forexLeverage=50,
         riskFreeRate=0.04,
         environment={"FAST_PERIOD": "10", "SLOW_PERIOD": "30", "_X": ""},
+        retries=1,
         subscriptions=[
             {"instrument": "C:BTCUSD", "events": ["candle_1m", "candle_1h", "order_update"]},
             {"instrument": "F:EURUSD", "events": ["candle_5m"]},
@@ -117,6 +119,7 @@ def test_every_extension_is_accepted_and_kept(spec_example):
         0.04,
     )
     assert api["environment"] == {"FAST_PERIOD": "10", "SLOW_PERIOD": "30", "_X": ""}
+    assert api["retries"] == 1
     assert config.subscriptions[0].timeframes == ("1m", "1h")
     assert config.subscriptions[2].timeframes == tuple(e[7:] for e in CANDLE_EVENTS)
     # to_api output is itself a valid config that round-trips.
@@ -216,6 +219,10 @@ RULES = [
     (("environment",), {"fast_period": "x"}, 'environment.fast_period: "fast_period" is not a valid environment variable name (upper-case'),
     (("environment",), {"X": "a" * 4097}, "environment.X: is 4097 characters long; at most 4096 are allowed"),
     (("environment",), {f"V{i}": "1" for i in range(101)}, "environment: has 101 variables; at most 100 are allowed"),
+    # retries
+    (("retries",), 2, "retries: must be a whole number from 0 to 1 (how often a run whose node was lost starts again), got a number (2)"),
+    (("retries",), 0.5, "retries: must be a whole number from 0 to 1"),
+    (("retries",), True, "retries: must be a whole number from 0 to 1 (how often a run whose node was lost starts again), got true"),
     # unknown top-level fields
     (("start_time",), "2024-01-01T00:00:00Z", 'start_time: unknown field "start_time" (did you mean "startTime"?)'),
     (("capital",), 5, 'capital: unknown field "capital"'),

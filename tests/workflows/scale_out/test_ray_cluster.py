@@ -5,16 +5,20 @@ What the Ray execution backend (issue 12) relies on: a template strategy run in 
 runtime on any node gives the local result bit for bit, tasks spread over both worker nodes, and
 a node whose raylet dies fails its task with `ray.exceptions.NodeDiedError` within seconds
 while the other nodes' tasks complete. Then the backend itself (plugins/execution/ray.py),
-driven like the scheduler drives it: results equal the local backend's, cancel, node loss.
+driven like the scheduler drives it: results equal the local backend's, cancel, node loss. Then
+a platform with the ray backend: status shows the nodes, concurrency is the cluster's capacity,
+a lost node's run starts again when retries allow, a restarted platform reattaches its runs.
 One module, so that all of it shares one cluster (~20 s to start)."""
 
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -178,14 +182,25 @@ def backends(ray_cluster, monkeypatch):
 
 def test_the_ray_backend_asks_for_the_limits_and_docker_for_images():
     from tektii_core.contracts import RunSpec, RuntimeLimits
-    from tektii_plugins.execution.ray import task_options
+    from tektii_plugins.execution.ray import RayRoom, actor_options
 
     base = {"scenario_id": "scen_x", "config": {}, "platform_url": "http://10.0.0.1:8420", "run_token": "tkr_x"}
-    process = task_options(RunSpec(**base, runtime="process", template="ma-crossover",
-                                   limits=RuntimeLimits(memory_mb=512, cpus=0.5)))
-    assert process == {"num_cpus": 0.5, "memory": (512 + 256) * 2**20, "max_retries": 0, "name": "tektii-run-scen_x"}
-    image = task_options(RunSpec(**base, runtime="docker", image="127.0.0.1:5000/s:v"))
+    process = actor_options(RunSpec(**base, runtime="process", template="ma-crossover",
+                                    limits=RuntimeLimits(memory_mb=512, cpus=0.5)))
+    assert process == {"num_cpus": 0.5, "memory": (512 + 256) * 2**20, "name": "tektii-run-scen_x-1",
+                       "namespace": "tektii", "lifetime": "detached", "max_restarts": 0, "max_task_retries": 0,
+                       "max_concurrency": 4}
+    image = actor_options(RunSpec(**base, runtime="docker", image="127.0.0.1:5000/s:v", attempt=2))
     assert image["resources"] == {"docker": 1} and image["num_cpus"] == 1.0
+    assert image["name"] == "tektii-run-scen_x-2"
+    # the room: what is free, each run taking its share; a run no node can hold is let through
+    # (start() fails it with the reason) instead of blocking the queue
+    gib = 2.0**30
+    room = RayRoom({"CPU": 2.0, "memory": 3 * gib, "docker": 1.0},
+                   [{"CPU": 1.0, "memory": 3 * gib}, {"CPU": 1.0, "memory": 3 * gib, "docker": 1.0}])
+    assert room.take("docker", RuntimeLimits()) and not room.take("docker", RuntimeLimits())
+    assert room.take("process", RuntimeLimits()) and not room.take("process", RuntimeLimits())
+    assert room.take("process", RuntimeLimits(cpus=4))
 
 
 def test_the_ray_backend_needs_a_cluster_address(monkeypatch):
@@ -233,49 +248,6 @@ def test_cancelling_a_ray_run_stops_its_worker_and_strategy(backends, desk, ray_
     wait_until_no_run_processes(ray_cluster, list(ray_cluster.nodes), timeout=10)
 
 
-# A platform process: starts a run (its RunSpec JSON on stdin) on the cluster through the backend,
-# says so, then waits to be killed (the run posts its progress to the desk's platform).
-PLATFORM_DRIVER = """
-import json, sys, time
-from tektii_core.models import run_spec_from_json
-from tektii_plugins.execution.ray import RayBackend
-backend = RayBackend()
-available = backend.availability()
-assert available.ok, available.reason
-handle = backend.start(run_spec_from_json(json.load(sys.stdin)))
-print(handle.ident, flush=True)
-time.sleep(600)
-"""
-
-
-def test_a_killed_platform_leaves_no_run_on_the_cluster(ray_cluster, desk, tmp_path):
-    """Why RayBackend.abandon() has nothing to do: Ray ends a vanished driver's tasks once its
-    Ray Client reconnect grace is over (30 s by default; 3 s here), and the worker, seeing its
-    parent go, stops the strategy and posts CANCELLED."""
-    from tektii_core.models import run_spec_to_json
-
-    spec = desk.spec(days=40)  # ~50 s of run
-    env = {**ray_cluster.env, "RAY_ADDRESS": ray_cluster.client_address, "RAY_CLIENT_RECONNECT_GRACE_PERIOD": "3"}
-    with open(tmp_path / "platform.log", "wb") as log:
-        platform = subprocess.Popen([sys.executable, "-c", PLATFORM_DRIVER], stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE, stderr=log, text=True, env=env)
-    try:
-        platform.stdin.write(json.dumps(run_spec_to_json(spec)))
-        platform.stdin.close()
-        assert platform.stdout.readline().startswith("ray:"), ((tmp_path / "platform.log").read_text()[-3000:]
-                                                              + ray_cluster.logs("ray_client_server*"))
-        deadline = time.monotonic() + 90
-        while not (desk.progress(spec) or {}).get("fraction"):
-            assert time.monotonic() < deadline and platform.poll() is None, (tmp_path / "platform.log").read_text()
-            time.sleep(0.2)
-        assert any(run_process(pid) for name in ray_cluster.nodes for pid in ray_cluster.pids(name))
-    finally:
-        platform.kill()
-        platform.wait(timeout=30)
-    wait_until_no_run_processes(ray_cluster, list(ray_cluster.nodes), timeout=60)
-    assert json.loads((desk.files(spec) / "result.json").read_text())["state"] == "CANCELLED"
-
-
 def test_a_ray_run_whose_node_is_lost_fails_with_the_reason(backends, desk, ray_cluster):
     _, remote = backends
     names = {name: node for node, name in ray_cluster.node_names().items()}
@@ -308,32 +280,151 @@ def test_a_ray_run_whose_node_is_lost_fails_with_the_reason(backends, desk, ray_
         ray_cluster.wait_for_nodes(3)
 
 
-def test_a_scenario_created_through_the_api_runs_on_the_cluster(ray_cluster, tmp_path_factory):
-    """The whole hand-off: the platform's scheduler claims the scenario and gives the ray
-    backend a RunSpec whose URL is TEKTII_RUN_PLATFORM_URL (here the platform's own address on
-    the bridge, the one the nodes reach), and the run's worker on a node posts the result back."""
+# --- the platform's scheduler on the cluster ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def ray_platform(ray_cluster, tmp_path_factory):
+    """A platform with the ray backend, bound to the host's bridge address (the one the nodes reach,
+    also its TEKTII_RUN_PLATFORM_URL): its scheduler claims the scenarios created through its API
+    and hands each to the backend. TEKTII_MAX_CONCURRENT_RUNS=1, which the ray backend's capacity
+    overrides."""
     platform = ServedPlatform(tmp_path_factory.mktemp("platform") / "data", {
         "TEKTII_EXECUTION_BACKEND": "ray", "RAY_ADDRESS": ray_cluster.client_address, "TEKTII_RUNTIME": "process",
-        "RAY_USAGE_STATS_ENABLED": "0"}, ray_cluster.host_ip)
+        "RAY_USAGE_STATS_ENABLED": "0", "TEKTII_MAX_CONCURRENT_RUNS": "1"}, ray_cluster.host_ip)
     platform.env["TEKTII_RUN_PLATFORM_URL"] = platform.url
     platform.start()
     try:
         key = platform.new_user("owner", admin=True)
-        platform.generate(key, "C:BTCUSD", "2024-01-01T00:00:00Z", "2024-01-03T00:00:00Z")
+        platform.generate(key, "C:BTCUSD", "2024-01-01T00:00:00Z", "2024-01-20T00:00:00Z")
         strategy_id = platform.strategy(key, "on-the-cluster")
-        config = {**HOURLY, "strategyVersionId": platform.template_version(key, strategy_id),
-                  "subscriptions": [{"instrument": "C:BTCUSD", "events": ["candle_1m"]}],
-                  "endTime": "2024-01-02T00:00:00Z"}
-        scenario_id = platform.create(key, strategy_id, config)["scenarioId"]
-        scenario = platform.wait(key, strategy_id, scenario_id, timeout=180)
-        assert scenario["state"] == "COMPLETE", scenario
-        assert scenario["execution"]["backend"] == "ray"
-        assert scenario["execution"]["node"] in {n.ip for n in ray_cluster.nodes.values()}
-        result = json.loads((platform.data_dir / "runs" / scenario_id / "result.json").read_text())
-        assert result["state"] == "COMPLETE" and result["equityCurve"]
+        yield platform, key, strategy_id, platform.template_version(key, strategy_id)
     finally:
         platform.stop()
         platform.http.close()
+
+
+def minutes_config(version_id: str, days: int, **changes) -> dict:
+    end = (datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {**HOURLY, "strategyVersionId": version_id, "subscriptions": [{"instrument": "C:BTCUSD", "events": ["candle_1m"]}],
+            "endTime": end, **changes}
+
+
+def test_platform_status_shows_the_backend_and_the_nodes(ray_platform, ray_cluster, tmp_path):
+    platform, key, _, _ = ray_platform
+    execution = platform.ok("GET", "/v1/platform/execution", key)
+    assert (execution["backend"], execution["maxConcurrentRuns"], execution["scheduling"]) == ("ray", None, True)
+    assert execution["cluster"]["address"] == ray_cluster.client_address
+    # (a node restarted by an earlier test is listed once more, dead, under its old id)
+    nodes = {n["address"]: n for n in execution["cluster"]["nodes"] if n["alive"]}
+    assert set(nodes) == {n.ip for n in ray_cluster.nodes.values()}
+    for name, node in ray_cluster.nodes.items():
+        shown = nodes[node.ip]
+        assert shown["alive"] and shown["cpu"]["total"] == 1.0 and 0 <= shown["cpu"]["free"] <= 1.0
+        assert shown["docker"]["total"] == (1.0 if ray_cluster.docker and name != "head" else 0.0)
+    user = platform.new_user("someone")
+    assert platform.call("GET", "/v1/platform/execution", user).status_code == 403
+
+    from tektii_testkit import TEKTII
+
+    env = {**platform.env, "TEKTII_API_KEY": key, "TEKTII_CONFIG_DIR": str(tmp_path / "config")}
+    env.pop("TEKTII_API_URL", None)
+    done = subprocess.run([TEKTII, "--output", "json", "platform", "status"], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    status = json.loads(done.stdout)["data"]
+    assert status["running"] and status["backend"] == "ray" and status["execution"]["backend"] == "ray"
+    assert {n["address"] for n in status["execution"]["cluster"]["nodes"] if n["alive"]} == set(nodes)
+    table = subprocess.run([TEKTII, "platform", "status"], capture_output=True, text=True, env=env, timeout=120)
+    assert table.returncode == 0, table.stderr
+    assert "Backend" in table.stdout and "the cluster's capacity" in table.stdout and "Nodes:" in table.stdout
+    assert all(ip in table.stdout for ip in nodes)
+
+
+def test_queued_scenarios_start_as_the_cluster_has_room(ray_platform, ray_cluster):
+    """More scenarios than the cluster has CPUs: they wait in the platform's queue (PENDING), never
+    more RUNNING than the capacity, start in created order, and all complete."""
+    platform, key, strategy_id, version_id = ray_platform
+    capacity = int(ray.cluster_resources()["CPU"])  # a run asks for 1 CPU
+    ids = [platform.create(key, strategy_id, minutes_config(version_id, days=3))["scenarioId"]
+           for _ in range(capacity + 3)]
+    most = 0
+    deadline = time.monotonic() + 300
+    while True:
+        states = [platform.get(key, strategy_id, i)["state"] for i in ids]
+        most = max(most, states.count("RUNNING"))
+        assert states.count("RUNNING") <= capacity, states
+        if all(state in ("COMPLETE", "FAILED", "CANCELLED") for state in states):
+            break
+        assert time.monotonic() < deadline, states
+        time.sleep(0.2)
+    done = [platform.get(key, strategy_id, i) for i in ids]
+    assert [d["state"] for d in done] == ["COMPLETE"] * len(ids), [d["failureReason"] for d in done]
+    # what the store recorded: how many ran at once, at most
+    events = sorted([(d["startedAt"], 1) for d in done] + [(d["finishedAt"], -1) for d in done],
+                    key=lambda e: (e[0], e[1]))
+    at_once = max(itertools.accumulate(change for _, change in events))
+    assert 1 < at_once <= capacity, (at_once, done)  # more than TEKTII_MAX_CONCURRENT_RUNS=1: it does not apply
+    started = [d["startedAt"] for d in done]
+    assert started == sorted(started)
+    assert {d["execution"]["backend"] for d in done} == {"ray"}
+    assert {d["execution"]["node"] for d in done} <= {n.ip for n in ray_cluster.nodes.values()}
+
+
+def test_a_run_whose_node_is_lost_starts_again_on_another_node(ray_platform, ray_cluster):
+    platform, key, strategy_id, version_id = ray_platform
+    names = {name: node for node, name in ray_cluster.node_names().items()}
+
+    @ray.remote(num_cpus=1)
+    def hold(seconds: float) -> None:
+        time.sleep(seconds)
+
+    # the head's CPU busy: the run goes to a worker node, and its second start to the other one
+    blocker = hold.options(scheduling_strategy=NodeAffinitySchedulingStrategy(names["head"], soft=False)).remote(300)
+    try:
+        scenario_id = platform.create(key, strategy_id, minutes_config(version_id, days=12, retries=1))["scenarioId"]
+        deadline = time.monotonic() + 120
+        while not ((platform.get(key, strategy_id, scenario_id).get("progress") or {}).get("fraction")):
+            assert time.monotonic() < deadline, platform.get(key, strategy_id, scenario_id)
+            time.sleep(0.2)
+        node = next(name for name in WORKERS if any(run_process(pid) for pid in ray_cluster.pids(name)))
+        ray_cluster.kill_raylet(node)
+        scenario = platform.wait(key, strategy_id, scenario_id, timeout=240)
+        assert scenario["state"] == "COMPLETE", scenario
+        other = next(name for name in WORKERS if name != node)
+        assert scenario["execution"]["node"] == ray_cluster.nodes[other].ip
+        run = platform.data_dir / "runs" / scenario_id
+        assert "tektii: worker node lost; starting the run again (attempt 2 of 2)" in (run / "strategy.log").read_text()
+        assert json.loads((run / "result.json").read_text())["state"] == "COMPLETE"
+    finally:
+        ray.cancel(blocker, force=True)
+        for name in WORKERS:
+            if not [pid for pid in ray_cluster.pids(name) if b"raylet/raylet" in cmdline(pid)]:
+                ray_cluster.restart_node(name)
+        ray_cluster.wait_for_nodes(3)
+
+
+def test_a_restarted_platform_finds_its_runs_again_or_fails_them_with_the_reason(ray_platform, ray_cluster):
+    """SIGKILL the platform mid-run: its runs' actors (detached) go on. Started again on the same
+    data directory, it reattaches the run whose actor is still there, which completes; the one whose
+    actor was killed meanwhile ends FAILED with the reason. Nothing stays RUNNING."""
+    platform, key, strategy_id, version_id = ray_platform
+    kept, lost = (platform.create(key, strategy_id, minutes_config(version_id, days=days))["scenarioId"]
+                  for days in (16, 12))
+    for scenario_id in (kept, lost):
+        deadline = time.monotonic() + 120
+        while not ((platform.get(key, strategy_id, scenario_id).get("progress") or {}).get("fraction")):
+            assert time.monotonic() < deadline, platform.get(key, strategy_id, scenario_id)
+            time.sleep(0.2)
+    platform.kill()
+    ray.kill(ray.get_actor(f"tektii-run-{lost}-1", namespace="tektii"))
+    platform.start()
+    scenario = platform.wait(key, strategy_id, kept, timeout=240)
+    assert scenario["state"] == "COMPLETE", scenario
+    assert json.loads((platform.data_dir / "runs" / kept / "result.json").read_text())["state"] == "COMPLETE"
+    failed = platform.wait(key, strategy_id, lost, timeout=60)
+    assert (failed["state"], failed["failureReason"]) == (
+        "FAILED", "The platform stopped during the run; it was not found again on the execution backend")
+    wait_until_no_run_processes(ray_cluster, list(ray_cluster.nodes), timeout=60)
 
 
 def cmdline(pid: int) -> bytes:
@@ -344,7 +435,7 @@ def cmdline(pid: int) -> bytes:
 
 
 # (the strategy: the template's main.py; the raylet's own command line names agent/main.py)
-RUN_PROCESSES = (b"ray::backtest_task", b"ray::tektii-run-", b"tektii_engine.worker", b"ma-crossover/main.py")
+RUN_PROCESSES = (b"ray::backtest_task", b"ray::RunActor", b"tektii_engine.worker", b"ma-crossover/main.py")
 
 
 def run_process(pid: int) -> bool:

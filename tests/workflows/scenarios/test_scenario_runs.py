@@ -51,7 +51,8 @@ def test_spec_example_runs_end_to_end_with_a_template(platform, owner):
     assert created["config"] == {**with_version(SPEC_CONFIG, version_id), "commissionBps": 0, "slippageBps": 0,
                                  "forexLeverage": 30, "spreadBps": {"C:BTCUSD": 5.0}, "riskFreeRate": 0,
                                  "startupTimeoutSeconds": 120,
-                                 "eventTimeoutSeconds": 60, "ackPolicy": "wait", "environment": {}}
+                                 "eventTimeoutSeconds": 60, "ackPolicy": "wait", "environment": {},
+                                 "retries": 0}
     scenario_id = created["scenarioId"]
     early = platform.call("GET", scen_path(strategy_id, scenario_id) + "/results/trades", key)
     assert early.status_code == 409 and early.json()["error"]["code"] == "scenario_not_complete"
