@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -324,6 +325,16 @@ class RayCluster(_Started):
     def restart_node(self, name: str) -> None:
         self.stop_node(name)
         self._start_node(name)
+
+    def restore_nodes(self, names: Iterable[str]) -> None:
+        """Start again each of these nodes whose raylet a test killed, then wait until every node
+        of the cluster is alive (for the next test of the module)."""
+        for name in names:
+            try:
+                self.raylet_pid(name)
+            except RuntimeError:
+                self.restart_node(name)
+        self.wait_for_nodes(len(self.nodes))
 
     def connect(self, attempts: int = 3) -> None:
         """`ray.init` this process as a Ray Client driver. Retried: under load the head's client

@@ -28,7 +28,17 @@ from .market_data import (
     ts,
     write_text,
 )
-from .platforms import FINISHED, SPEC_CONFIG, Api, Platform, ServedPlatform, assert_error, served, with_version
+from .platforms import (
+    FINISHED,
+    SPEC_CONFIG,
+    Api,
+    Platform,
+    ServedPlatform,
+    assert_error,
+    served,
+    upload_ma_crossover,
+    with_version,
+)
 from .processes import alive, children
 from .registry import RegistryEnv, TokenServer, start_registry_env
 from .research import END, HOLDOUT, START
@@ -44,6 +54,6 @@ __all__ = [
     "base_env", "bucket_of", "call", "candles", "children", "cli_for", "containers_tool_ready",
     "database_kind", "docker_client_or_skip", "docker_running", "drop_platform_database", "free_port",
     "load_logic", "minute_bars", "new_platform_database", "new_strategy", "reference_aggregate",
-    "registry_realm", "require", "run_desk", "running_run", "serve_gateway", "served", "shipped_file",
+    "registry_realm", "require", "run_desk", "running_run", "serve_gateway", "served", "shipped_file", "upload_ma_crossover",
     "start_registry_env", "ts", "upload_tiny_image", "wait_end", "walk", "with_version", "write_text",
 ]

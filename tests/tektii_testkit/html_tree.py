@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -88,3 +89,20 @@ def parse(document: str) -> Node:
     assert not builder.errors, builder.errors
     assert builder.current is builder.root, f"<{builder.current.tag}> is never closed"
     return builder.root
+
+
+def assert_self_contained(document: str, svgs: int) -> None:
+    """Nothing the page would fetch: no script, image, style sheet or frame, no URL but the SVG
+    namespace (an identifier, never fetched; once per inline SVG), no event handler, and a policy
+    that forbids loading anything."""
+    page = parse(document)
+    for tag in ("script", "img", "link", "iframe", "object", "embed", "video", "audio", "source", "base", "form"):
+        assert page.find(tag) == [], f"<{tag}> in the report"
+    for node in page.iter():
+        for name, value in node.attrs.items():
+            if name in ("src", "href", "xlink:href", "action", "poster", "srcset", "data"):
+                assert value is not None and value.startswith("#"), f"<{node.tag} {name}={value!r}>"
+            assert not name.startswith("on"), f"event handler {name} on <{node.tag}>"
+    assert re.findall(r"(?:https?:|ftp:|//[a-z0-9])[^\"' )]*", document) == ["http://www.w3.org/2000/svg"] * svgs
+    assert "@import" not in document and re.findall(r"url\((?!#)", document) == []
+    assert "default-src 'none'" in page.one("meta", http_equiv="Content-Security-Policy").attrs["content"]

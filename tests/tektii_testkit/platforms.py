@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pytest
 import requests
 
-from .cli import TEKTII
+from .cli import CLI, TEKTII, base_env
 from .components import free_port
 from .databases import DATABASE_URL_ENV, drop_platform_database, new_platform_database
 
@@ -244,6 +244,23 @@ def served(tmp_path_factory: pytest.TempPathFactory, host: str = "127.0.0.1", **
     finally:
         platform.close()
         platform.http.close()
+
+
+def upload_ma_crossover(platform: ServedPlatform, key: str, tmp_path_factory, name: str) -> tuple[CLI, str, str]:
+    """The ma-crossover project written by `strategy init`'s template and uploaded as an image
+    (a real build and push) to a new strategy `name`: (the owner's CLI, strategy id, version id)."""
+    import re
+
+    from tektii_engine.templates import write_project
+
+    home = tmp_path_factory.mktemp("home")
+    cli = CLI(home, {**base_env(home), "TEKTII_API_URL": platform.url, "TEKTII_API_KEY": key})
+    strategy_id = platform.strategy(key, name)
+    project = tmp_path_factory.mktemp("project")
+    write_project("ma-crossover", project)
+    upload = cli("version", "upload", strategy_id, "--git-sha", "abc1234", cwd=project)
+    assert upload.code == 0, upload.out + upload.err
+    return cli, strategy_id, re.search(r"^  Version ID: (ver_\w+)$", upload.out, re.M)[1]
 
 
 def with_version(config: dict, version_id: str, **changes) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from datetime import UTC, datetime
 
-from scenario_examples import SPEC_EXAMPLE
+from tektii_testkit import SPEC_CONFIG
 
 from tektii_core.scenario_config import ScenarioConfig, check_against_instruments, validate_config
 
@@ -25,7 +25,7 @@ INSTRUMENTS = {
 
 
 def config(**changes) -> ScenarioConfig:
-    data = copy.deepcopy(SPEC_EXAMPLE)
+    data = copy.deepcopy(SPEC_CONFIG)
     data.update(changes)
     result, problems = validate_config(data)
     assert problems == [] and result is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from scenario_examples import SPEC_EXAMPLE
+from tektii_testkit import SPEC_CONFIG
 
 from tektii_core.errors import TektiiError
 from tektii_core.scenario_config import (
@@ -15,7 +15,7 @@ from tektii_core.scenario_config import (
     read_config_file,
 )
 
-GOOD = json.dumps(SPEC_EXAMPLE, indent=2)
+GOOD = json.dumps(SPEC_CONFIG, indent=2)
 
 
 def error_of(text: str) -> ConfigError:
@@ -26,8 +26,8 @@ def error_of(text: str) -> ConfigError:
 
 
 def test_valid_text_parses():
-    assert parse_config_text(GOOD) == SPEC_EXAMPLE
-    assert parse_config_text("\ufeff" + GOOD) == SPEC_EXAMPLE  # a BOM from Windows editors
+    assert parse_config_text(GOOD) == SPEC_CONFIG
+    assert parse_config_text("\ufeff" + GOOD) == SPEC_CONFIG  # a BOM from Windows editors
 
 
 @pytest.mark.parametrize(
@@ -86,7 +86,7 @@ def test_load_scenario_config(tmp_path):
     good.write_text(GOOD)
     assert load_scenario_config(good).strategy_version_id == "ver_xyz789"
 
-    broken = dict(SPEC_EXAMPLE, initialCapital=0, positionMode="x")
+    broken = dict(SPEC_CONFIG, initialCapital=0, positionMode="x")
     path = tmp_path / "broken.json"
     path.write_text(json.dumps(broken))
     with pytest.raises(ConfigError) as info:

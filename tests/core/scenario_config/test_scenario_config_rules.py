@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from scenario_examples import SPEC_EXAMPLE
+from tektii_testkit import SPEC_CONFIG
 
 from tektii_core.scenario_config import (
     CANDLE_EVENTS,
@@ -26,7 +26,7 @@ MISSING = object()
 
 def with_change(path: tuple, value: Any) -> dict[str, Any]:
     """The spec example with the value at ``path`` replaced (or removed for MISSING)."""
-    config = copy.deepcopy(SPEC_EXAMPLE)
+    config = copy.deepcopy(SPEC_CONFIG)
     target: Any = config
     for key in path[:-1]:
         target = target[key]
@@ -46,7 +46,7 @@ def problems_of(config: Any) -> list[str]:
 
 @pytest.fixture
 def spec_example() -> dict[str, Any]:
-    return copy.deepcopy(SPEC_EXAMPLE)
+    return copy.deepcopy(SPEC_CONFIG)
 
 
 def test_spec_example_is_valid(spec_example):

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from scenario_examples import SPEC_EXAMPLE
+from tektii_testkit import SPEC_CONFIG
 from test_scenario_config_rules import RULES, with_change
 
 from tektii_core.scenario_config import config_json_schema, validate_config
@@ -50,7 +50,7 @@ def doc_examples() -> list[dict]:
 
 
 def test_spec_and_documented_examples_are_valid_for_both():
-    examples = [SPEC_EXAMPLE, *doc_examples()]
+    examples = [SPEC_CONFIG, *doc_examples()]
     assert len(examples) >= 3
     for example in examples:
         assert validate_config(example)[1] == []

@@ -274,10 +274,7 @@ def test_a_ray_run_whose_node_is_lost_fails_with_the_reason(backends, desk, ray_
         assert json.loads((desk.files(spec) / "result.json").read_text())["state"] == "CANCELLED"
     finally:
         ray.cancel(blocker, force=True)
-        for name in WORKERS:
-            if not [pid for pid in ray_cluster.pids(name) if b"raylet/raylet" in cmdline(pid)]:
-                ray_cluster.restart_node(name)
-        ray_cluster.wait_for_nodes(3)
+        ray_cluster.restore_nodes(WORKERS)
 
 
 # --- the platform's scheduler on the cluster ------------------------------------------------------
@@ -397,10 +394,7 @@ def test_a_run_whose_node_is_lost_starts_again_on_another_node(ray_platform, ray
         assert json.loads((run / "result.json").read_text())["state"] == "COMPLETE"
     finally:
         ray.cancel(blocker, force=True)
-        for name in WORKERS:
-            if not [pid for pid in ray_cluster.pids(name) if b"raylet/raylet" in cmdline(pid)]:
-                ray_cluster.restart_node(name)
-        ray_cluster.wait_for_nodes(3)
+        ray_cluster.restore_nodes(WORKERS)
 
 
 def test_a_restarted_platform_finds_its_runs_again_or_fails_them_with_the_reason(ray_platform, ray_cluster):

@@ -9,10 +9,9 @@ import json
 import re
 
 import pytest
-from tektii_testkit import CLI, SPEC_CONFIG, base_env, served, with_version
+from tektii_testkit import SPEC_CONFIG, served, upload_ma_crossover, with_version
 
 from tektii_engine.record import canonical_hash, engine_identity
-from tektii_engine.templates import write_project
 
 
 @pytest.fixture(scope="module")
@@ -25,14 +24,7 @@ def run_of_an_image(platform, tmp_path_factory):
     """(cli, strategy id, the version, the finished scenario) of the uploaded project's run."""
     key = platform.new_user("record-user", admin=True)
     platform.generate(key, "C:BTCUSD", "2024-01-01T00:00:00Z", "2024-01-03T00:00:00Z")
-    home = tmp_path_factory.mktemp("home")
-    cli = CLI(home, {**base_env(home), "TEKTII_API_URL": platform.url, "TEKTII_API_KEY": key})
-    strategy_id = platform.strategy(key, "recorded")
-    project = tmp_path_factory.mktemp("project")
-    write_project("ma-crossover", project)
-    upload = cli("version", "upload", strategy_id, "--git-sha", "abc1234", cwd=project)
-    assert upload.code == 0, upload.out + upload.err
-    version_id = re.search(r"Version ID: (ver_\w+)", upload.out)[1]
+    cli, strategy_id, version_id = upload_ma_crossover(platform, key, tmp_path_factory, "recorded")
     version = platform.ok("GET", f"/v1/strategies/{strategy_id}/versions/{version_id}", key)
     config = with_version(SPEC_CONFIG, version_id, endTime="2024-01-03T00:00:00Z")
     scenario_id = platform.create(key, strategy_id, config)["scenarioId"]

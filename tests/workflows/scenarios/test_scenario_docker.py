@@ -8,9 +8,7 @@ import json
 import subprocess
 
 import pytest
-from tektii_testkit import CLI, SPEC_CONFIG, base_env, served, with_version
-
-from tektii_engine.templates import write_project
+from tektii_testkit import SPEC_CONFIG, served, upload_ma_crossover, with_version
 
 RUN_LABEL = "org.tektii.run-id"
 
@@ -26,14 +24,7 @@ def uploaded(platform, tmp_path_factory):
     """(key, strategy id, version id) of the ma-crossover project uploaded as an image."""
     key = platform.new_user("docker-user", admin=True)
     platform.generate(key, "C:BTCUSD", "2024-01-01T00:00:00Z", "2024-04-01T00:00:00Z")
-    home = tmp_path_factory.mktemp("home")
-    cli = CLI(home, {**base_env(home), "TEKTII_API_URL": platform.url, "TEKTII_API_KEY": key})
-    strategy_id = platform.strategy(key, "momentum-v1")
-    project = tmp_path_factory.mktemp("project")
-    write_project("ma-crossover", project)
-    upload = cli("version", "upload", strategy_id, "--git-sha", "abc1234", cwd=project)
-    assert upload.code == 0, upload.out + upload.err
-    version_id = next(line.split(": ")[1] for line in upload.out.splitlines() if line.startswith("  Version ID: "))
+    _, strategy_id, version_id = upload_ma_crossover(platform, key, tmp_path_factory, "momentum-v1")
     return key, strategy_id, version_id
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import pytest
 from tektii_testkit import HOLDOUT, children, ok_json
 from tektii_testkit.chromium import HEIGHT, WIDTH, pixels_of, run_chromium
-from tektii_testkit.html_tree import parse
+from tektii_testkit.html_tree import assert_self_contained, parse
 from tektii_testkit.png_reader import read_png
 
 from tektii_plugins.reports.formatting import fixed, metric_text
@@ -125,22 +125,6 @@ def test_the_ranking_shows_every_key_metric_in_and_out_of_sample(tk, owner, live
         assert values["Max DD (out)"] == num(oos["maxDrawdownPct"], "%")
         assert values["Trades (out)"] == num(oos["totalTrades"])
     assert rerun == 2 and [r[0] for r in rows[:2]] == ["1", "2"]
-
-
-def assert_self_contained(document: str, svgs: int) -> None:
-    """Nothing the page would fetch: no script, image, style sheet or frame, no URL but the SVG
-    namespace (an identifier), no event handler, and a policy that forbids loading anything."""
-    page = parse(document)
-    for tag in ("script", "img", "link", "iframe", "object", "embed", "video", "audio", "source", "base", "form"):
-        assert page.find(tag) == [], f"<{tag}> in the report"
-    for node in page.iter():
-        for name, value in node.attrs.items():
-            if name in ("src", "href", "xlink:href", "action", "poster", "srcset", "data"):
-                assert value is not None and value.startswith("#"), f"<{node.tag} {name}={value!r}>"
-            assert not name.startswith("on"), f"event handler {name} on <{node.tag}>"
-    assert re.findall(r"(?:https?:|ftp:|//[a-z0-9])[^\"' )]*", document) == ["http://www.w3.org/2000/svg"] * svgs
-    assert "@import" not in document and re.findall(r"url\((?!#)", document) == []
-    assert "default-src 'none'" in page.one("meta", http_equiv="Content-Security-Policy").attrs["content"]
 
 
 @pytest.fixture(scope="module")
