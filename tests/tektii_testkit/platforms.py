@@ -76,7 +76,8 @@ class Platform:
                     return
             except requests.ConnectionError:
                 time.sleep(0.1)
-        raise RuntimeError("platform did not become healthy within 30 s")
+        self.stop()  # a platform stuck on its way up would outlive the test otherwise
+        raise RuntimeError(f"platform did not become healthy within 30 s: {self.log_path.read_text()[-3000:]}")
 
     def new_user(self, name: str = "tester", *, admin: bool = False) -> str:
         """Create a user (an admin, who may write market data, if asked) through the platform's
